@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// config is the parsed command line.
+type config struct {
+	network     protocol.Network
+	dataDir     string // the network's own folder
+	connect     []string
+	addNode     []string
+	listen      string
+	maxPeers    int
+	maxOutbound int
+	httpAddr    string
+	logLevel    slog.Level
+}
+
+// hostPorts is a repeatable host:port flag.
+type hostPorts []string
+
+func (h *hostPorts) String() string { return strings.Join(*h, ",") }
+
+func (h *hostPorts) Set(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	*h = append(*h, v)
+	return nil
+}
+
+// errHelp is returned when -help was asked for: not a failure.
+var errHelp = flag.ErrHelp
+
+// parseFlags parses args; usage and errors go to stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	names := make([]string, len(protocol.Networks))
+	for i, n := range protocol.Networks {
+		names[i] = string(n)
+	}
+	network := fs.String("network", string(protocol.Mainnet), "network to join: "+strings.Join(names, " | "))
+	dataDir := fs.String("datadir", defaultDataDir(), "data folder; each network uses its own subfolder")
+	var connect, addNode hostPorts
+	fs.Var(&connect, "connect", "connect only to this peer (host:port, repeatable); turns discovery off")
+	fs.Var(&addNode, "addnode", "also keep a connection to this peer (host:port, repeatable)")
+	listen := fs.String("listen", "", "address for inbound peers (default: all interfaces on the network's P2P port; empty disables inbound)")
+	maxPeers := fs.Int("maxpeers", engine.DefaultMaxPeers, "maximum number of peers, inbound and outbound")
+	maxOutbound := fs.Int("maxoutbound", engine.DefaultMaxOutbound, "number of outbound peers to keep")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web server and JSON API")
+	logLevel := fs.String("loglevel", "info", "log level: debug | info | warn | error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var c config
+	var err error
+	if c.network, err = protocol.ParseNetwork(*network); err != nil {
+		return config{}, fmt.Errorf("-network: %w", err)
+	}
+	if *dataDir == "" {
+		return config{}, errors.New("-datadir: must not be empty")
+	}
+	c.dataDir = filepath.Join(*dataDir, string(c.network))
+	c.connect, c.addNode = connect, addNode
+	c.listen = ":" + c.network.DefaultPort()
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "listen" {
+			c.listen = *listen
+		}
+	})
+	if c.listen != "" {
+		if _, _, err := net.SplitHostPort(c.listen); err != nil {
+			return config{}, fmt.Errorf("-listen: want host:port or empty: %w", err)
+		}
+	}
+	if *maxPeers < 1 {
+		return config{}, fmt.Errorf("-maxpeers: must be at least 1, got %d", *maxPeers)
+	}
+	if *maxOutbound < 0 || *maxOutbound > *maxPeers {
+		return config{}, fmt.Errorf("-maxoutbound: must be between 0 and -maxpeers (%d), got %d", *maxPeers, *maxOutbound)
+	}
+	c.maxPeers, c.maxOutbound = *maxPeers, *maxOutbound
+	if _, _, err := net.SplitHostPort(*httpAddr); err != nil {
+		return config{}, fmt.Errorf("-http: want host:port: %w", err)
+	}
+	c.httpAddr = *httpAddr
+	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
+		return config{}, fmt.Errorf("-loglevel: want debug, info, warn or error: %w", err)
+	}
+	return c, nil
+}
+
+// defaultDataDir is ~/.watchnode, beside bitcoind's ~/.bitcoin.
+func defaultDataDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".watchnode"
+	}
+	return filepath.Join(home, ".watchnode")
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/web"
+)
+
+// shutdownLimit is how long a shutdown may take before the process gives up
+// waiting and exits anyway.
+const shutdownLimit = 5 * time.Second
+
+// run is the whole program, minus signal handling, so tests can run it
+// in-process and check that it leaves no goroutine behind.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "server: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("server stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data folder: %w", err)
+	}
+	eng, err := engine.New(engine.Config{
+		Network: cfg.network, DataDir: cfg.dataDir,
+		Connect: cfg.connect, AddNode: cfg.addNode, Listen: cfg.listen,
+		MaxPeers: cfg.maxPeers, MaxOutbound: cfg.maxOutbound,
+		Logger: log.With("component", "engine"),
+	})
+	if err != nil {
+		return err
+	}
+	cookiePath := filepath.Join(cfg.dataDir, web.CookieFile)
+	token, err := web.WriteCookie(cookiePath)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(cookiePath)
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("web server: %w", err)
+	}
+	log.Info("node starting", "network", cfg.network, "datadir", cfg.dataDir, "http", "http://"+ln.Addr().String())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- eng.Run(ctx) }()
+	webDone := make(chan error, 1)
+	go func() { webDone <- web.Serve(ctx, ln, web.New(eng, token, log.With("component", "web"))) }()
+
+	// Whichever stops first (a signal, or an error from either half) stops
+	// the other; both must finish within shutdownLimit.
+	var errs error
+	pending := 2
+	select {
+	case <-ctx.Done():
+	case err := <-engineDone:
+		errs, pending = err, 1
+		engineDone = nil
+	case err := <-webDone:
+		errs, pending = err, 1
+		webDone = nil
+	}
+	cancel()
+	log.Info("shutting down")
+	deadline := time.After(shutdownLimit)
+	for ; pending > 0; pending-- {
+		select {
+		case err := <-engineDone:
+			errs = errors.Join(errs, err)
+		case err := <-webDone:
+			errs = errors.Join(errs, err)
+		case <-deadline:
+			return errors.Join(errs, fmt.Errorf("shutdown took longer than %s", shutdownLimit))
+		}
+	}
+	log.Info("stopped")
+	return errs
+}

@@ -1,0 +1,168 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// ErrSendStall is reported when the socket accepted no bytes for the whole
+// write timeout: the peer stopped reading.
+var ErrSendStall = errors.New("send stall")
+
+// writeChunk is how much the writer hands the socket at once. The write
+// deadline is renewed per chunk, so a peer that reads slowly but steadily is
+// not mistaken for one that stopped reading.
+const writeChunk = 64 << 10
+
+// Config sets up a Conn.
+type Config struct {
+	Magic        wire.BitcoinNet
+	WriteTimeout time.Duration // a socket that accepts nothing for this long is dropped
+	In           *InQueue
+	Out          *OutQueue
+	// OnWritten is called from the writer goroutine after a message with a
+	// non-zero Request has been written. It must not block for long.
+	OnWritten func(request uint64, at time.Time)
+	// OnClose is called once, from the reader or writer goroutine, with the
+	// error that ended the connection, unless Close was called first. It must
+	// not block for long.
+	OnClose func(err error)
+	Now     func() time.Time
+}
+
+// Conn runs the reader and writer goroutines of one TCP connection.
+type Conn struct {
+	nc    net.Conn
+	cfg   Config
+	Stats Stats
+
+	closeOnce sync.Once
+	mu        sync.Mutex
+	closing   bool // set by Close: the engine already knows why
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// Start takes ownership of nc and starts its goroutines.
+func Start(nc net.Conn, cfg Config) *Conn {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Conn{nc: nc, cfg: cfg, done: make(chan struct{})}
+	c.wg.Add(2)
+	go c.readLoop()
+	go c.writeLoop()
+	return c
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our side's address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Close closes the socket and both queues; the goroutines exit soon after
+// and OnClose is not called. It is idempotent.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.shutdown()
+}
+
+// Wait blocks until both goroutines have exited.
+func (c *Conn) Wait() { c.wg.Wait() }
+
+func (c *Conn) shutdown() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.nc.Close()
+		c.cfg.In.Close()
+		c.cfg.Out.Close()
+	})
+}
+
+// fail ends the connection because of err and reports it, once.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	report := !c.closing
+	c.closing = true
+	c.mu.Unlock()
+	c.shutdown()
+	if report && c.cfg.OnClose != nil {
+		c.cfg.OnClose(err)
+	}
+}
+
+func (c *Conn) readLoop() {
+	defer c.wg.Done()
+	for {
+		f, err := protocol.ReadFrame(c.nc, c.cfg.Magic)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		now := c.cfg.Now()
+		c.Stats.AddRecv(CounterKey(f.Command), f.WireSize(), now)
+		msg, err := protocol.Decode(f.Command, f.Payload)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if !c.cfg.In.Push(Inbound{Msg: msg, Command: f.Command, Size: f.WireSize(), Received: now}) {
+			return // closed
+		}
+	}
+}
+
+func (c *Conn) writeLoop() {
+	defer c.wg.Done()
+	for {
+		m, ok := c.cfg.Out.Pop()
+		if !ok {
+			select {
+			case <-c.cfg.Out.Ready():
+				continue
+			case <-c.done:
+				return
+			}
+		}
+		if err := c.write(m.Frame); err != nil {
+			c.fail(err)
+			return
+		}
+		now := c.cfg.Now()
+		c.Stats.AddSent(m.Command, len(m.Frame), now)
+		if m.Request != 0 && c.cfg.OnWritten != nil {
+			c.cfg.OnWritten(m.Request, now)
+		}
+	}
+}
+
+func (c *Conn) write(frame []byte) error {
+	for len(frame) > 0 {
+		n := min(len(frame), writeChunk)
+		if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
+			return fmt.Errorf("setting write deadline: %w", err)
+		}
+		written, err := c.nc.Write(frame[:n])
+		frame = frame[written:]
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && written == 0 {
+				return fmt.Errorf("%w: the peer accepted no bytes for %s", ErrSendStall, c.cfg.WriteTimeout)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("writing to socket: %w", err)
+		}
+	}
+	return nil
+}

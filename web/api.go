@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/watchnode/watchnode/node/engine"
+)
+
+// Engine is what the web layer needs of the node: published snapshots and
+// the operator's controls. *engine.Engine implements it.
+type Engine interface {
+	Snapshot() *engine.Snapshot
+	Connect(ctx context.Context, addr string) error
+	Disconnect(ctx context.Context, id engine.PeerID) error
+	Ban(ctx context.Context, addr, reason string, d time.Duration) (engine.Ban, error)
+	Unban(ctx context.Context, addr string) (bool, error)
+}
+
+// Server holds the HTTP handlers.
+type Server struct {
+	eng   Engine
+	token string
+	log   *slog.Logger
+	mux   *http.ServeMux
+}
+
+// New returns a server for eng; token authorizes the mutating API calls.
+func New(eng Engine, token string, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /api/status", s.status)
+	s.mux.HandleFunc("GET /api/peers", s.peers)
+	s.mux.HandleFunc("GET /api/peers/{id}", s.peerByID)
+	s.mux.HandleFunc("POST /api/peers", s.authorized(s.connect))
+	s.mux.HandleFunc("DELETE /api/peers/{id}", s.authorized(s.disconnect))
+	s.mux.HandleFunc("GET /api/disconnects", s.disconnects)
+	s.mux.HandleFunc("GET /api/bans", s.bans)
+	s.mux.HandleFunc("POST /api/bans", s.authorized(s.ban))
+	s.mux.HandleFunc("DELETE /api/bans/{addr}", s.authorized(s.unban))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// authorized requires "Authorization: Bearer <token>".
+func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="watchnode"`)
+			writeError(w, http.StatusUnauthorized, "this call needs Authorization: Bearer <token>, the token being the contents of the data folder's .cookie file")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.eng.Snapshot().Status)
+}
+
+func (s *Server) peers(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.eng.Snapshot().Peers)
+}
+
+func (s *Server) peerByID(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "peer id must be a number")
+		return
+	}
+	for _, p := range s.eng.Snapshot().Peers {
+		if uint64(p.ID) == id {
+			writeJSON(w, http.StatusOK, p)
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no connected peer with id %d", id))
+}
+
+func (s *Server) disconnects(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.eng.Snapshot().Disconnects)
+}
+
+func (s *Server) bans(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.eng.Snapshot().Bans)
+}
+
+// maxBody bounds request bodies: the API takes a few short strings.
+const maxBody = 4 << 10
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Addr string `json:"addr"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if err := s.eng.Connect(r.Context(), body.Addr); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.log.Info("operator connect", "addr", body.Addr)
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "connecting", "addr": body.Addr})
+}
+
+func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "peer id must be a number")
+		return
+	}
+	if err := s.eng.Disconnect(r.Context(), engine.PeerID(id)); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, engine.ErrNoSuchPeer) {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, err.Error())
+		return
+	}
+	s.log.Info("operator disconnect", "peer", id)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "disconnected", "id": id})
+}
+
+func (s *Server) ban(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Addr      string `json:"addr"`
+		Reason    string `json:"reason"`
+		DurationS int64  `json:"duration_s"` // default 24 h, as bitcoind's setban
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.DurationS < 0 {
+		writeError(w, http.StatusBadRequest, "duration_s must not be negative")
+		return
+	}
+	ban, err := s.eng.Ban(r.Context(), body.Addr, body.Reason, time.Duration(body.DurationS)*time.Second)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.log.Info("operator ban", "addr", ban.Addr, "reason", ban.Reason)
+	writeJSON(w, http.StatusCreated, ban)
+}
+
+func (s *Server) unban(w http.ResponseWriter, r *http.Request) {
+	addr := r.PathValue("addr")
+	found, err := s.eng.Unban(r.Context(), addr)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("%s is not banned", addr))
+		return
+	}
+	s.log.Info("operator unban", "addr", addr)
+	writeJSON(w, http.StatusOK, map[string]string{"status": "unbanned", "addr": addr})
+}
