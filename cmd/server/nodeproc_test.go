@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/protocol"
+	"github.com/watchnode/watchnode/web"
+)
+
+// serverBin is the node binary the integration tests run, built once (with
+// the race detector) by TestMain.
+var serverBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "watchnode-test-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	serverBin = filepath.Join(dir, "server")
+	build := exec.Command("go", "build", "-race", "-o", serverBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the server for the integration tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// nodeProc is one running instance of bin/server.
+type nodeProc struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	dataDir string // the network's folder
+	http    string
+	p2p     string
+	log     *syncBuffer
+	done    chan struct{}
+	stopped bool
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startNode runs the node on regtest with free loopback ports and waits for
+// its API. It is stopped with SIGINT when the test ends, and must exit
+// cleanly within the 5 s the README promises.
+func startNode(t testing.TB, args ...string) *nodeProc {
+	t.Helper()
+	root := t.TempDir()
+	n := &nodeProc{t: t, dataDir: filepath.Join(root, "regtest"), http: freePort(t), p2p: freePort(t), log: &syncBuffer{}, done: make(chan struct{})}
+	all := append([]string{"-network=regtest", "-datadir=" + root, "-listen=" + n.p2p, "-http=" + n.http, "-loglevel=debug"}, args...)
+	n.cmd = exec.Command(serverBin, all...)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		t.Fatalf("starting node: %v", err)
+	}
+	go func() { n.cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() {
+		n.stop()
+		if t.Failed() {
+			t.Logf("node %s log:\n%s", n.p2p, n.log.String())
+		}
+	})
+	n.waitFor(10*time.Second, "the API to answer", func() bool {
+		var s engine.Status
+		return n.tryGet("/api/status", &s) == nil
+	})
+	return n
+}
+
+// stop sends SIGINT and checks the node exits with status 0 within 5 s.
+func (n *nodeProc) stop() {
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	n.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-n.done:
+		if code := n.cmd.ProcessState.ExitCode(); code != 0 {
+			n.t.Errorf("node exited with status %d after SIGINT", code)
+		}
+	case <-time.After(5 * time.Second):
+		n.cmd.Process.Kill()
+		<-n.done
+		n.t.Errorf("node did not exit within 5 s of SIGINT")
+	}
+}
+
+func (n *nodeProc) url(path string) string { return "http://" + n.http + path }
+
+func (n *nodeProc) tryGet(path string, v any) error {
+	resp, err := http.Get(n.url(path))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func (n *nodeProc) get(path string, v any) {
+	n.t.Helper()
+	if err := n.tryGet(path, v); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+func (n *nodeProc) peers() []engine.PeerInfo {
+	var ps []engine.PeerInfo
+	n.get("/api/peers", &ps)
+	return ps
+}
+
+func (n *nodeProc) disconnects() []engine.Disconnect {
+	var ds []engine.Disconnect
+	n.get("/api/disconnects", &ds)
+	return ds
+}
+
+func (n *nodeProc) token() string {
+	n.t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.dataDir, web.CookieFile))
+	if err != nil {
+		n.t.Fatalf("reading cookie: %v", err)
+	}
+	return string(b)
+}
+
+// call makes an API request and returns the status code and body.
+func (n *nodeProc) call(method, path, token string, body any) (int, string) {
+	n.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, n.url(path), rd)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func (n *nodeProc) waitFor(timeout time.Duration, what string, cond func() bool) {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-n.done:
+			n.t.Fatalf("node exited while waiting for %s:\n%s", what, n.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// established returns the established peer whose user agent contains ua.
+func (n *nodeProc) established(ua string) (engine.PeerInfo, bool) {
+	for _, p := range n.peers() {
+		if p.Established && strings.Contains(p.UserAgent, ua) {
+			return p, true
+		}
+	}
+	return engine.PeerInfo{}, false
+}
+
+// rawPeer is a hand-driven TCP connection to the node, for bad input.
+type rawPeer struct {
+	t  testing.TB
+	nc net.Conn
+}
+
+func dialRaw(t testing.TB, addr string) *rawPeer {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawPeer{t: t, nc: nc}
+}
+
+func (r *rawPeer) write(b []byte) {
+	r.t.Helper()
+	if _, err := r.nc.Write(b); err != nil {
+		r.t.Fatalf("writing to node: %v", err)
+	}
+}
+
+// closedByNode waits until the node closes the connection.
+func (r *rawPeer) closedByNode(timeout time.Duration) bool {
+	r.nc.SetReadDeadline(time.Now().Add(timeout))
+	_, err := io.Copy(io.Discard, r.nc)
+	// EOF, or a reset when the node closed with our bytes still unread.
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+func regtestFrame(t testing.TB, command string, payload []byte) []byte {
+	t.Helper()
+	b, err := protocol.AppendFrame(nil, protocol.Regtest.Magic(), command, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
