@@ -1,0 +1,185 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/watchnode/watchnode/node/engine"
+)
+
+// fakeEngine records the operator calls the API makes.
+type fakeEngine struct {
+	snap  engine.Snapshot
+	calls []string
+}
+
+func (f *fakeEngine) Snapshot() *engine.Snapshot { return &f.snap }
+
+func (f *fakeEngine) Connect(_ context.Context, addr string) error {
+	f.calls = append(f.calls, "connect "+addr)
+	return nil
+}
+
+func (f *fakeEngine) Disconnect(_ context.Context, id engine.PeerID) error {
+	f.calls = append(f.calls, fmt.Sprintf("disconnect %d", id))
+	if id != 7 {
+		return fmt.Errorf("%w: %d", engine.ErrNoSuchPeer, id)
+	}
+	return nil
+}
+
+func (f *fakeEngine) Ban(_ context.Context, addr, reason string, d time.Duration) (engine.Ban, error) {
+	f.calls = append(f.calls, fmt.Sprintf("ban %s %q %s", addr, reason, d))
+	ip, err := engine.ParseBanAddr(addr)
+	if err != nil {
+		return engine.Ban{}, err
+	}
+	return engine.Ban{Addr: ip.String(), Reason: reason, Manual: true}, nil
+}
+
+func (f *fakeEngine) Unban(_ context.Context, addr string) (bool, error) {
+	f.calls = append(f.calls, "unban "+addr)
+	return addr == "10.0.0.1", nil
+}
+
+func newTestServer() (*fakeEngine, *httptest.Server) {
+	f := &fakeEngine{snap: engine.Snapshot{
+		Status: engine.Status{Network: "regtest", BestHash: "abc", Peers: 1},
+		Peers:  []engine.PeerInfo{{ID: 7, Addr: "127.0.0.1:18444", UserAgent: "<script>alert(1)</script>"}},
+	}}
+	return f, httptest.NewServer(New(f, "secret", nil))
+}
+
+func do(t *testing.T, srv *httptest.Server, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: content type %q", method, path, ct)
+	}
+	var v any
+	json.NewDecoder(resp.Body).Decode(&v)
+	m, _ := v.(map[string]any)
+	return resp.StatusCode, m
+}
+
+func TestReadEndpoints(t *testing.T) {
+	_, srv := newTestServer()
+	defer srv.Close()
+	code, status := do(t, srv, "GET", "/api/status", "", "")
+	if code != 200 || status["network"] != "regtest" || status["best_hash"] != "abc" {
+		t.Errorf("status: %d %v", code, status)
+	}
+	resp, err := srv.Client().Get(srv.URL + "/api/peers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var peers []map[string]any
+	json.NewDecoder(resp.Body).Decode(&peers)
+	resp.Body.Close()
+	if len(peers) != 1 || peers[0]["user_agent"] != "<script>alert(1)</script>" {
+		t.Errorf("peers: %v", peers)
+	}
+	if code, p := do(t, srv, "GET", "/api/peers/7", "", ""); code != 200 || p["addr"] != "127.0.0.1:18444" {
+		t.Errorf("peer 7: %d %v", code, p)
+	}
+	if code, _ := do(t, srv, "GET", "/api/peers/8", "", ""); code != 404 {
+		t.Errorf("unknown peer: %d", code)
+	}
+	if code, _ := do(t, srv, "GET", "/api/peers/x", "", ""); code != 400 {
+		t.Errorf("bad peer id: %d", code)
+	}
+}
+
+func TestMutatingEndpointsNeedToken(t *testing.T) {
+	f, srv := newTestServer()
+	defer srv.Close()
+	calls := []struct{ method, path, body string }{
+		{"POST", "/api/peers", `{"addr":"1.2.3.4:8333"}`},
+		{"DELETE", "/api/peers/7", ""},
+		{"POST", "/api/bans", `{"addr":"10.0.0.1"}`},
+		{"DELETE", "/api/bans/10.0.0.1", ""},
+	}
+	for _, c := range calls {
+		for _, token := range []string{"", "wrong", "secre", "secrett"} {
+			if code, _ := do(t, srv, c.method, c.path, token, c.body); code != 401 {
+				t.Errorf("%s %s with token %q: %d, want 401", c.method, c.path, token, code)
+			}
+		}
+	}
+	if len(f.calls) != 0 {
+		t.Fatalf("unauthorized calls reached the engine: %v", f.calls)
+	}
+	want := []int{202, 200, 201, 200}
+	for i, c := range calls {
+		if code, body := do(t, srv, c.method, c.path, "secret", c.body); code != want[i] {
+			t.Errorf("%s %s: %d %v, want %d", c.method, c.path, code, body, want[i])
+		}
+	}
+	if got := strings.Join(f.calls, "; "); got != `connect 1.2.3.4:8333; disconnect 7; ban 10.0.0.1 "" 0s; unban 10.0.0.1` {
+		t.Errorf("engine calls: %s", got)
+	}
+}
+
+func TestMutatingEndpointErrors(t *testing.T) {
+	_, srv := newTestServer()
+	defer srv.Close()
+	cases := []struct {
+		method, path, body string
+		want               int
+	}{
+		{"POST", "/api/peers", `not json`, 400},
+		{"POST", "/api/peers", `{"addr":"x","extra":1}`, 400},
+		{"POST", "/api/peers", `{"addr":"` + strings.Repeat("a", 5000) + `"}`, 400},
+		{"DELETE", "/api/peers/8", "", 404},
+		{"DELETE", "/api/peers/abc", "", 400},
+		{"POST", "/api/bans", `{"addr":"not-an-ip"}`, 400},
+		{"POST", "/api/bans", `{"addr":"10.0.0.1","duration_s":-1}`, 400},
+		{"DELETE", "/api/bans/10.9.9.9", "", 404},
+	}
+	for _, c := range cases {
+		code, body := do(t, srv, c.method, c.path, "secret", c.body)
+		if code != c.want || body["error"] == "" {
+			t.Errorf("%s %s %.40s: %d %v, want %d with an error", c.method, c.path, c.body, code, body, c.want)
+		}
+	}
+}
+
+func TestWriteCookie(t *testing.T) {
+	path := filepath.Join(t.TempDir(), CookieFile)
+	os.WriteFile(path, []byte("old"), 0o644)
+	token, err := WriteCookie(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("cookie mode %v, want 0600", info.Mode().Perm())
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != token || len(token) != 64 {
+		t.Errorf("cookie holds %q, token %q", got, token)
+	}
+	again, _ := WriteCookie(path)
+	if again == token {
+		t.Errorf("a new start must write a new token")
+	}
+}
