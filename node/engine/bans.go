@@ -98,8 +98,8 @@ func (b *banList) banned(ip netip.Addr, now time.Time) (Ban, bool) {
 func (b *banList) add(ip netip.Addr, reason string, manual bool, now time.Time, d time.Duration) (Ban, error) {
 	ip = ip.Unmap()
 	ban := Ban{Addr: ip.String(), Reason: reason, Created: now, Until: now.Add(d), Manual: manual}
-	if old, ok := b.entries[ip]; ok && old.Manual && !manual {
-		return old, nil // a discouragement never shortens a manual ban
+	if old, ok := b.entries[ip]; ok && old.Manual && !manual && now.Before(old.Until) {
+		return old, nil // a discouragement never shortens a manual ban in force
 	}
 	b.entries[ip] = ban
 	if manual {

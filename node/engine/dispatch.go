@@ -114,11 +114,15 @@ func (e *Engine) handleMessage(p *peerState, m peer.Inbound, now time.Time) {
 	case *wire.MsgAddrV2:
 		addrs := make([]addrman.Address, 0, len(msg.AddrList))
 		for _, a := range msg.AddrList {
-			// Only IPv4 and IPv6 can be dialled; Tor, I2P and CJDNS are skipped.
-			if ta, ok := a.Addr.(*net.TCPAddr); ok {
-				if ip, ok := netip.AddrFromSlice(ta.IP); ok {
-					addrs = append(addrs, addrman.Address{AddrPort: netip.AddrPortFrom(ip.Unmap(), a.Port), Services: uint64(a.Services), Time: a.Timestamp})
-				}
+			// Only IPv4 and IPv6 can be dialled; Tor, I2P and CJDNS are
+			// skipped. wire represents each network with its own
+			// unexported net.Addr type (never *net.TCPAddr), whose String
+			// is an IP address only for IPv4 and IPv6 (Tor gives .onion).
+			if a.Addr == nil {
+				continue
+			}
+			if ip, err := netip.ParseAddr(a.Addr.String()); err == nil {
+				addrs = append(addrs, addrman.Address{AddrPort: netip.AddrPortFrom(ip.Unmap(), a.Port), Services: uint64(a.Services), Time: a.Timestamp})
 			}
 		}
 		e.learnAddrs(p, addrs, now)

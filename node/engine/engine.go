@@ -207,12 +207,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		now := e.now()
 		e.drainEvents(now)
 		if e.serveRound(now) {
+			// More may be waiting, so do not block; but do not let a busy
+			// stretch starve the timers either, or a flood from a few peers
+			// would stop pings, timeouts and snapshots for its duration.
 			select {
 			case <-ctx.Done():
 				return e.shutdown()
+			case <-ticker.C:
+				e.tick(e.now())
 			default:
-				continue
 			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -260,12 +265,19 @@ func (e *Engine) handleEvent(ev event, now time.Time) {
 // serveRound takes up to perTurn messages from each peer's inbound queue in
 // turn, so a flooding peer delays the others by at most perTurn messages. It
 // reports whether it handled anything.
+//
+// A peer whose outbound queue is past its hard limit is not served until the
+// writer drains it, as Bitcoin Core pauses a peer whose send buffer is full:
+// otherwise a peer that sends pings and never reads could make us queue
+// pongs (control messages, which the queue always accepts) without bound.
+// Its inbound queue then fills, its reader blocks, and TCP pushes back on it
+// alone; if it never reads again, the write timeout drops it.
 func (e *Engine) serveRound(now time.Time) bool {
 	worked := false
 	for _, id := range slices.Clone(e.order) {
 		for range perTurn {
 			p, ok := e.peers[id]
-			if !ok {
+			if !ok || p.out.Bytes() >= 2*outQueueLimit {
 				break
 			}
 			m, ok := p.in.Pop()
@@ -291,11 +303,11 @@ func (e *Engine) tick(now time.Time) {
 			e.drop(p, dropReason(DropTimeout, "handshake timeout: no version/verack within %s", e.cfg.HandshakeTimeout), now)
 			continue
 		}
+		// Every expired request is reported, even when an earlier one's
+		// owner drops the peer (a ping timeout): they are already off
+		// p.reqs, so drop cannot release them.
 		for _, r := range p.reqs.expire(now) {
 			e.finish(r, Expired)
-			if _, alive := e.peers[id]; !alive {
-				break
-			}
 		}
 		if _, alive := e.peers[id]; !alive {
 			continue
@@ -387,8 +399,11 @@ func (e *Engine) publish(now time.Time) {
 func (e *Engine) do(ctx context.Context, fn func(now time.Time) error) error {
 	errc := make(chan error, 1)
 	ev := evCommand{fn: func(now time.Time) {
-		errc <- fn(now)
+		err := fn(now)
+		// Publish before answering, so a caller that reads the snapshot
+		// after the call returns sees its own change.
 		e.publish(now)
+		errc <- err
 	}}
 	select {
 	case e.events <- ev:
