@@ -75,7 +75,7 @@ func (l *fakeLink) closeCount() int {
 
 // harness bundles an engine, its clock and the test.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	e     *Engine
 	clock *fakeClock
 	links map[PeerID]*fakeLink
@@ -87,7 +87,7 @@ type harness struct {
 // try to dial (e.g. after learning gossiped addresses).
 var errNoDial = errors.New("tests do not dial")
 
-func newTestEngine(t *testing.T, mod ...func(*Config)) *harness {
+func newTestEngine(t testing.TB, mod ...func(*Config)) *harness {
 	t.Helper()
 	clock := newFakeClock()
 	cfg := Config{
@@ -179,7 +179,7 @@ func drainFrames(p *peerState) []peer.Outbound {
 }
 
 // decodeFrame parses one frame as the remote peer would.
-func decodeFrame(t *testing.T, frame []byte) wire.Message {
+func decodeFrame(t testing.TB, frame []byte) wire.Message {
 	t.Helper()
 	f, err := protocol.ReadFrame(bytes.NewReader(frame), protocol.Regtest.Magic())
 	if err != nil {
