@@ -77,7 +77,12 @@ func normalize(ap netip.AddrPort) netip.AddrPort {
 }
 
 // appendGroup appends the length-prefixed address group of ip to dst. The
-// group is Core's simplified netgroup: /16 for IPv4, /32 for IPv6, one group
+// NetGroup returns an opaque key naming ip's network group (see
+// appendGroup); the engine uses it to keep outbound peers and eviction
+// candidates diverse, with the same grouping the address book buckets by.
+func NetGroup(ip netip.Addr) string { return string(appendGroup(nil, ip)) }
+
+// appendGroup is Core's simplified netgroup: /16 for IPv4, /32 for IPv6, one group
 // for all local addresses (and for the invalid "no source" address of a
 // manual add, which Core also treats as local), one for all other
 // unroutable ones. Bucketing by group is what stops one operator with many

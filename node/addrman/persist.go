@@ -10,9 +10,9 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"runtime"
 	"time"
+
+	"github.com/watchnode/watchnode/internal/atomicfile"
 )
 
 // fileVersion is the only format Load accepts. Bump it on any change that
@@ -227,7 +227,7 @@ func (m *Manager) Save(path string) error {
 	if err != nil {
 		return fmt.Errorf("addrman: save: %w", err)
 	}
-	if err := writeAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		return fmt.Errorf("addrman: save: %w", err)
 	}
 	return nil
@@ -273,48 +273,4 @@ func (e *entry) toFile() fileEntry {
 		fe.Source = e.source.String()
 	}
 	return fe
-}
-
-// writeAtomic replaces path with data so that readers and crashes see the
-// old or the new contents only.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes the rename durable: until the directory entry is on disk a
-// crash can bring back the old file. Windows cannot open a directory for
-// fsync, so it is skipped there.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

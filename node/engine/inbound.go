@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/peer"
 )
 
@@ -159,7 +160,7 @@ func pickEviction(cands []*peerState) *peerState {
 	}
 	groups := make(map[string][]*peerState)
 	for _, p := range cands {
-		g := netGroup(p.addr.Addr())
+		g := addrman.NetGroup(p.addr.Addr())
 		groups[g] = append(groups[g], p)
 	}
 	var biggest []*peerState

@@ -57,14 +57,14 @@ func (e *Engine) maintainConnections(now time.Time) {
 		connected[p.addr] = true
 		if p.connType == OutboundFullRelay {
 			outbound++
-			groups[netGroup(p.addr.Addr())] = true
+			groups[addrman.NetGroup(p.addr.Addr())] = true
 		}
 	}
 	for a := range e.dialing {
 		if ap, err := netip.ParseAddrPort(a); err == nil {
 			connected[ap] = true
 			outbound++
-			groups[netGroup(ap.Addr())] = true
+			groups[addrman.NetGroup(ap.Addr())] = true
 		}
 	}
 	// At most two new dials per tick keeps a burst of failures from
@@ -79,31 +79,17 @@ func (e *Engine) maintainConnections(now time.Time) {
 			}
 			// One outbound peer per network group, as Core does, so one
 			// operator cannot surround us; loopback is exempt for tests.
-			return !ap.Addr().IsLoopback() && groups[netGroup(ap.Addr())]
+			return !ap.Addr().IsLoopback() && groups[addrman.NetGroup(ap.Addr())]
 		})
 		if !ok {
 			return
 		}
 		e.addrs.Attempt(cand.AddrPort, now)
 		connected[cand.AddrPort] = true
-		groups[netGroup(cand.AddrPort.Addr())] = true
+		groups[addrman.NetGroup(cand.AddrPort.Addr())] = true
 		outbound++
 		e.dial(cand.AddrPort.String(), false)
 	}
-}
-
-// netGroup is the /16 of an IPv4 address or the /32 of an IPv6 one.
-func netGroup(ip netip.Addr) string {
-	ip = ip.Unmap()
-	bits := 32
-	if ip.Is4() {
-		bits = 16
-	}
-	pfx, err := ip.Prefix(bits)
-	if err != nil {
-		return ip.String()
-	}
-	return pfx.String()
 }
 
 // dial connects in the background; the result comes back as an event.

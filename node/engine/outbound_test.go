@@ -110,7 +110,7 @@ func TestOutboundFromAddressBook(t *testing.T) {
 		if ap.Addr() == netip.MustParseAddr("9.9.9.9") {
 			t.Error("dialled a discouraged address")
 		}
-		g := netGroup(ap.Addr())
+		g := addrman.NetGroup(ap.Addr())
 		if groups[g] {
 			t.Errorf("two outbound dials into %s: %v", g, dialled)
 		}
