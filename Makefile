@@ -9,7 +9,7 @@ ARGS      ?=
 FUZZTIME  ?= 10s
 BIN       := bin/server
 
-.PHONY: all build run test tools fmt-check vet unit fuzz bench demo clean
+.PHONY: all build run test tools fmt-check vet unit fuzz wasm-test wasm bench demo clean
 
 all: build
 
@@ -38,7 +38,24 @@ unit: tools
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
-test: fmt-check vet unit fuzz build
+# Runs the browser decoder's tests and node/protocol's (which must stay pure
+# enough for js/wasm) compiled for js/wasm, in Node.js through Go's
+# go_js_wasm_exec; installs Node.js with apt-get first if it is missing.
+wasm-test:
+	@command -v node >/dev/null 2>&1 || { \
+		echo "wasm-test: node not found; installing Node.js (apt-get install nodejs)"; \
+		{ apt-get update && apt-get install -y nodejs; } && command -v node >/dev/null 2>&1 || { \
+			echo "wasm-test: could not install Node.js, which the js/wasm tests run in;" \
+				"install it (it must provide a 'node' command) and retry" >&2; exit 1; }; \
+	}
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/ ./node/protocol/
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/ ./node/protocol/
+
+# Builds the browser decoder.
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build -o bin/decoder.wasm ./wasm
+
+test: fmt-check vet unit fuzz wasm-test build
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
