@@ -23,6 +23,8 @@ type Engine interface {
 	Disconnect(ctx context.Context, id engine.PeerID) error
 	Ban(ctx context.Context, addr, reason string, d time.Duration) (engine.Ban, error)
 	Unban(ctx context.Context, addr string) (bool, error)
+	Header(ctx context.Context, key string) (engine.HeaderView, error)
+	Tips(ctx context.Context) ([]engine.TipView, error)
 }
 
 // Server holds the HTTP handlers.
@@ -48,6 +50,8 @@ func New(eng Engine, token string, log *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /api/bans", s.bans)
 	s.mux.HandleFunc("POST /api/bans", s.authorized(s.ban))
 	s.mux.HandleFunc("DELETE /api/bans/{addr}", s.authorized(s.unban))
+	s.mux.HandleFunc("GET /api/headers/{key}", s.header)
+	s.mux.HandleFunc("GET /api/tips", s.tips)
 	return s
 }
 
@@ -192,4 +196,25 @@ func (s *Server) unban(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("operator unban", "addr", addr)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "unbanned", "addr": addr})
+}
+
+func (s *Server) header(w http.ResponseWriter, r *http.Request) {
+	h, err := s.eng.Header(r.Context(), r.PathValue("key"))
+	switch {
+	case errors.Is(err, engine.ErrUnknownHeader):
+		writeError(w, http.StatusNotFound, err.Error())
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, h)
+	}
+}
+
+func (s *Server) tips(w http.ResponseWriter, r *http.Request) {
+	tips, err := s.eng.Tips(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, tips)
 }

@@ -50,6 +50,20 @@ func (f *fakeEngine) Unban(_ context.Context, addr string) (bool, error) {
 	return addr == "10.0.0.1", nil
 }
 
+func (f *fakeEngine) Header(_ context.Context, key string) (engine.HeaderView, error) {
+	if key == "0" {
+		return engine.HeaderView{Height: 0, Hash: "genesis", MainChain: true}, nil
+	}
+	if key == "bad" {
+		return engine.HeaderView{}, fmt.Errorf("%q is neither a height nor a 64-digit hash", key)
+	}
+	return engine.HeaderView{}, fmt.Errorf("%w: %s", engine.ErrUnknownHeader, key)
+}
+
+func (f *fakeEngine) Tips(context.Context) ([]engine.TipView, error) {
+	return []engine.TipView{{Hash: "tip", Status: "active"}}, nil
+}
+
 func newTestServer() (*fakeEngine, *httptest.Server) {
 	f := &fakeEngine{snap: engine.Snapshot{
 		Status: engine.Status{Network: "regtest", BestHash: "abc", Peers: 1},
@@ -181,5 +195,29 @@ func TestWriteCookie(t *testing.T) {
 	again, _ := WriteCookie(path)
 	if again == token {
 		t.Errorf("a new start must write a new token")
+	}
+}
+
+func TestChainEndpoints(t *testing.T) {
+	_, srv := newTestServer()
+	defer srv.Close()
+	if code, h := do(t, srv, "GET", "/api/headers/0", "", ""); code != 200 || h["hash"] != "genesis" || h["main_chain"] != true {
+		t.Errorf("header 0: %d %v", code, h)
+	}
+	if code, _ := do(t, srv, "GET", "/api/headers/5", "", ""); code != 404 {
+		t.Errorf("unknown header: %d", code)
+	}
+	if code, _ := do(t, srv, "GET", "/api/headers/bad", "", ""); code != 400 {
+		t.Errorf("bad key: %d", code)
+	}
+	resp, err := srv.Client().Get(srv.URL + "/api/tips")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tips []map[string]any
+	json.NewDecoder(resp.Body).Decode(&tips)
+	if len(tips) != 1 || tips[0]["status"] != "active" {
+		t.Errorf("tips: %v", tips)
 	}
 }

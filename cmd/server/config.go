@@ -63,7 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web server and JSON API")
 	logLevel := fs.String("loglevel", "info", "log level: debug | info | warn | error")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n       server import-headers [-network NET] [-datadir DIR] FILE\n       server export-headers [-network NET] [-datadir DIR] FILE\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

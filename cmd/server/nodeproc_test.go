@@ -89,7 +89,13 @@ func freePort(t testing.TB) string {
 // cleanly within the 5 s the README promises.
 func startNode(t testing.TB, args ...string) *nodeProc {
 	t.Helper()
-	root := t.TempDir()
+	return startNodeIn(t, t.TempDir(), args...)
+}
+
+// startNodeIn is startNode with a given data folder, to restart a node on
+// the same data.
+func startNodeIn(t testing.TB, root string, args ...string) *nodeProc {
+	t.Helper()
 	n := &nodeProc{t: t, dataDir: filepath.Join(root, "regtest"), http: freePort(t), p2p: freePort(t), log: &syncBuffer{}, done: make(chan struct{})}
 	all := append([]string{"-network=regtest", "-datadir=" + root, "-listen=" + n.p2p, "-http=" + n.http, "-loglevel=debug"}, args...)
 	n.cmd = exec.Command(serverBin, all...)

@@ -22,6 +22,9 @@ const shutdownLimit = 5 * time.Second
 // run is the whole program, minus signal handling, so tests can run it
 // in-process and check that it leaves no goroutine behind.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "import-headers" || args[0] == "export-headers") {
+		return runHeadersCommand(args[0], args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, errHelp) {
 		return 0

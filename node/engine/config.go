@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -36,6 +37,10 @@ type Config struct {
 	DialTimeout      time.Duration
 	BackoffMin       time.Duration
 	BackoffMax       time.Duration
+
+	// Params overrides the network's consensus parameters (tests lower the
+	// minimum chain work, for instance); nil uses consensus.ParamsFor.
+	Params *consensus.Params
 
 	// Dial opens outbound connections; nil uses net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -113,6 +118,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Params == nil {
+		c.Params = consensus.ParamsFor(c.Network)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

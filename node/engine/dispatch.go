@@ -41,8 +41,10 @@ func (e *Engine) handleMessage(p *peerState, m peer.Inbound, now time.Time) {
 		p.ignored++ // and everything else before verack
 		return
 	}
+	var answered *Request
 	if IsTrackedResponse(m.Command) {
 		if r := p.reqs.match(m.Msg); r != nil {
+			answered = r
 			if r.Command == wire.CmdPing && !r.Written.IsZero() {
 				rtt := now.Sub(r.Written)
 				p.lastPing = rtt
@@ -128,6 +130,12 @@ func (e *Engine) handleMessage(p *peerState, m peer.Inbound, now time.Time) {
 		e.learnAddrs(p, addrs, now)
 	case *wire.MsgGetData:
 		e.handleGetData(p, msg, now)
+	case *wire.MsgHeaders:
+		e.handleHeaders(p, m, answered, now)
+	case *wire.MsgInv:
+		e.handleInv(p, msg, now)
+	case *wire.MsgGetHeaders:
+		e.handleGetHeaders(p, msg, now)
 	case *protocol.MsgUnknown:
 		if m.Command == protocol.CmdSendTxRcncl {
 			p.features.SendTxRcncl = true
@@ -139,8 +147,8 @@ func (e *Engine) handleMessage(p *peerState, m peer.Inbound, now time.Time) {
 		// neither do we, so no Core node sends them to us.
 		e.drop(p, violation("%s sent although we do not offer bloom filters", m.Command), now)
 	default:
-		// headers, inv, block, getheaders, getblocks, reject, cf* requests:
-		// nothing to do until header sync; they are counted by command.
+		// block, getblocks, reject, cf* requests: the node keeps no
+		// blocks yet; they are counted by command.
 	}
 }
 

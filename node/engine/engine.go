@@ -18,6 +18,7 @@ import (
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/addrman"
+	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -60,6 +61,8 @@ type Engine struct {
 	targets     []*target // --connect / --addnode / API connections
 	dialing     map[string]bool
 	discovery   discovery
+	chain       *chain.Chain
+	sync        headerSync
 	closedSent  uint64 // bytes of connections already gone
 	closedRecv  uint64
 	lastSave    time.Time
@@ -120,6 +123,10 @@ func New(cfg Config) (*Engine, error) {
 	if e.bans, err = loadBans(banPath); err != nil {
 		return nil, err
 	}
+	if e.chain, err = chain.Open(cfg.DataDir, cfg.Params, cfg.Logger.With("component", "chain")); err != nil {
+		return nil, err
+	}
+	e.sync.state = SyncIdle
 	for _, t := range cfg.Connect {
 		e.targets = append(e.targets, &target{addr: t, persistent: true})
 	}
@@ -317,6 +324,7 @@ func (e *Engine) tick(now time.Time) {
 		}
 	}
 	e.maintainConnections(now)
+	e.maintainSync(now)
 	e.publish(now)
 	if now.Sub(e.lastSave) >= saveInterval {
 		e.saveAddrs(now)
@@ -351,6 +359,9 @@ func (e *Engine) shutdown() error {
 		case <-done:
 			e.saveAddrs(now)
 			e.publish(now)
+			if err := e.chain.Close(); err != nil {
+				return fmt.Errorf("closing header store: %w", err)
+			}
 			return nil
 		case ev := <-e.events:
 			if c, ok := ev.(evConnected); ok {
@@ -365,9 +376,13 @@ func (e *Engine) publish(now time.Time) {
 	s := &Snapshot{Time: now, Peers: make([]PeerInfo, 0, len(e.peers))}
 	st := &s.Status
 	st.Network = string(e.cfg.Network)
-	params := e.cfg.Network.Params()
-	st.Height = 0
-	st.BestHash = params.GenesisHash.String()
+	height, tip, work := e.chain.Tip()
+	st.Height = height
+	st.BestHash = tip.String()
+	st.ChainWork = work.Hex()
+	st.TipTime = time.Unix(int64(e.chain.TipHeader().Timestamp), 0).UTC()
+	st.Sync = e.syncStatus(now)
+	st.ForkHeaders = e.chain.ForkCount()
 	st.UptimeS = int64(now.Sub(e.startedAt) / time.Second)
 	st.Discovery = e.discovery.describe()
 	st.Listen = e.listenAddr

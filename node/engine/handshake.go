@@ -25,7 +25,7 @@ func (e *Engine) sendVersion(p *peerState, now time.Time) {
 	e.nonces[p.localNonce] = p.id
 	you := wire.NewNetAddressIPPort(net.IP(p.addr.Addr().AsSlice()), p.addr.Port(), 0)
 	me := wire.NewNetAddressIPPort(net.IPv4zero, 0, ourServices)
-	v := wire.NewMsgVersion(me, you, p.localNonce, 0)
+	v := wire.NewMsgVersion(me, you, p.localNonce, e.chain.Height())
 	v.ProtocolVersion = int32(protocol.ProtocolVersion)
 	v.Services = ourServices
 	v.UserAgent = e.cfg.UserAgent
@@ -95,6 +95,12 @@ func (e *Engine) handleVerack(p *peerState, now time.Time) {
 		}
 	}
 	e.sendPing(p, now)
+	p.bestKnown = 0
+	if e.sync.state == SyncSynced {
+		e.askTip(p, now)
+	} else {
+		e.maintainSync(now)
+	}
 	e.log.Info("peer connected", "peer", p.id, "addr", p.addr, "inbound", p.inbound(),
 		"agent", p.version.UserAgent, "version", p.version.ProtocolVersion)
 }

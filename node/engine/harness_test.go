@@ -230,7 +230,7 @@ func peerVersion(pver int32) *wire.MsgVersion {
 	peerNonce++
 	me := wire.NewNetAddressIPPort(nil, 0, wire.SFNodeNetwork|wire.SFNodeWitness)
 	you := wire.NewNetAddressIPPort(nil, 0, 0)
-	v := wire.NewMsgVersion(me, you, peerNonce, 123)
+	v := wire.NewMsgVersion(me, you, peerNonce, 0)
 	v.ProtocolVersion = pver
 	v.Services = wire.SFNodeNetwork | wire.SFNodeWitness
 	v.UserAgent = "/Satoshi:27.0.0/"

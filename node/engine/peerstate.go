@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/peer"
 )
@@ -70,6 +71,15 @@ type peerState struct {
 	addrTokens  float64 // addr rate limit, as Core's token bucket
 	addrTokenAt time.Time
 	addrDropped uint64
+
+	// Header sync: the highest of our main-chain heights the peer is known
+	// to have, the tip we last announced to it, whether we asked it for its
+	// tip after our sync, and its run of headers messages that did not
+	// connect.
+	bestKnown    int32
+	announced    chainhash.Hash
+	tipAsked     bool
+	unconnecting int
 
 	unsolicited map[string]uint64
 	misbehavior int

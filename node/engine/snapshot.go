@@ -20,13 +20,17 @@ type Snapshot struct {
 
 // Status summarises the node.
 type Status struct {
-	Network  string `json:"network"`
-	Height   int32  `json:"height"`
-	BestHash string `json:"best_hash"`
-	Peers    int    `json:"peers"`
-	Inbound  int    `json:"peers_in"`
-	Outbound int    `json:"peers_out"`
-	UptimeS  int64  `json:"uptime_s"`
+	Network     string     `json:"network"`
+	Height      int32      `json:"height"`
+	BestHash    string     `json:"best_hash"`
+	ChainWork   string     `json:"chain_work"` // hex, as Core's chainwork
+	TipTime     time.Time  `json:"tip_time"`
+	Sync        SyncStatus `json:"sync"`
+	ForkHeaders int        `json:"fork_headers"`
+	Peers       int        `json:"peers"`
+	Inbound     int        `json:"peers_in"`
+	Outbound    int        `json:"peers_out"`
+	UptimeS     int64      `json:"uptime_s"`
 	// Discovery says what peer discovery is doing, or plainly why it found
 	// nothing.
 	Discovery string    `json:"discovery"`

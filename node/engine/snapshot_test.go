@@ -44,7 +44,7 @@ func TestSnapshotPeerInfo(t *testing.T) {
 	if info.ID != p.id || info.Addr != p.addr.String() || !info.Inbound || info.ConnType != Inbound || !info.Established {
 		t.Errorf("identity: %+v", info)
 	}
-	if info.UserAgent != "/Satoshi:27.0.0/" || info.Version != 70016 || info.StartHeight != 123 {
+	if info.UserAgent != "/Satoshi:27.0.0/" || info.Version != 70016 || info.StartHeight != 0 {
 		t.Errorf("version fields: agent %q, version %d, height %d", info.UserAgent, info.Version, info.StartHeight)
 	}
 	if info.Services != uint64(wire.SFNodeNetwork|wire.SFNodeWitness) || !slices.Equal(info.ServiceNames, []string{"NETWORK", "WITNESS"}) {

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -116,7 +118,11 @@ func (c *Conn) readLoop() {
 			c.fail(err)
 			return
 		}
-		if !c.cfg.In.Push(Inbound{Msg: msg, Command: f.Command, Size: f.WireSize(), Received: now}) {
+		in := Inbound{Msg: msg, Command: f.Command, Size: f.WireSize(), Received: now}
+		if hm, ok := msg.(*wire.MsgHeaders); ok {
+			in.Headers, in.HeaderHashes = HashHeaders(hm)
+		}
+		if !c.cfg.In.Push(in) {
 			return // closed
 		}
 	}
@@ -165,4 +171,17 @@ func (c *Conn) write(frame []byte) error {
 		}
 	}
 	return nil
+}
+
+// HashHeaders converts a headers message to compact headers and hashes them.
+// The reader goroutine calls it so hashing, the costliest step of header
+// validation, runs in parallel across peers and off the engine goroutine.
+func HashHeaders(m *wire.MsgHeaders) ([]consensus.Header, []chainhash.Hash) {
+	headers := make([]consensus.Header, len(m.Headers))
+	hashes := make([]chainhash.Hash, len(m.Headers))
+	for i, w := range m.Headers {
+		headers[i] = consensus.FromWire(w)
+		hashes[i] = headers[i].Hash()
+	}
+	return headers, hashes
 }

@@ -4,7 +4,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/consensus"
 )
 
 // Inbound is one decoded message waiting for the engine.
@@ -13,6 +15,10 @@ type Inbound struct {
 	Command  string
 	Size     int // bytes on the wire, header included
 	Received time.Time
+	// For a headers message: the headers in compact form and their hashes,
+	// computed on the reader goroutine so the engine only validates.
+	Headers      []consensus.Header
+	HeaderHashes []chainhash.Hash
 }
 
 // InQueue is a peer's inbound queue, bounded in bytes. The reader goroutine

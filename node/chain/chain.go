@@ -1,0 +1,223 @@
+package chain
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/watchnode/watchnode/node/consensus"
+)
+
+// workStride is how often cumulative work is stored along the main chain;
+// the work at any height is the stored value plus at most workStride-1
+// headers' work.
+const workStride = 64
+
+// StoreFile is the name of the header store in the data folder.
+const StoreFile = "headers.dat"
+
+// Chain is the header tree. See the package documentation.
+type Chain struct {
+	params *consensus.Params
+	store  *Store // nil: memory only
+	log    *slog.Logger
+
+	headers []consensus.Header // the main chain; index = height
+	tipHash chainhash.Hash
+	// cumWork[k] is the total work of heights [0, k*workStride).
+	cumWork []consensus.U256
+	tipWork consensus.U256
+	works   consensus.WorkCache
+
+	index    map[uint64]int32 // first 8 bytes of a main-chain hash -> height
+	overflow map[chainhash.Hash]int32
+
+	forks forkSet
+	// Reorgs counts switches of the main chain to another branch.
+	reorgs []Reorg
+}
+
+// Reorg records one switch of the main chain to a branch with more work.
+type Reorg struct {
+	ForkHeight int32          // the last height both branches share
+	OldTip     chainhash.Hash // the tip that lost
+	OldHeight  int32
+	NewTip     chainhash.Hash
+	NewHeight  int32
+}
+
+// Open loads the chain from dir (creating it with the network's genesis if
+// the store is new). An empty dir keeps the chain in memory only.
+func Open(dir string, params *consensus.Params, log *slog.Logger) (*Chain, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Chain{params: params, log: log, index: make(map[uint64]int32), overflow: make(map[chainhash.Hash]int32)}
+	c.forks.init()
+	var stored []consensus.Header
+	if dir != "" {
+		s, headers, err := openStore(filepath.Join(dir, StoreFile), log)
+		if err != nil {
+			return nil, err
+		}
+		c.store, stored = s, headers
+	}
+	if len(stored) > 0 && stored[0].Hash() != params.GenesisHash {
+		c.store.Close()
+		return nil, fmt.Errorf("header store in %s starts with %s, not the %s genesis %s: wrong data folder?",
+			dir, stored[0].Hash(), params.Network, params.GenesisHash)
+	}
+	if len(stored) == 0 {
+		stored = []consensus.Header{params.Genesis}
+		if c.store != nil {
+			c.store.write(0, appendRecord(nil, &params.Genesis, 0))
+		}
+	}
+	c.load(stored)
+	return c, nil
+}
+
+// load installs a validated main chain without revalidating it: the store's
+// checksums vouch for records this node validated before writing them.
+func (c *Chain) load(headers []consensus.Header) {
+	c.headers = headers
+	clear(c.index)
+	clear(c.overflow)
+	c.cumWork = c.cumWork[:0]
+	var total consensus.U256
+	for h := range headers {
+		if h%workStride == 0 {
+			c.cumWork = append(c.cumWork, total)
+		}
+		total = total.Add(c.works.Work(headers[h].Bits))
+		if h+1 < len(headers) {
+			c.indexAdd(&headers[h+1].PrevBlock, int32(h))
+		}
+	}
+	c.tipWork = total
+	c.tipHash = headers[len(headers)-1].Hash()
+	c.indexAdd(&c.tipHash, int32(len(headers)-1))
+}
+
+// Close flushes the store and closes it.
+func (c *Chain) Close() error {
+	if c.store == nil {
+		return nil
+	}
+	return c.store.Close()
+}
+
+// Flush waits until every accepted header is on disk.
+func (c *Chain) Flush() error {
+	if c.store == nil {
+		return nil
+	}
+	return c.store.Flush()
+}
+
+// Params returns the chain's consensus parameters.
+func (c *Chain) Params() *consensus.Params { return c.params }
+
+func hashKey(h *chainhash.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+func (c *Chain) indexAdd(h *chainhash.Hash, height int32) {
+	k := hashKey(h)
+	if _, taken := c.index[k]; taken {
+		c.overflow[*h] = height
+		return
+	}
+	c.index[k] = height
+}
+
+func (c *Chain) indexRemove(h *chainhash.Hash) {
+	if _, ok := c.overflow[*h]; ok {
+		delete(c.overflow, *h)
+		return
+	}
+	delete(c.index, hashKey(h))
+}
+
+// Height returns the main chain's tip height.
+func (c *Chain) Height() int32 { return int32(len(c.headers) - 1) }
+
+// Tip returns the main chain's tip.
+func (c *Chain) Tip() (height int32, hash chainhash.Hash, work consensus.U256) {
+	return c.Height(), c.tipHash, c.tipWork
+}
+
+// TipHeader returns the tip's header.
+func (c *Chain) TipHeader() consensus.Header { return c.headers[len(c.headers)-1] }
+
+// HeaderAt returns the main-chain header at height (for consensus.Ancestors).
+func (c *Chain) HeaderAt(height int32) *consensus.Header { return &c.headers[height] }
+
+// HashAt returns the hash of the main-chain header at height.
+func (c *Chain) HashAt(height int32) chainhash.Hash {
+	if height == c.Height() {
+		return c.tipHash
+	}
+	return c.headers[height+1].PrevBlock
+}
+
+// MainHeight returns the height of hash if it is on the main chain.
+func (c *Chain) MainHeight(hash *chainhash.Hash) (int32, bool) {
+	if h, ok := c.overflow[*hash]; ok {
+		return h, true
+	}
+	h, ok := c.index[hashKey(hash)]
+	if !ok || h > c.Height() || c.HashAt(h) != *hash {
+		return 0, false
+	}
+	return h, true
+}
+
+// WorkAt returns the cumulative work of the main chain up to and including
+// height.
+func (c *Chain) WorkAt(height int32) consensus.U256 {
+	k := int(height) / workStride
+	w := c.cumWork[k]
+	for h := k * workStride; h <= int(height); h++ {
+		w = w.Add(c.works.Work(c.headers[h].Bits))
+	}
+	return w
+}
+
+// Reorgs returns the reorganizations seen since the chain was opened, oldest
+// first.
+func (c *Chain) Reorgs() []Reorg { return append([]Reorg(nil), c.reorgs...) }
+
+// HeaderInfo describes one known header, on the main chain or a fork.
+type HeaderInfo struct {
+	Header consensus.Header
+	Hash   chainhash.Hash
+	Height int32
+	Work   consensus.U256 // cumulative
+	Main   bool
+}
+
+// Lookup finds a header by hash on the main chain or a fork.
+func (c *Chain) Lookup(hash *chainhash.Hash) (HeaderInfo, bool) {
+	if h, ok := c.MainHeight(hash); ok {
+		return c.InfoAt(h), true
+	}
+	if n, ok := c.forks.nodes[*hash]; ok {
+		return HeaderInfo{Header: n.header, Hash: n.hash, Height: n.height, Work: n.work}, true
+	}
+	return HeaderInfo{}, false
+}
+
+// InfoAt describes the main-chain header at height.
+func (c *Chain) InfoAt(height int32) HeaderInfo {
+	return HeaderInfo{Header: c.headers[height], Hash: c.HashAt(height), Height: height, Work: c.WorkAt(height), Main: true}
+}
+
+// Known reports whether hash is a header the chain holds.
+func (c *Chain) Known(hash *chainhash.Hash) bool {
+	if _, ok := c.MainHeight(hash); ok {
+		return true
+	}
+	_, ok := c.forks.nodes[*hash]
+	return ok
+}

@@ -1,0 +1,344 @@
+package engine
+
+import (
+	"errors"
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/consensus"
+	"github.com/watchnode/watchnode/node/peer"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// Header sync tuning.
+const (
+	// maxHeadersPerMsg is the protocol's limit on a headers message.
+	maxHeadersPerMsg = wire.MaxBlockHeadersPerMsg
+	// headersTimeoutBase and headersTimeoutPerHeader scale a getheaders
+	// request's timeout to the headers expected, as Core's headers sync
+	// timeout does (HEADERS_DOWNLOAD_TIMEOUT_BASE/PER_HEADER, per request).
+	headersTimeoutBase      = 15 * time.Second
+	headersTimeoutPerHeader = 2 * time.Millisecond
+	// maxUnconnecting is how many non-connecting headers messages a peer
+	// may send before it is penalized (Core's MAX_NUM_UNCONNECTING_HEADERS_MSGS).
+	maxUnconnecting = 10
+	// maxAnnounce is the most new headers announced to a peer in one
+	// headers message (Core announces up to MAX_BLOCKS_TO_ANNOUNCE = 8).
+	maxAnnounce = 8
+	// rateWindow is the span over which headers/s is measured.
+	rateWindow = 10 * time.Second
+)
+
+// Sync states reported in the status.
+const (
+	SyncIdle    = "idle"    // no peer to sync from
+	SyncSyncing = "syncing" // downloading headers from the sync peer
+	SyncSynced  = "synced"  // at the best tip any peer has shown us
+)
+
+// headerSync is the headers-first download state. It lives in the engine
+// goroutine.
+type headerSync struct {
+	state string
+	peer  PeerID // the sync peer, 0 when none
+	// samples of (time, height) for the headers/s rate.
+	samples []rateSample
+}
+
+type rateSample struct {
+	at     time.Time
+	height int32
+}
+
+// SyncStatus is the sync part of the status.
+type SyncStatus struct {
+	State         string  `json:"state"`
+	Progress      float64 `json:"progress"` // 0..1
+	HeadersPerSec float64 `json:"headers_per_sec"`
+	EtaS          float64 `json:"eta_s"`
+	Peer          PeerID  `json:"peer"` // 0: none
+	Target        int32   `json:"target_height"`
+}
+
+// headersRequestDone is told how a sync peer's getheaders ended.
+func (e *Engine) headersRequestDone(r *Request, o Outcome) {
+	if o != Expired {
+		if o == Released && r.Peer == e.sync.peer {
+			e.sync.peer = 0 // choose another at the next tick
+		}
+		return
+	}
+	p, ok := e.peers[r.Peer]
+	if !ok {
+		return
+	}
+	e.drop(p, dropReason(DropStall, "headers sync stalled: no headers within %s", r.Timeout), e.now())
+}
+
+// requestHeaders sends getheaders with locator to p, tracked with a timeout
+// scaled to the headers p can be expected to send.
+func (e *Engine) requestHeaders(p *peerState, locator []chainhash.Hash, now time.Time) {
+	msg := wire.NewMsgGetHeaders()
+	msg.ProtocolVersion = protocol.ProtocolVersion
+	for i := range locator {
+		if err := msg.AddBlockLocatorHash(&locator[i]); err != nil {
+			break
+		}
+	}
+	expected := maxHeadersPerMsg
+	if p.version != nil {
+		if gap := int(p.version.LastBlock) - int(e.chain.Height()); gap >= 0 && gap < expected {
+			expected = gap
+		}
+	}
+	timeout := headersTimeoutBase + time.Duration(expected)*headersTimeoutPerHeader
+	e.sendRequest(p, msg, timeout, e.headersRequestDone, now)
+}
+
+// maintainSync picks a sync peer when there is none and there is something
+// to download.
+func (e *Engine) maintainSync(now time.Time) {
+	if e.sync.peer != 0 {
+		if _, ok := e.peers[e.sync.peer]; ok {
+			return
+		}
+		e.sync.peer = 0
+	}
+	best := e.pickSyncPeer()
+	if best == nil {
+		if e.sync.state != SyncSynced {
+			e.sync.state = SyncIdle
+		}
+		return
+	}
+	e.sync.peer = best.id
+	e.sync.state = SyncSyncing
+	e.log.Info("header sync starting", "peer", best.id, "addr", best.addr, "from_height", e.chain.Height(), "peer_height", best.version.LastBlock)
+	if !best.reqs.outstanding(wire.CmdGetHeaders) {
+		e.requestHeaders(best, e.chain.Locator(), now)
+	}
+}
+
+// pickSyncPeer prefers outbound peers (an attacker chooses to be inbound)
+// with the highest announced height above ours.
+func (e *Engine) pickSyncPeer() *peerState {
+	var best *peerState
+	for _, id := range e.order {
+		p := e.peers[id]
+		if !p.established() || p.version.LastBlock <= e.chain.Height() && e.sync.state == SyncSynced {
+			continue
+		}
+		if p.version.LastBlock <= e.chain.Height() && e.sync.state != SyncSynced {
+			// A peer that claims nothing above us: we are synced with it.
+			continue
+		}
+		if best == nil || (best.inbound() && !p.inbound()) ||
+			(best.inbound() == p.inbound() && p.version.LastBlock > best.version.LastBlock) {
+			best = p
+		}
+	}
+	return best
+}
+
+// handleHeaders processes a headers message: matched responses drive the
+// pipelined download, unsolicited ones are announcements.
+func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, now time.Time) {
+	headers, hashes := m.Headers, m.HeaderHashes
+	if headers == nil {
+		headers, hashes = peer.HashHeaders(m.Msg.(*wire.MsgHeaders))
+	}
+	if len(headers) == 0 {
+		if answered != nil && p.id == e.sync.peer {
+			e.syncCaughtUp(p, now)
+		}
+		return
+	}
+	full := len(headers) == maxHeadersPerMsg
+	// Pipelining: ask for the next batch before validating this one, so
+	// the peer prepares it while we validate. If the batch turns out to be
+	// invalid the peer is dropped and the request released.
+	if full && answered != nil {
+		last := hashes[len(hashes)-1]
+		e.requestHeaders(p, []chainhash.Hash{last}, now)
+	}
+	res, err := e.chain.Accept(headers, hashes, now.Unix())
+	if res.New > 0 {
+		p.bestKnown = max(p.bestKnown, res.LastHeight)
+	}
+	if err != nil {
+		var rerr *consensus.RuleError
+		switch {
+		case errors.As(err, &rerr):
+			e.drop(p, violation("invalid header: %v", err), now)
+		case errors.Is(err, chain.ErrNotConnected):
+			p.unconnecting++
+			if p.unconnecting > maxUnconnecting {
+				e.drop(p, violation("%d headers messages that do not connect to our chain", p.unconnecting), now)
+				return
+			}
+			// The peer is on a branch we lack the start of: ask it from
+			// our locator (Core does the same).
+			if !p.reqs.outstanding(wire.CmdGetHeaders) {
+				e.requestHeaders(p, e.chain.Locator(), now)
+			}
+		default:
+			e.drop(p, violation("bad headers: %v", err), now)
+		}
+		return
+	}
+	p.unconnecting = 0
+	if res.TipChanged {
+		e.tipChanged(res, now)
+	}
+	if !full && answered != nil && p.id == e.sync.peer {
+		e.syncCaughtUp(p, now)
+	}
+	// A full batch from a peer that is not the sync peer (answering our
+	// tip check) means it has more: keep fetching from it.
+	if full && answered == nil && !p.reqs.outstanding(wire.CmdGetHeaders) {
+		e.requestHeaders(p, e.chain.Locator(), now)
+	}
+}
+
+// syncCaughtUp ends the download from the sync peer and, the first time,
+// asks every other peer for its tip: the node never trusts one peer.
+func (e *Engine) syncCaughtUp(p *peerState, now time.Time) {
+	if e.sync.state != SyncSynced {
+		e.log.Info("header sync caught up", "height", e.chain.Height(), "peer", p.id)
+	}
+	e.sync.state = SyncSynced
+	e.sync.peer = 0
+	for _, id := range e.order {
+		q := e.peers[id]
+		if q.id != p.id && q.established() && !q.tipAsked {
+			e.askTip(q, now)
+		}
+	}
+}
+
+// askTip sends one getheaders from our tip to q, so a peer on a chain with
+// more work shows it to us.
+func (e *Engine) askTip(q *peerState, now time.Time) {
+	q.tipAsked = true
+	if !q.reqs.outstanding(wire.CmdGetHeaders) {
+		e.requestHeaders(q, e.chain.Locator(), now)
+	}
+}
+
+// tipChanged records progress and announces the new tip to the peers that
+// asked for announcements by headers (BIP130), once we are synced.
+func (e *Engine) tipChanged(res chain.AcceptResult, now time.Time) {
+	e.recordRate(now)
+	if res.Reorg != nil {
+		e.log.Info("reorg", "fork_height", res.Reorg.ForkHeight, "new_tip", res.Reorg.NewTip)
+	}
+	if e.sync.state != SyncSynced {
+		return
+	}
+	height := e.chain.Height()
+	from := max(height-maxAnnounce+1, 1)
+	if res.Reorg != nil {
+		from = max(from, res.Reorg.ForkHeight+1)
+	}
+	msg := wire.NewMsgHeaders()
+	for h := from; h <= height; h++ {
+		w := e.chain.HeaderAt(h).ToWire()
+		msg.AddBlockHeader(&w)
+	}
+	tip := e.chain.HashAt(height)
+	e.broadcast(msg, func(p *peerState) bool {
+		if !p.features.SendHeaders || p.announced == tip || p.bestKnown >= height {
+			return false
+		}
+		p.announced = tip
+		return true
+	}, now)
+}
+
+// handleGetHeaders answers from the main chain (at most 2000 headers).
+func (e *Engine) handleGetHeaders(p *peerState, m *wire.MsgGetHeaders, now time.Time) {
+	locator := make([]chainhash.Hash, len(m.BlockLocatorHashes))
+	for i, h := range m.BlockLocatorHashes {
+		locator[i] = *h
+	}
+	headers := e.chain.HeadersAfter(locator, m.HashStop, maxHeadersPerMsg)
+	msg := &wire.MsgHeaders{Headers: make([]*wire.BlockHeader, len(headers))}
+	ws := make([]wire.BlockHeader, len(headers))
+	for i := range headers {
+		ws[i] = headers[i].ToWire()
+		msg.Headers[i] = &ws[i]
+	}
+	if len(headers) > 0 {
+		p.bestKnown = max(p.bestKnown, e.heightOf(&headers[len(headers)-1]))
+		p.announced = e.chain.HashAt(p.bestKnown)
+	}
+	e.send(p, msg, now)
+}
+
+// heightOf returns the main-chain height of h (which must be on it).
+func (e *Engine) heightOf(h *consensus.Header) int32 {
+	if ph, ok := e.chain.MainHeight(&h.PrevBlock); ok {
+		return ph + 1
+	}
+	return 0
+}
+
+func (e *Engine) recordRate(now time.Time) {
+	e.sync.samples = append(e.sync.samples, rateSample{at: now, height: e.chain.Height()})
+	cut := 0
+	for cut < len(e.sync.samples)-1 && now.Sub(e.sync.samples[cut].at) > rateWindow {
+		cut++
+	}
+	e.sync.samples = e.sync.samples[cut:]
+}
+
+// syncStatus computes progress, rate and ETA for the status.
+func (e *Engine) syncStatus(now time.Time) SyncStatus {
+	height := e.chain.Height()
+	st := SyncStatus{State: e.sync.state, Peer: e.sync.peer, Target: height}
+	for _, p := range e.peers {
+		if p.version != nil {
+			st.Target = max(st.Target, p.version.LastBlock, p.bestKnown)
+		}
+	}
+	// A tip far in the past also says we are behind, whatever peers claim:
+	// about one header per 10 minutes since the tip's time.
+	tipTime := time.Unix(int64(e.chain.TipHeader().Timestamp), 0)
+	if behind := now.Sub(tipTime); behind > 24*time.Hour && e.sync.state != SyncSynced {
+		st.Target = max(st.Target, height+int32(behind/(10*time.Minute)))
+	}
+	if st.Target > 0 {
+		st.Progress = min(1, float64(height)/float64(st.Target))
+	} else {
+		st.Progress = 1
+	}
+	if n := len(e.sync.samples); n >= 2 && now.Sub(e.sync.samples[n-1].at) < rateWindow {
+		first, last := e.sync.samples[0], e.sync.samples[n-1]
+		if d := last.at.Sub(first.at).Seconds(); d > 0 {
+			st.HeadersPerSec = float64(last.height-first.height) / d
+		}
+	}
+	if st.HeadersPerSec > 0 && st.Target > height {
+		st.EtaS = float64(st.Target-height) / st.HeadersPerSec
+	}
+	return st
+}
+
+// handleInv follows block announcements from peers that announce by inv
+// (those that did not send sendheaders): an unknown block hash means the
+// peer has headers we lack, so ask it from our locator, as Core does.
+func (e *Engine) handleInv(p *peerState, m *wire.MsgInv, now time.Time) {
+	for _, iv := range m.InvList {
+		if iv.Type != wire.InvTypeBlock && iv.Type != wire.InvTypeWitnessBlock {
+			continue
+		}
+		if !e.chain.Known(&iv.Hash) {
+			if !p.reqs.outstanding(wire.CmdGetHeaders) {
+				e.requestHeaders(p, e.chain.Locator(), now)
+			}
+			return
+		}
+	}
+}
