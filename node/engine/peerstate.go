@@ -80,6 +80,7 @@ type peerState struct {
 	announced    chainhash.Hash
 	tipAsked     bool
 	unconnecting int
+	lowWork      bool // its chain stayed below the minimum chain work
 
 	unsolicited map[string]uint64
 	misbehavior int

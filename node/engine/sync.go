@@ -33,9 +33,11 @@ const (
 
 // Sync states reported in the status.
 const (
-	SyncIdle    = "idle"    // no peer to sync from
-	SyncSyncing = "syncing" // downloading headers from the sync peer
-	SyncSynced  = "synced"  // at the best tip any peer has shown us
+	SyncIdle       = "idle"       // no peer to sync from
+	SyncPresync    = "presync"    // validating a low-work chain without storing it
+	SyncRedownload = "redownload" // fetching the presynced chain again to store it
+	SyncSyncing    = "syncing"    // downloading headers from the sync peer
+	SyncSynced     = "synced"     // at the best tip any peer has shown us
 )
 
 // headerSync is the headers-first download state. It lives in the engine
@@ -43,6 +45,9 @@ const (
 type headerSync struct {
 	state string
 	peer  PeerID // the sync peer, 0 when none
+	// presync is set while the chain is below the minimum chain work: the
+	// sync peer's headers go through it before anything is stored.
+	presync *chain.Presync
 	// samples of (time, height) for the headers/s rate.
 	samples []rateSample
 }
@@ -60,13 +65,15 @@ type SyncStatus struct {
 	EtaS          float64 `json:"eta_s"`
 	Peer          PeerID  `json:"peer"` // 0: none
 	Target        int32   `json:"target_height"`
+	// PresyncHeight is how far the presync or redownload has got.
+	PresyncHeight int32 `json:"presync_height,omitempty"`
 }
 
 // headersRequestDone is told how a sync peer's getheaders ended.
 func (e *Engine) headersRequestDone(r *Request, o Outcome) {
 	if o != Expired {
 		if o == Released && r.Peer == e.sync.peer {
-			e.sync.peer = 0 // choose another at the next tick
+			e.resetSyncPeer() // choose another at the next tick
 		}
 		return
 	}
@@ -104,7 +111,7 @@ func (e *Engine) maintainSync(now time.Time) {
 		if _, ok := e.peers[e.sync.peer]; ok {
 			return
 		}
-		e.sync.peer = 0
+		e.resetSyncPeer()
 	}
 	best := e.pickSyncPeer()
 	if best == nil {
@@ -115,6 +122,10 @@ func (e *Engine) maintainSync(now time.Time) {
 	}
 	e.sync.peer = best.id
 	e.sync.state = SyncSyncing
+	if e.chain.NeedsPresync() {
+		e.sync.presync = e.chain.NewPresync()
+		e.sync.state = SyncPresync
+	}
 	e.log.Info("header sync starting", "peer", best.id, "addr", best.addr, "from_height", e.chain.Height(), "peer_height", best.version.LastBlock)
 	if !best.reqs.outstanding(wire.CmdGetHeaders) {
 		e.requestHeaders(best, e.chain.Locator(), now)
@@ -129,6 +140,9 @@ func (e *Engine) pickSyncPeer() *peerState {
 		p := e.peers[id]
 		if !p.established() || p.version.LastBlock <= e.chain.Height() && e.sync.state == SyncSynced {
 			continue
+		}
+		if p.lowWork {
+			continue // its whole chain had less than the minimum work
 		}
 		if p.version.LastBlock <= e.chain.Height() && e.sync.state != SyncSynced {
 			// A peer that claims nothing above us: we are synced with it.
@@ -156,6 +170,16 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 		return
 	}
 	full := len(headers) == maxHeadersPerMsg
+	if e.sync.presync != nil || e.chain.NeedsPresync() {
+		if e.sync.presync != nil && answered != nil && p.id == e.sync.peer {
+			e.handlePresyncHeaders(p, headers, hashes, full, now)
+		} else {
+			// Below the minimum chain work only the sync peer's presync may
+			// bring headers in; announcements wait until we have a chain.
+			p.ignored++
+		}
+		return
+	}
 	// Pipelining: ask for the next batch before validating this one, so
 	// the peer prepares it while we validate. If the batch turns out to be
 	// invalid the peer is dropped and the request released.
@@ -298,6 +322,9 @@ func (e *Engine) recordRate(now time.Time) {
 func (e *Engine) syncStatus(now time.Time) SyncStatus {
 	height := e.chain.Height()
 	st := SyncStatus{State: e.sync.state, Peer: e.sync.peer, Target: height}
+	if ps := e.sync.presync; ps != nil {
+		st.PresyncHeight = ps.Height()
+	}
 	for _, p := range e.peers {
 		if p.version != nil {
 			st.Target = max(st.Target, p.version.LastBlock, p.bestKnown)
@@ -340,5 +367,67 @@ func (e *Engine) handleInv(p *peerState, m *wire.MsgInv, now time.Time) {
 			}
 			return
 		}
+	}
+}
+
+// resetSyncPeer forgets the sync peer and any presync of its chain.
+func (e *Engine) resetSyncPeer() {
+	e.sync.peer = 0
+	e.sync.presync = nil
+	if e.sync.state != SyncSynced {
+		e.sync.state = SyncIdle
+	}
+}
+
+// handlePresyncHeaders feeds the sync peer's headers to the presync: in
+// PRESYNC they are validated and forgotten, in REDOWNLOAD the ones proven
+// to be the presynced chain are stored.
+func (e *Engine) handlePresyncHeaders(p *peerState, headers []consensus.Header, hashes []chainhash.Hash, full bool, now time.Time) {
+	ps := e.sync.presync
+	wasRedownloading := ps.Redownloading()
+	out, outHashes, err := ps.Process(headers, hashes, now.Unix())
+	if err != nil {
+		e.resetSyncPeer()
+		e.drop(p, violation("headers presync: %v", err), now)
+		return
+	}
+	if len(out) > 0 {
+		res, err := e.chain.Accept(out, outHashes, now.Unix())
+		if err != nil {
+			e.resetSyncPeer()
+			e.drop(p, violation("invalid header on redownload: %v", err), now)
+			return
+		}
+		p.bestKnown = max(p.bestKnown, res.LastHeight)
+		if res.TipChanged {
+			e.tipChanged(res, now)
+		}
+	}
+	switch {
+	case !wasRedownloading && ps.Redownloading():
+		e.log.Info("presync reached the minimum chain work; downloading again to store", "peer", p.id, "height", ps.Target())
+		e.sync.state = SyncRedownload
+		e.requestHeaders(p, e.chain.LocatorAt(ps.Anchor()), now)
+	case ps.Done():
+		e.sync.presync = nil
+		e.sync.state = SyncSyncing
+		if full {
+			e.requestHeaders(p, []chainhash.Hash{hashes[len(hashes)-1]}, now)
+		} else {
+			e.syncCaughtUp(p, now)
+		}
+	case full:
+		e.requestHeaders(p, []chainhash.Hash{hashes[len(hashes)-1]}, now)
+	case !ps.Redownloading():
+		// The peer's whole chain is below the minimum work: nothing to
+		// store. Not misbehaviour (it may still be syncing); try another.
+		e.log.Info("peer's chain is below the minimum chain work", "peer", p.id, "presync_height", ps.Height())
+		p.lowWork = true
+		e.resetSyncPeer()
+	default:
+		// A short batch during redownload before the target: the peer
+		// served less than it presynced.
+		e.resetSyncPeer()
+		e.drop(p, violation("headers presync: redownload ended at %d before %d", ps.Height(), ps.Target()), now)
 	}
 }
