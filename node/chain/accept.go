@@ -181,7 +181,7 @@ func (c *Chain) reorgTo(tip *forkNode) Reorg {
 		if keepOld {
 			old = append(old, &forkNode{header: c.headers[h], hash: hash, height: h, work: c.WorkAt(h)})
 		}
-		c.indexRemove(&hash)
+		c.indexRemove(&hash, h)
 	}
 	c.headers = c.headers[:fork+1]
 	c.cumWork = c.cumWork[:fork/workStride+1]

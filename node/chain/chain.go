@@ -31,8 +31,7 @@ type Chain struct {
 	tipWork consensus.U256
 	works   consensus.WorkCache
 
-	index    map[uint64]int32 // first 8 bytes of a main-chain hash -> height
-	overflow map[chainhash.Hash]int32
+	index *heightIndex // main-chain hash -> height
 
 	forks forkSet
 	// Reorgs counts switches of the main chain to another branch.
@@ -54,7 +53,8 @@ func Open(dir string, params *consensus.Params, log *slog.Logger) (*Chain, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Chain{params: params, log: log, index: make(map[uint64]int32), overflow: make(map[chainhash.Hash]int32)}
+	c := &Chain{params: params, log: log}
+	c.index = newHeightIndex(func(h int32) uint64 { hash := c.HashAt(h); return hashKey(&hash) })
 	c.forks.init()
 	var stored []consensus.Header
 	if dir != "" {
@@ -83,8 +83,12 @@ func Open(dir string, params *consensus.Params, log *slog.Logger) (*Chain, error
 // checksums vouch for records this node validated before writing them.
 func (c *Chain) load(headers []consensus.Header) {
 	c.headers = headers
-	clear(c.index)
-	clear(c.overflow)
+	c.index.reset()
+	// Size the index once instead of growing it through every doubling.
+	for len(c.index.slots) < 2*len(headers)+2 {
+		c.index.slots = make([]int32, 2*len(c.index.slots))
+		c.index.shift--
+	}
 	c.cumWork = c.cumWork[:0]
 	var total consensus.U256
 	for h := range headers {
@@ -122,22 +126,9 @@ func (c *Chain) Params() *consensus.Params { return c.params }
 
 func hashKey(h *chainhash.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 
-func (c *Chain) indexAdd(h *chainhash.Hash, height int32) {
-	k := hashKey(h)
-	if _, taken := c.index[k]; taken {
-		c.overflow[*h] = height
-		return
-	}
-	c.index[k] = height
-}
+func (c *Chain) indexAdd(h *chainhash.Hash, height int32) { c.index.insert(hashKey(h), height) }
 
-func (c *Chain) indexRemove(h *chainhash.Hash) {
-	if _, ok := c.overflow[*h]; ok {
-		delete(c.overflow, *h)
-		return
-	}
-	delete(c.index, hashKey(h))
-}
+func (c *Chain) indexRemove(h *chainhash.Hash, height int32) { c.index.remove(hashKey(h), height) }
 
 // Height returns the main chain's tip height.
 func (c *Chain) Height() int32 { return int32(len(c.headers) - 1) }
@@ -163,14 +154,7 @@ func (c *Chain) HashAt(height int32) chainhash.Hash {
 
 // MainHeight returns the height of hash if it is on the main chain.
 func (c *Chain) MainHeight(hash *chainhash.Hash) (int32, bool) {
-	if h, ok := c.overflow[*hash]; ok {
-		return h, true
-	}
-	h, ok := c.index[hashKey(hash)]
-	if !ok || h > c.Height() || c.HashAt(h) != *hash {
-		return 0, false
-	}
-	return h, true
+	return c.index.lookup(hashKey(hash), func(h int32) bool { return c.HashAt(h) == *hash })
 }
 
 // WorkAt returns the cumulative work of the main chain up to and including

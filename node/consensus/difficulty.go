@@ -34,13 +34,15 @@ func MedianTimePast(anc Ancestors, height int32) uint32 {
 // ctx.Params.RetargetInterval.
 //
 // Within a period the bits stay those of the parent. With
-// AllowMinDifficulty (testnet), a header more than 2*TargetSpacing after its
-// parent may use PowLimitBits instead, and any other header must use the bits
-// of the last header before it that is not such an exception (or of the
-// period's first header). At a period boundary the target is scaled by how
-// long the previous period took (from its first header's timestamp to its
-// last's, clamped to a quarter and four times TargetTimespan) and capped at
-// the pow limit; under EnforceBIP94 the target scaled is the first header's
+// AllowMinDifficulty (testnet's "20-minute rule"), a header more than
+// 2*TargetSpacing after its parent must use PowLimitBits instead (Core demands
+// exactly these bits, so such a header may not keep the real difficulty), and
+// any other header must use the bits of the last header before it that is
+// not such an exception, looking back no further than the period's first
+// header. At a period boundary the target is scaled by how long the
+// previous period took (from its first header's timestamp to its last's,
+// clamped to a quarter and four times TargetTimespan) and capped at the pow
+// limit; under EnforceBIP94 the target scaled is the first header's
 // rather than the last's. With NoRetargeting (regtest) a boundary keeps the
 // parent's bits.
 func NextWorkRequired(ctx *Context, h *Header) uint32 {

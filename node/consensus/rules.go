@@ -75,7 +75,11 @@ type Rule struct {
 }
 
 // Rules is the ordered ruleset CheckHeader runs, cheapest first, so that
-// most bad headers cost a comparison or two. Callers must not modify it.
+// most bad headers cost a comparison or two. A header that breaks several
+// rules is reported under the first: a changed field other than PrevBlock
+// changes the hash, so corrupted headers mostly fail hash-meets-target
+// before difficulty or the time rules are reached. Callers must not modify
+// it.
 var Rules = []Rule{
 	{"links-to-parent", checkLinksToParent},
 	{"bits-well-formed", checkBitsWellFormed},
