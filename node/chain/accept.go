@@ -58,6 +58,8 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 	}()
 
 	var prevHash chainhash.Hash
+	// One context for the whole batch: only the parent changes.
+	mainCtx := consensus.Context{Params: c.params, Ancestors: c, Now: now}
 	for i := range headers {
 		h := &headers[i]
 		var hash chainhash.Hash
@@ -74,8 +76,8 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 		// The common case first: the header extends the main chain.
 		if h.PrevBlock == c.tipHash {
 			height := c.Height() + 1
-			ctx := consensus.Context{Params: c.params, Height: height, Parent: &c.headers[height-1], ParentHash: c.tipHash, Ancestors: c, Now: now}
-			if err := consensus.CheckHeader(&ctx, h, &hash); err != nil {
+			mainCtx.Height, mainCtx.Parent, mainCtx.ParentHash = height, &c.headers[height-1], c.tipHash
+			if err := consensus.CheckHeader(&mainCtx, h, &hash); err != nil {
 				return res, err
 			}
 			if pendingFrom < 0 {
@@ -117,6 +119,7 @@ func (c *Chain) appendMain(h *consensus.Header, hash *chainhash.Hash) {
 	c.tipWork = c.tipWork.Add(c.works.Work(h.Bits))
 	c.tipHash = *hash
 	c.indexAdd(hash, height)
+	c.updateRegular(height)
 }
 
 // addFork validates h against its parent off the main chain and keeps it

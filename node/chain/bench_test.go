@@ -28,6 +28,7 @@ func BenchmarkAcceptMillion(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		c, _ := Open("", regtest(), nil)
+		c.Reserve(int32(len(hs)))
 		for i := 0; i < len(hs); i += 2000 {
 			if _, err := c.Accept(hs[i:i+2000], nil, end.Unix()); err != nil {
 				b.Fatal(err)
@@ -48,6 +49,7 @@ func BenchmarkAcceptMillionPrehashed(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		c, _ := Open("", regtest(), nil)
+		c.Reserve(int32(len(hs)))
 		for i := 0; i < len(hs); i += 2000 {
 			if _, err := c.Accept(hs[i:i+2000], hashes[i:i+2000], end.Unix()); err != nil {
 				b.Fatal(err)

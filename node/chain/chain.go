@@ -33,6 +33,11 @@ type Chain struct {
 
 	index *heightIndex // main-chain hash -> height
 
+	// regularBits is consensus.RegularBitsCache's answer for the tip
+	// (regularAt), kept as the main chain grows.
+	regularBits uint32
+	regularAt   int32
+
 	forks forkSet
 	// Reorgs counts switches of the main chain to another branch.
 	reorgs []Reorg
@@ -101,6 +106,7 @@ func (c *Chain) load(headers []consensus.Header) {
 		}
 	}
 	c.tipWork = total
+	c.regularAt = -1
 	c.tipHash = headers[len(headers)-1].Hash()
 	c.indexAdd(&c.tipHash, int32(len(headers)-1))
 }
@@ -204,4 +210,49 @@ func (c *Chain) Known(hash *chainhash.Hash) bool {
 	}
 	_, ok := c.forks.nodes[*hash]
 	return ok
+}
+
+// RegularBits implements consensus.RegularBitsCache for the main chain's
+// tip; other heights are left to the walk.
+func (c *Chain) RegularBits(height int32) (uint32, bool) {
+	if height != c.regularAt {
+		return 0, false
+	}
+	return c.regularBits, true
+}
+
+// updateRegular extends the RegularBits answer to a new tip at height.
+func (c *Chain) updateRegular(height int32) {
+	bits := c.headers[height].Bits
+	switch {
+	case height%c.params.RetargetInterval == 0 || bits != c.params.PowLimitBits:
+		c.regularBits = bits
+	case c.regularAt != height-1:
+		// Not following on from the last answer (after a reorg or a
+		// load): no answer until the next period start or regular header.
+		c.regularAt = -1
+		return
+	}
+	c.regularAt = height
+}
+
+// Reserve makes room for the main chain to grow to height without
+// reallocating: sync calls it with the height peers announce, so a long
+// download does not copy the header array and rebuild the index each time
+// they double.
+func (c *Chain) Reserve(height int32) {
+	n := int(height) + 1
+	if n <= cap(c.headers) || n > 1<<27 {
+		return
+	}
+	grown := make([]consensus.Header, len(c.headers), n)
+	copy(grown, c.headers)
+	c.headers = grown
+	if 2*n > len(c.index.slots) {
+		size := len(c.index.slots)
+		for size < 2*n {
+			size *= 2
+		}
+		c.index.resize(size)
+	}
 }

@@ -61,6 +61,11 @@ func NextWorkRequired(ctx *Context, h *Header) uint32 {
 		}
 		// Walk back to the last header that is not a min-difficulty
 		// exception, stopping at the period's first header.
+		if c, ok := ctx.Ancestors.(RegularBitsCache); ok {
+			if b, ok := c.RegularBits(lastHeight); ok {
+				return b
+			}
+		}
 		b, height := last.Bits, lastHeight
 		for height > 0 && height%interval != 0 && b == p.PowLimitBits {
 			height--
@@ -93,4 +98,17 @@ func NextWorkRequired(ctx *Context, h *Header) uint32 {
 		target = p.PowLimit
 	}
 	return U256ToCompact(target)
+}
+
+// RegularBitsCache is an optional interface of Ancestors for networks with
+// the 20-minute rule. RegularBits returns what NextWorkRequired's walk
+// would find starting at height: the bits of the last header at or below
+// height that is not a minimum-difficulty exception, stopping at the first
+// header of height's period. ok is false when the cache does not know.
+//
+// Without it the walk reads back up to a whole period for every header of
+// a run of exceptions (testnet3 has long ones), which makes validating such
+// runs quadratic in the period length.
+type RegularBitsCache interface {
+	RegularBits(height int32) (bits uint32, ok bool)
 }

@@ -194,6 +194,10 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 	if err != nil {
 		var rerr *consensus.RuleError
 		switch {
+		case errors.Is(err, consensus.ErrTimeTooNew):
+			// Not invalid, only early (Core's BLOCK_TIME_FUTURE): keep the
+			// peer, and take the header when it is offered again.
+			e.log.Info("header too far in the future; ignored for now", "peer", p.id, "err", err)
 		case errors.As(err, &rerr):
 			e.drop(p, violation("invalid header: %v", err), now)
 		case errors.Is(err, chain.ErrNotConnected):
