@@ -76,7 +76,7 @@ func TestSyncFromBtcd(t *testing.T) {
 
 // importChain generates a regtest chain of n headers and imports it into the
 // data folder root with the import-headers command; it returns the tip hash.
-func importChain(t *testing.T, root string, n int) string {
+func importChain(t testing.TB, root string, n int) string {
 	t.Helper()
 	headers := chaingen.Generate(n, chaingen.Options{Seed: 99})
 	file := filepath.Join(t.TempDir(), "chain.bin")

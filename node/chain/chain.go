@@ -15,6 +15,9 @@ import (
 // headers' work.
 const workStride = 64
 
+// maxReserve bounds how far Reserve grows the chain ahead of its length.
+const maxReserve = 1 << 20
+
 // StoreFile is the name of the header store in the data folder.
 const StoreFile = "headers.dat"
 
@@ -241,8 +244,9 @@ func (c *Chain) updateRegular(height int32) {
 // download does not copy the header array and rebuild the index each time
 // they double.
 func (c *Chain) Reserve(height int32) {
-	n := int(height) + 1
-	if n <= cap(c.headers) || n > 1<<27 {
+	// A peer announces the height; a liar must not make us allocate much.
+	n := min(int(height)+1, len(c.headers)+maxReserve)
+	if n <= cap(c.headers) {
 		return
 	}
 	grown := make([]consensus.Header, len(c.headers), n)

@@ -145,3 +145,17 @@ func (c *Chain) Tips() []Tip {
 
 // ForkCount returns how many headers are held off the main chain.
 func (c *Chain) ForkCount() int { return len(c.forks.nodes) }
+
+// CommonHeight returns the highest main-chain height that the branch ending
+// at hash shares with the main chain: hash's own height when it is on the
+// main chain, its fork point when it is on a fork, -1 when unknown. It says
+// how much of the main chain a peer whose best header is hash has.
+func (c *Chain) CommonHeight(hash *chainhash.Hash) int32 {
+	if h, ok := c.MainHeight(hash); ok {
+		return h
+	}
+	if n, ok := c.forks.nodes[*hash]; ok {
+		return forkPoint(n)
+	}
+	return -1
+}

@@ -28,10 +28,18 @@ func (c *Chain) LocatorAt(height int32) []chainhash.Hash {
 
 // HeadersAfter answers getheaders: up to max main-chain headers after the
 // first locator hash found on the main chain (after genesis when none is),
-// stopping after stop unless stop is zero. As in Core, a locator hash on a
+// stopping after stop unless stop is zero; an empty locator asks for the
+// stop header alone. As in Core, a locator hash on a
 // fork is not followed: the fork's common ancestor would be found by a
 // later entry of the locator.
 func (c *Chain) HeadersAfter(locator []chainhash.Hash, stop chainhash.Hash, max int) []consensus.Header {
+	if len(locator) == 0 {
+		// Core: an empty locator asks for the stop header alone.
+		if h, ok := c.MainHeight(&stop); ok && h > 0 {
+			return []consensus.Header{c.headers[h]}
+		}
+		return nil
+	}
 	start := int32(0)
 	for i := range locator {
 		if h, ok := c.MainHeight(&locator[i]); ok {

@@ -77,10 +77,12 @@ type peerState struct {
 	// tip after our sync, and its run of headers messages that did not
 	// connect.
 	bestKnown    int32
+	bestHash     chainhash.Hash // the header at bestKnown when we learned it
 	announced    chainhash.Hash
 	tipAsked     bool
 	unconnecting int
 	lowWork      bool // its chain stayed below the minimum chain work
+	syncDone     bool // we synced to the end of what it serves
 
 	unsolicited map[string]uint64
 	misbehavior int

@@ -81,6 +81,12 @@ func (e *Engine) headersRequestDone(r *Request, o Outcome) {
 	if !ok {
 		return
 	}
+	if r.Peer != e.sync.peer {
+		// A tip check or follow-up to a peer that is not our sync peer:
+		// nodes in their own initial sync ignore getheaders, which is no
+		// reason to drop them.
+		return
+	}
 	e.drop(p, dropReason(DropStall, "headers sync stalled: no headers within %s", r.Timeout), e.now())
 }
 
@@ -122,6 +128,7 @@ func (e *Engine) maintainSync(now time.Time) {
 	}
 	e.sync.peer = best.id
 	e.sync.state = SyncSyncing
+	e.chain.Reserve(best.version.LastBlock)
 	if e.chain.NeedsPresync() {
 		e.sync.presync = e.chain.NewPresync()
 		e.sync.state = SyncPresync
@@ -141,8 +148,11 @@ func (e *Engine) pickSyncPeer() *peerState {
 		if !p.established() || p.version.LastBlock <= e.chain.Height() && e.sync.state == SyncSynced {
 			continue
 		}
-		if p.lowWork {
-			continue // its whole chain had less than the minimum work
+		if p.lowWork || p.syncDone {
+			// Its whole chain had less than the minimum work, or we already
+			// synced to the end of what it serves: whatever it claims,
+			// it has nothing more until it announces new headers.
+			continue
 		}
 		if p.version.LastBlock <= e.chain.Height() && e.sync.state != SyncSynced {
 			// A peer that claims nothing above us: we are synced with it.
@@ -183,14 +193,12 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 	// Pipelining: ask for the next batch before validating this one, so
 	// the peer prepares it while we validate. If the batch turns out to be
 	// invalid the peer is dropped and the request released.
-	if full && answered != nil {
+	if full && answered != nil && e.chain.Known(&headers[0].PrevBlock) {
 		last := hashes[len(hashes)-1]
 		e.requestHeaders(p, []chainhash.Hash{last}, now)
 	}
 	res, err := e.chain.Accept(headers, hashes, now.Unix())
-	if res.New > 0 {
-		p.bestKnown = max(p.bestKnown, res.LastHeight)
-	}
+	e.learnedFrom(p, res)
 	if err != nil {
 		var rerr *consensus.RuleError
 		switch {
@@ -238,6 +246,7 @@ func (e *Engine) syncCaughtUp(p *peerState, now time.Time) {
 	}
 	e.sync.state = SyncSynced
 	e.sync.peer = 0
+	p.syncDone = true
 	for _, id := range e.order {
 		q := e.peers[id]
 		if q.id != p.id && q.established() && !q.tipAsked {
@@ -276,8 +285,30 @@ func (e *Engine) tipChanged(res chain.AcceptResult, now time.Time) {
 		msg.AddBlockHeader(&w)
 	}
 	tip := e.chain.HashAt(height)
+	inv := wire.NewMsgInv()
+	inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &tip))
+	// Peers that have the parent of the first header get the headers
+	// (BIP130); the others could not connect them and get an inv of the
+	// tip instead, as Core does, and ask with a locator.
+	// What a peer has of our main chain: up to where its best header's
+	// branch meets it (after a reorg, that is the fork point).
+	common := func(p *peerState) int32 {
+		if p.bestKnown == 0 {
+			return 0
+		}
+		return e.chain.CommonHeight(&p.bestHash)
+	}
+	wants := func(p *peerState) bool { return p.announced != tip && common(p) < height }
+	knowsParent := func(p *peerState) bool { return p.features.SendHeaders && common(p) >= from-1 }
 	e.broadcast(msg, func(p *peerState) bool {
-		if !p.features.SendHeaders || p.announced == tip || p.bestKnown >= height {
+		if !wants(p) || !knowsParent(p) {
+			return false
+		}
+		p.announced, p.bestKnown, p.bestHash = tip, height, tip
+		return true
+	}, now)
+	e.broadcast(inv, func(p *peerState) bool {
+		if !wants(p) || knowsParent(p) {
 			return false
 		}
 		p.announced = tip
@@ -299,18 +330,14 @@ func (e *Engine) handleGetHeaders(p *peerState, m *wire.MsgGetHeaders, now time.
 		msg.Headers[i] = &ws[i]
 	}
 	if len(headers) > 0 {
-		p.bestKnown = max(p.bestKnown, e.heightOf(&headers[len(headers)-1]))
-		p.announced = e.chain.HashAt(p.bestKnown)
+		// The peer now has our chain up to the last header sent (Core's
+		// pindexBestHeaderSent), so announcements can build on it.
+		last := headers[len(headers)-1].Hash()
+		if h, ok := e.chain.MainHeight(&last); ok && h >= p.bestKnown {
+			p.bestKnown, p.bestHash = h, last
+		}
 	}
 	e.send(p, msg, now)
-}
-
-// heightOf returns the main-chain height of h (which must be on it).
-func (e *Engine) heightOf(h *consensus.Header) int32 {
-	if ph, ok := e.chain.MainHeight(&h.PrevBlock); ok {
-		return ph + 1
-	}
-	return 0
 }
 
 func (e *Engine) recordRate(now time.Time) {
@@ -340,9 +367,14 @@ func (e *Engine) syncStatus(now time.Time) SyncStatus {
 	if behind := now.Sub(tipTime); behind > 24*time.Hour && e.sync.state != SyncSynced {
 		st.Target = max(st.Target, height+int32(behind/(10*time.Minute)))
 	}
-	if st.Target > 0 {
+	switch {
+	case e.sync.state == SyncSynced:
+		// Synced with every peer we asked: a peer merely claiming a higher
+		// height in its version message does not make us behind.
+		st.Target, st.Progress = height, 1
+	case st.Target > 0:
 		st.Progress = min(1, float64(height)/float64(st.Target))
-	} else {
+	default:
 		st.Progress = 1
 	}
 	if n := len(e.sync.samples); n >= 2 && now.Sub(e.sync.samples[n-1].at) < rateWindow {
@@ -402,7 +434,7 @@ func (e *Engine) handlePresyncHeaders(p *peerState, headers []consensus.Header, 
 			e.drop(p, violation("invalid header on redownload: %v", err), now)
 			return
 		}
-		p.bestKnown = max(p.bestKnown, res.LastHeight)
+		e.learnedFrom(p, res)
 		if res.TipChanged {
 			e.tipChanged(res, now)
 		}
@@ -433,5 +465,16 @@ func (e *Engine) handlePresyncHeaders(p *peerState, headers []consensus.Header, 
 		// served less than it presynced.
 		e.resetSyncPeer()
 		e.drop(p, violation("headers presync: redownload ended at %d before %d", ps.Height(), ps.Target()), now)
+	}
+}
+
+// learnedFrom records the highest main-chain header p has shown us; fork
+// headers do not count (their height says nothing about our main chain).
+func (e *Engine) learnedFrom(p *peerState, res chain.AcceptResult) {
+	if res.New+res.Duplicates == 0 {
+		return
+	}
+	if h, ok := e.chain.MainHeight(&res.Last); ok && h >= p.bestKnown {
+		p.bestKnown, p.bestHash = h, res.Last
 	}
 }

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/internal/btcdtest"
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// The benchmarks run a binary built without the race detector (TestMain's
+// is built with it, for the tests).
+var (
+	benchBinOnce sync.Once
+	benchBin     string
+)
+
+func useBenchBinary(b *testing.B) {
+	benchBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "watchnode-bench-bin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchBin = filepath.Join(dir, "server")
+		if out, err := exec.Command("go", "build", "-o", benchBin, ".").CombinedOutput(); err != nil {
+			b.Fatalf("building: %v\n%s", err, out)
+		}
+	})
+	old := serverBin
+	serverBin = benchBin
+	b.Cleanup(func() { serverBin = old })
+}
+
+// rssBytes reads a process's resident memory from /proc.
+func rssBytes(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// syncTime waits until node n reaches height and returns the time from its
+// connection to its first peer to that moment.
+func syncTime(b *testing.B, n *nodeProc, height int32) time.Duration {
+	var connected time.Time
+	var st engine.Status
+	n.waitFor(5*time.Minute, "sync", func() bool {
+		if connected.IsZero() {
+			if ps := n.peers(); len(ps) > 0 {
+				connected = ps[0].ConnectedAt
+			}
+		}
+		n.get("/api/status", &st)
+		return st.Height == height
+	})
+	return time.Since(connected)
+}
+
+// BenchmarkNodeToNodeSync1M: node B syncs 1,000,000 headers from node A
+// over loopback (two processes), from connection to tip. Also reports B's
+// resident memory per header against a node holding only genesis.
+func BenchmarkNodeToNodeSync1M(b *testing.B) {
+	useBenchBinary(b)
+	const n = 1_000_000
+	rootA := b.TempDir()
+	importChain(b, rootA, n)
+	a := startNodeIn(b, rootA)
+	base := startNode(b)
+	time.Sleep(500 * time.Millisecond)
+	baseRSS, err := rssBytes(base.cmd.Process.Pid)
+	if err != nil {
+		b.Skipf("cannot read resident memory: %v", err)
+	}
+	b.ResetTimer()
+	var total time.Duration
+	var perHeader float64
+	for b.Loop() {
+		node := startNode(b, "-connect="+a.p2p)
+		total += syncTime(b, node, n)
+		b.StopTimer()
+		rss, _ := rssBytes(node.cmd.Process.Pid)
+		perHeader = float64(rss-baseRSS) / n
+		node.stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/sync")
+	b.ReportMetric(perHeader, "rss-bytes/header")
+}
+
+// BenchmarkBtcdSync40k compares syncing btcd's 40,000-header regtest chain
+// with merely downloading the same headers from btcd without validating
+// them (a bare protocol client, one getheaders at a time), in the same run.
+func BenchmarkBtcdSync40k(b *testing.B) {
+	useBenchBinary(b)
+	const n = 40_000
+	btcd := btcdtest.Start(b, btcdtest.Options{})
+	for mined := 0; mined < n; mined += 5000 {
+		btcd.Generate(b, 5000)
+	}
+	b.ResetTimer()
+	var ours, bare time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if got := downloadHeaders(b, btcd.P2PAddr(), n); got != n {
+			b.Fatalf("bare download got %d headers", got)
+		}
+		bare += time.Since(start)
+		node := startNode(b, "-connect="+btcd.P2PAddr())
+		ours += syncTime(b, node, n)
+		node.stop()
+	}
+	b.ReportMetric(ours.Seconds()/float64(b.N), "s/sync")
+	b.ReportMetric(bare.Seconds()/float64(b.N), "s/bare-download")
+	b.ReportMetric(ours.Seconds()/bare.Seconds(), "ratio")
+}
+
+// downloadHeaders handshakes with addr and fetches headers with getheaders
+// until it has want of them, without validating anything; it returns the
+// count.
+func downloadHeaders(b *testing.B, addr string, want int) int {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	magic := protocol.Regtest.Magic()
+	send := func(m wire.Message) {
+		f, err := protocol.EncodeFrame(magic, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := conn.Write(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
+	v := wire.NewMsgVersion(me, me, 7, 0)
+	v.ProtocolVersion = int32(protocol.ProtocolVersion)
+	send(v)
+	genesis := *protocol.Regtest.Params().GenesisHash
+	last := genesis
+	got := 0
+	requested := false
+	for got < want {
+		f, err := protocol.ReadFrame(conn, magic)
+		if err != nil {
+			b.Fatal(err)
+		}
+		switch f.Command {
+		case wire.CmdVersion:
+			send(wire.NewMsgVerAck())
+		case wire.CmdVerAck:
+			if !requested {
+				requested = true
+				gh := wire.NewMsgGetHeaders()
+				gh.AddBlockLocatorHash(&last)
+				send(gh)
+			}
+		case wire.CmdPing:
+			m, _ := protocol.Decode(f.Command, f.Payload)
+			send(wire.NewMsgPong(m.(*wire.MsgPing).Nonce))
+		case wire.CmdHeaders:
+			// Only the count and the last header's hash, for the next
+			// locator: no decoding of the batch, no validation.
+			count := (len(f.Payload) - 3) / 81
+			got += count
+			if count == 0 {
+				return got
+			}
+			lastHeader := f.Payload[len(f.Payload)-81 : len(f.Payload)-1]
+			last = chainhash.DoubleHashH(lastHeader)
+			gh := wire.NewMsgGetHeaders()
+			gh.AddBlockLocatorHash(&last)
+			send(gh)
+		}
+	}
+	return got
+}
