@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
@@ -41,7 +42,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// defaultGCPercent is the node's GOGC unless the environment sets one. The
+// heap is dominated by long-lived header arrays, while each headers message
+// leaves short-lived garbage; collecting at 50% growth instead of Go's 100%
+// keeps resident memory near the live data. Measured on a 1M-header sync
+// (BENCHMARKS.md): 180 -> 137 bytes per header, with the sync no slower
+// (fewer fresh pages to fault in). 25 saves more (115) but collects after
+// every second headers message while the heap is small.
+const defaultGCPercent = 50
+
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data folder: %w", err)
 	}

@@ -49,7 +49,8 @@ type headerSync struct {
 	// sync peer's headers go through it before anything is stored.
 	presync *chain.Presync
 	// samples of (time, height) for the headers/s rate.
-	samples []rateSample
+	samples  []rateSample
+	syncedAt time.Time
 }
 
 type rateSample struct {
@@ -67,6 +68,8 @@ type SyncStatus struct {
 	Target        int32   `json:"target_height"`
 	// PresyncHeight is how far the presync or redownload has got.
 	PresyncHeight int32 `json:"presync_height,omitempty"`
+	// SyncedAt is when the node last caught up with its peers.
+	SyncedAt time.Time `json:"synced_at"`
 }
 
 // headersRequestDone is told how a sync peer's getheaders ended.
@@ -181,6 +184,9 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 	}
 	full := len(headers) == maxHeadersPerMsg
 	if e.sync.presync != nil || e.chain.NeedsPresync() {
+		if m.Hashed != nil {
+			<-m.Hashed
+		}
 		if e.sync.presync != nil && answered != nil && p.id == e.sync.peer {
 			e.handlePresyncHeaders(p, headers, hashes, full, now)
 		} else {
@@ -196,6 +202,11 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 	if full && answered != nil && e.chain.Known(&headers[0].PrevBlock) {
 		last := hashes[len(hashes)-1]
 		e.requestHeaders(p, []chainhash.Hash{last}, now)
+	}
+	if m.Hashed != nil {
+		// The reader is finishing the hashes it started after handing the
+		// batch over (a few hundred microseconds at most).
+		<-m.Hashed
 	}
 	res, err := e.chain.Accept(headers, hashes, now.Unix())
 	e.learnedFrom(p, res)
@@ -243,6 +254,8 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 func (e *Engine) syncCaughtUp(p *peerState, now time.Time) {
 	if e.sync.state != SyncSynced {
 		e.log.Info("header sync caught up", "height", e.chain.Height(), "peer", p.id)
+		e.sync.syncedAt = now
+		defer e.publish(now) // observers see it at once, not at the next tick
 	}
 	e.sync.state = SyncSynced
 	e.sync.peer = 0
@@ -352,7 +365,7 @@ func (e *Engine) recordRate(now time.Time) {
 // syncStatus computes progress, rate and ETA for the status.
 func (e *Engine) syncStatus(now time.Time) SyncStatus {
 	height := e.chain.Height()
-	st := SyncStatus{State: e.sync.state, Peer: e.sync.peer, Target: height}
+	st := SyncStatus{State: e.sync.state, Peer: e.sync.peer, Target: height, SyncedAt: e.sync.syncedAt}
 	if ps := e.sync.presync; ps != nil {
 		st.PresyncHeight = ps.Height()
 	}

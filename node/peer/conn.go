@@ -113,17 +113,38 @@ func (c *Conn) readLoop() {
 		}
 		now := c.cfg.Now()
 		c.Stats.AddRecv(CounterKey(f.Command), f.WireSize(), now)
-		msg, err := protocol.Decode(f.Command, f.Payload)
-		if err != nil {
-			c.fail(err)
-			return
+		in := Inbound{Command: f.Command, Size: f.WireSize(), Received: now}
+		var hashing []consensus.Header
+		if f.Command == wire.CmdHeaders {
+			if hs, err := decodeHeaders(f.Payload); err == nil {
+				in.Msg, in.Headers = &wire.MsgHeaders{}, hs
+				if len(hs) > 0 {
+					in.HeaderHashes = make([]chainhash.Hash, len(hs))
+					in.HeaderHashes[len(hs)-1] = hs[len(hs)-1].Hash()
+					in.Hashed = make(chan struct{})
+					hashing = hs
+				}
+			}
 		}
-		in := Inbound{Msg: msg, Command: f.Command, Size: f.WireSize(), Received: now}
-		if hm, ok := msg.(*wire.MsgHeaders); ok {
-			in.Headers, in.HeaderHashes = HashHeaders(hm)
+		if in.Msg == nil {
+			msg, err := protocol.Decode(f.Command, f.Payload)
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			in.Msg = msg
+			if hm, ok := msg.(*wire.MsgHeaders); ok {
+				in.Headers, in.HeaderHashes = HashHeaders(hm)
+			}
 		}
 		if !c.cfg.In.Push(in) {
+			if in.Hashed != nil {
+				close(in.Hashed)
+			}
 			return // closed
+		}
+		if hashing != nil {
+			hashInto(hashing, in.HeaderHashes, in.Hashed)
 		}
 	}
 }
@@ -171,17 +192,4 @@ func (c *Conn) write(frame []byte) error {
 		}
 	}
 	return nil
-}
-
-// HashHeaders converts a headers message to compact headers and hashes them.
-// The reader goroutine calls it so hashing, the costliest step of header
-// validation, runs in parallel across peers and off the engine goroutine.
-func HashHeaders(m *wire.MsgHeaders) ([]consensus.Header, []chainhash.Hash) {
-	headers := make([]consensus.Header, len(m.Headers))
-	hashes := make([]chainhash.Hash, len(m.Headers))
-	for i, w := range m.Headers {
-		headers[i] = consensus.FromWire(w)
-		hashes[i] = headers[i].Hash()
-	}
-	return headers, hashes
 }

@@ -286,3 +286,32 @@ func TestConnAddrs(t *testing.T) {
 		t.Error("nil address")
 	}
 }
+
+func TestDecodeHeadersFastPathAgreesWithWire(t *testing.T) {
+	msg := wire.NewMsgHeaders()
+	for i := range 2000 {
+		h := wire.BlockHeader{Version: int32(i), Nonce: uint32(i * 7), Bits: 0x207fffff}
+		msg.AddBlockHeader(&h)
+	}
+	for _, n := range []int{0, 1, 252, 253, 2000} {
+		m := &wire.MsgHeaders{Headers: msg.Headers[:n]}
+		payload, err := protocol.Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeHeaders(payload)
+		if err != nil || !headersEqual(got, m) {
+			t.Errorf("%d headers: fast path %v, agrees %v", n, err, headersEqual(got, m))
+		}
+	}
+	// Anything unusual goes to wire: a non-zero tx count, a wrong length,
+	// a non-canonical count, too many headers.
+	payload, _ := protocol.Encode(&wire.MsgHeaders{Headers: msg.Headers[:3]})
+	bad := append([]byte(nil), payload...)
+	bad[len(bad)-1] = 1
+	for _, p := range [][]byte{bad, payload[:len(payload)-1], {0xfd, 0x01, 0x00}, {0xfd, 0xd1, 0x07}, {0xff}, nil} {
+		if _, err := decodeHeaders(p); err == nil {
+			t.Errorf("fast path accepted %x", p[:min(len(p), 8)])
+		}
+	}
+}

@@ -16,9 +16,16 @@ type Inbound struct {
 	Size     int // bytes on the wire, header included
 	Received time.Time
 	// For a headers message: the headers in compact form and their hashes,
-	// computed on the reader goroutine so the engine only validates.
+	// computed on the reader goroutine so the engine only validates. Msg is
+	// then an empty *wire.MsgHeaders: Headers holds the content.
+	//
+	// The reader hands the message over as soon as it has hashed the last
+	// header (the engine's next getheaders needs only that one) and hashes
+	// the rest while the engine sends that request; Hashed, when not nil,
+	// is closed once HeaderHashes is complete.
 	Headers      []consensus.Header
 	HeaderHashes []chainhash.Hash
+	Hashed       chan struct{}
 }
 
 // InQueue is a peer's inbound queue, bounded in bytes. The reader goroutine
