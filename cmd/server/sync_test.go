@@ -19,8 +19,10 @@ import (
 // without downloading the chain again.
 func TestSyncFromBtcd(t *testing.T) {
 	btcd := btcdtest.Start(t, btcdtest.Options{})
-	const blocks = 4500
-	btcd.Generate(t, blocks)
+	const blocks = 40_000
+	for mined := 0; mined < blocks; mined += 5000 {
+		btcd.Generate(t, 5000)
+	}
 	want := btcd.BestBlockHash(t)
 
 	root := t.TempDir()

@@ -37,7 +37,7 @@ type AcceptResult struct {
 // they extend it, to a fork otherwise, switching the main chain when a fork
 // gains more work. hashes, if not nil, are the headers' hashes computed by
 // the caller (the peer's reader goroutine hashes them in parallel);
-// otherwise Accept computes them. now is the current time in Unix seconds.
+// otherwise Accept computes them. hashes is not modified. now is the current time in Unix seconds.
 //
 // It stops at the first header that fails: the headers before it stay
 // accepted and are reported in the result along with the error.
@@ -57,49 +57,55 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 		c.prune()
 	}()
 
+	if hashes == nil {
+		hashes = make([]chainhash.Hash, len(headers))
+		for i := range headers {
+			hashes[i] = headers[i].Hash()
+		}
+	}
 	var prevHash chainhash.Hash
 	// One context for the whole batch: only the parent changes.
 	mainCtx := consensus.Context{Params: c.params, Ancestors: c, Now: now}
 	for i := range headers {
 		h := &headers[i]
-		var hash chainhash.Hash
-		if hashes != nil {
-			hash = hashes[i]
-		} else {
-			hash = h.Hash()
-		}
+		// A pointer into hashes, not a copy: a local would escape to the
+		// heap through the rules, one allocation per header.
+		hash := &hashes[i]
 		if i > 0 && h.PrevBlock != prevHash {
 			return res, fmt.Errorf("%w: header %d (%s) follows %s, not %s", ErrNotContinuous, i, hash, h.PrevBlock, prevHash)
 		}
-		prevHash = hash
+		prevHash = *hash
 
 		// The common case first: the header extends the main chain.
 		if h.PrevBlock == c.tipHash {
 			height := c.Height() + 1
 			mainCtx.Height, mainCtx.Parent, mainCtx.ParentHash = height, &c.headers[height-1], c.tipHash
-			if err := consensus.CheckHeader(&mainCtx, h, &hash); err != nil {
+			if err := consensus.CheckHeader(&mainCtx, h, hash); err != nil {
 				return res, err
 			}
-			if pendingFrom < 0 {
-				pendingFrom = height
+			if c.store != nil {
+				if pendingFrom < 0 {
+					pendingFrom = height
+					pending = make([]byte, 0, (len(headers)-i)*recordSize)
+				}
+				pending = appendRecord(pending, h, height)
 			}
-			pending = appendRecord(pending, h, height)
-			c.appendMain(h, &hash)
+			c.appendMain(h, hash)
 			res.New++
-			res.Last, res.LastHeight = hash, height
+			res.Last, res.LastHeight = *hash, height
 			continue
 		}
-		if info, known := c.Lookup(&hash); known {
+		if info, known := c.Lookup(hash); known {
 			res.Duplicates++
-			res.Last, res.LastHeight = hash, info.Height
+			res.Last, res.LastHeight = *hash, info.Height
 			continue
 		}
-		n, ferr := c.addFork(h, &hash, now)
+		n, ferr := c.addFork(h, hash, now)
 		if ferr != nil {
 			return res, ferr
 		}
 		res.New++
-		res.Last, res.LastHeight = hash, n.height
+		res.Last, res.LastHeight = *hash, n.height
 		if n.work.Cmp(c.tipWork) > 0 {
 			flush()
 			r := c.reorgTo(n)

@@ -20,16 +20,17 @@ const recordSize = 84
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func recordCRC(raw []byte, height int32) uint32 {
-	var h [4]byte
-	binary.LittleEndian.PutUint32(h[:], uint32(height))
-	return crc32.Update(crc32.Checksum(raw, castagnoli), castagnoli, h[:])
-}
+// recordCRC checksums buf, which holds a header's 80 bytes followed by its
+// height (4 bytes, little endian).
+func recordCRC(buf []byte) uint32 { return crc32.Checksum(buf, castagnoli) }
 
 func appendRecord(dst []byte, hdr *consensus.Header, height int32) []byte {
 	start := len(dst)
 	dst = hdr.Serialize(dst)
-	return binary.LittleEndian.AppendUint32(dst, recordCRC(dst[start:], height))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(height))
+	// The height was only there to be checksummed: the CRC takes its place.
+	binary.LittleEndian.PutUint32(dst[start+80:], recordCRC(dst[start:]))
+	return dst
 }
 
 // Store is the main chain on disk: one file of records in height order.
@@ -76,10 +77,13 @@ func openStore(path string, log *slog.Logger) (*Store, []consensus.Header, error
 	}
 	headers := make([]consensus.Header, 0, len(data)/recordSize+4096)
 	good := 0
+	scratch := make([]byte, recordSize)
 	for off := 0; off+recordSize <= len(data); off += recordSize {
 		rec := data[off : off+recordSize]
 		height := int32(off / recordSize)
-		if binary.LittleEndian.Uint32(rec[80:]) != recordCRC(rec[:80], height) {
+		copy(scratch, rec[:80])
+		binary.LittleEndian.PutUint32(scratch[80:], uint32(height))
+		if binary.LittleEndian.Uint32(rec[80:]) != recordCRC(scratch) {
 			log.Warn("header store: bad checksum; keeping the records before it", "height", height, "offset", off)
 			break
 		}
