@@ -1,12 +1,13 @@
 module github.com/watchnode/watchnode
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/btcsuite/btcd v0.26.2
 	github.com/btcsuite/btcd/chaincfg/v2 v2.0.0
 	github.com/btcsuite/btcd/chainhash/v2 v2.0.0
 	github.com/btcsuite/btcd/wire/v2 v2.0.1
+	github.com/coder/websocket v1.8.15
 	go.uber.org/goleak v1.3.0
 )
 
@@ -24,5 +25,5 @@ require (
 	github.com/decred/dcrd/lru v1.1.3 // indirect
 	github.com/kcalvinalvin/anet v0.0.0-20251112173137-d8ddc1f6dbee // indirect
 	golang.org/x/crypto v0.40.0 // indirect
-	golang.org/x/sys v0.35.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )

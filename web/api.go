@@ -25,6 +25,8 @@ type Engine interface {
 	Unban(ctx context.Context, addr string) (bool, error)
 	Header(ctx context.Context, key string) (engine.HeaderView, error)
 	Tips(ctx context.Context) ([]engine.TipView, error)
+	Messages() *engine.Ring[engine.MessageRecord]
+	Events() *engine.Ring[engine.Event]
 }
 
 // Server holds the HTTP handlers.
@@ -33,6 +35,7 @@ type Server struct {
 	token string
 	log   *slog.Logger
 	mux   *http.ServeMux
+	hub   *Hub
 }
 
 // New returns a server for eng; token authorizes the mutating API calls.
@@ -40,7 +43,8 @@ func New(eng Engine, token string, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux()}
+	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), hub: NewHub(eng, log)}
+	s.mux.Handle("GET /ws", s.hub)
 	s.mux.HandleFunc("GET /api/status", s.status)
 	s.mux.HandleFunc("GET /api/peers", s.peers)
 	s.mux.HandleFunc("GET /api/peers/{id}", s.peerByID)

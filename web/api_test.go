@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,11 +18,30 @@ import (
 
 // fakeEngine records the operator calls the API makes.
 type fakeEngine struct {
-	snap  engine.Snapshot
-	calls []string
+	mu     sync.Mutex
+	snap   engine.Snapshot
+	calls  []string
+	msgs   *engine.Ring[engine.MessageRecord]
+	events *engine.Ring[engine.Event]
 }
 
-func (f *fakeEngine) Snapshot() *engine.Snapshot { return &f.snap }
+func (f *fakeEngine) Messages() *engine.Ring[engine.MessageRecord] { return f.msgs }
+
+func (f *fakeEngine) Events() *engine.Ring[engine.Event] { return f.events }
+
+// setSnapshot replaces the published snapshot, as the engine does.
+func (f *fakeEngine) setSnapshot(s engine.Snapshot) {
+	f.mu.Lock()
+	f.snap = s
+	f.mu.Unlock()
+}
+
+func (f *fakeEngine) Snapshot() *engine.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.snap
+	return &s
+}
 
 func (f *fakeEngine) Connect(_ context.Context, addr string) error {
 	f.calls = append(f.calls, "connect "+addr)
@@ -65,7 +85,7 @@ func (f *fakeEngine) Tips(context.Context) ([]engine.TipView, error) {
 }
 
 func newTestServer() (*fakeEngine, *httptest.Server) {
-	f := &fakeEngine{snap: engine.Snapshot{
+	f := &fakeEngine{msgs: engine.NewRing[engine.MessageRecord](64), events: engine.NewRing[engine.Event](64), snap: engine.Snapshot{
 		Status: engine.Status{Network: "regtest", BestHash: "abc", Peers: 1},
 		Peers:  []engine.PeerInfo{{ID: 7, Addr: "127.0.0.1:18444", UserAgent: "<script>alert(1)</script>"}},
 	}}

@@ -9,11 +9,14 @@ import (
 	"time"
 )
 
-// Serve serves h on ln until ctx ends, then shuts down gracefully, giving
-// open requests a second to finish.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+// Serve serves s on ln, and runs its WebSocket hub, until ctx ends, then
+// shuts down gracefully, giving open requests a second to finish.
+func Serve(ctx context.Context, ln net.Listener, s *Server) error {
+	hubDone := make(chan struct{})
+	go func() { s.hub.Run(ctx); close(hubDone) }()
+	defer func() { <-hubDone }()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

@@ -110,6 +110,13 @@ func (e *Engine) drop(p *peerState, r reason, now time.Time) {
 	if p.version != nil {
 		ua = p.version.UserAgent
 	}
+	e.disconnectsByKind[r.kind]++
+	e.closedSentCmd = addTraffic(e.closedSentCmd, sent.ByCommand)
+	e.closedRecvCmd = addTraffic(e.closedRecvCmd, recv.ByCommand)
+	e.event(now, EventDisconnect, p, "disconnected (%s): %s", r.kind, r.text)
+	if r.discourage {
+		e.event(now, EventBan, p, "address discouraged for 24 h")
+	}
 	e.recordDisconnect(Disconnect{ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), UserAgent: ua, Kind: r.kind, Reason: r.text, Time: now})
 	e.log.Info("peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.kind, "reason", r.text)
 }
@@ -129,4 +136,35 @@ func (e *Engine) penalize(p *peerState, points int, why string, now time.Time) {
 	if p.misbehavior >= 100 {
 		e.drop(p, violation("misbehaving (score %d): %s", p.misbehavior, why), now)
 	}
+}
+
+// addTraffic adds per-command counters into total (allocating it if nil).
+func addTraffic(total map[string]peer.CommandTraffic, add map[string]peer.CommandTraffic) map[string]peer.CommandTraffic {
+	if total == nil {
+		total = make(map[string]peer.CommandTraffic)
+	}
+	for cmd, t := range add {
+		c := total[cmd]
+		c.Bytes += t.Bytes
+		c.Messages += t.Messages
+		total[cmd] = c
+	}
+	return total
+}
+
+// sanitizeUA shortens a peer's user agent for a one-line event; the UI
+// escapes it, this only keeps it short and on one line.
+func sanitizeUA(ua string) string {
+	out := []rune{}
+	for _, r := range ua {
+		if len(out) >= 64 {
+			out = append(out, '…')
+			break
+		}
+		if r < 0x20 || r == 0x7f {
+			r = '\ufffd'
+		}
+		out = append(out, r)
+	}
+	return string(out)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -19,6 +20,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/peer"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -47,25 +49,31 @@ type Engine struct {
 	snapshot atomic.Pointer[Snapshot]
 
 	// Everything below is owned by the Run goroutine.
-	startedAt   time.Time
-	listenAddr  string
-	peers       map[PeerID]*peerState
-	order       []PeerID // round-robin order of service
-	lastID      PeerID
-	lastReq     uint64
-	nonces      map[uint64]PeerID // our version nonces, to catch self-connections
-	addrs       *addrman.Manager
-	addrsPath   string
-	bans        *banList
-	disconnects []Disconnect
-	targets     []*target // --connect / --addnode / API connections
-	dialing     map[string]bool
-	discovery   discovery
-	chain       *chain.Chain
-	sync        headerSync
-	closedSent  uint64 // bytes of connections already gone
-	closedRecv  uint64
-	lastSave    time.Time
+	startedAt         time.Time
+	listenAddr        string
+	peers             map[PeerID]*peerState
+	order             []PeerID // round-robin order of service
+	lastID            PeerID
+	lastReq           uint64
+	nonces            map[uint64]PeerID // our version nonces, to catch self-connections
+	addrs             *addrman.Manager
+	addrsPath         string
+	bans              *banList
+	disconnects       []Disconnect
+	targets           []*target // --connect / --addnode / API connections
+	dialing           map[string]bool
+	discovery         discovery
+	msgLog            *Ring[MessageRecord]
+	eventLog          *Ring[Event]
+	chain             *chain.Chain
+	sync              headerSync
+	disconnectsByKind map[DropKind]uint64
+	requestTimeouts   uint64
+	closedSentCmd     map[string]peer.CommandTraffic // per command, connections already gone
+	closedRecvCmd     map[string]peer.CommandTraffic
+	closedSent        uint64 // bytes of connections already gone
+	closedRecv        uint64
+	lastSave          time.Time
 }
 
 // New validates cfg, loads the address book and bans from the data folder
@@ -79,18 +87,21 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("seeding random source: %w", err)
 	}
 	e := &Engine{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		magic:   cfg.Network.Magic(),
-		now:     cfg.Now,
-		rng:     rand.New(rand.NewChaCha8(seed)),
-		events:  make(chan event, 256),
-		wake:    make(chan struct{}, 1),
-		quit:    make(chan struct{}),
-		ctx:     context.Background(),
-		peers:   make(map[PeerID]*peerState),
-		nonces:  make(map[uint64]PeerID),
-		dialing: make(map[string]bool),
+		cfg:               cfg,
+		log:               cfg.Logger,
+		magic:             cfg.Network.Magic(),
+		now:               cfg.Now,
+		rng:               rand.New(rand.NewChaCha8(seed)),
+		events:            make(chan event, 256),
+		wake:              make(chan struct{}, 1),
+		quit:              make(chan struct{}),
+		ctx:               context.Background(),
+		peers:             make(map[PeerID]*peerState),
+		nonces:            make(map[uint64]PeerID),
+		dialing:           make(map[string]bool),
+		msgLog:            NewRing[MessageRecord](messageLogSize),
+		disconnectsByKind: make(map[DropKind]uint64),
+		eventLog:          NewRing[Event](eventLogSize),
 	}
 	e.startedAt = e.now()
 	banPath := ""
@@ -293,6 +304,13 @@ func (e *Engine) serveRound(now time.Time) bool {
 			}
 			worked = true
 			e.handleMessage(p, m, now)
+			if len(m.Headers) > 0 {
+				// handleMessage waited for the reader's hashes.
+				e.logInbound(p, m.Command, m.Size, nil, len(m.Headers),
+					protocol.ShortHash(m.HeaderHashes[0]), protocol.ShortHash(m.HeaderHashes[len(m.HeaderHashes)-1]), m.Received)
+			} else {
+				e.logInbound(p, m.Command, m.Size, m.Msg, 0, "", "", m.Received)
+			}
 		}
 	}
 	return worked
@@ -391,12 +409,18 @@ func (e *Engine) publish(now time.Time) {
 	st.ProtocolV = protocol.ProtocolVersion
 	st.StartedAt = e.startedAt
 	st.BytesSent, st.BytesRecv = e.closedSent, e.closedRecv
+	st.DisconnectsByKind = maps.Clone(e.disconnectsByKind)
+	st.RequestTimeouts = e.requestTimeouts
+	st.MsgsSent = addTraffic(nil, e.closedSentCmd)
+	st.MsgsRecv = addTraffic(nil, e.closedRecvCmd)
 	for _, id := range e.order {
 		p := e.peers[id]
 		info := e.peerInfo(p, now)
 		s.Peers = append(s.Peers, info)
 		st.BytesSent += info.BytesSent
 		st.BytesRecv += info.BytesRecv
+		st.MsgsSent = addTraffic(st.MsgsSent, info.MsgsSent)
+		st.MsgsRecv = addTraffic(st.MsgsRecv, info.MsgsRecv)
 		if p.inbound() {
 			st.Inbound++
 		} else {
@@ -494,6 +518,7 @@ func (e *Engine) Ban(ctx context.Context, addr, reason string, d time.Duration) 
 	err = e.do(ctx, func(now time.Time) error {
 		var err error
 		ban, err = e.bans.add(ip, reason, true, now, d)
+		e.eventLog.Append(Event{Time: now, Kind: EventBan, Addr: ip.String(), Text: "banned by the operator: " + reason})
 		for _, id := range slices.Clone(e.order) {
 			if p, ok := e.peers[id]; ok && p.addr.Addr().Unmap() == ip {
 				e.drop(p, dropReason(DropBan, "banned: %s", reason), now)
@@ -515,6 +540,9 @@ func (e *Engine) Unban(ctx context.Context, addr string) (bool, error) {
 	err = e.do(ctx, func(time.Time) error {
 		var err error
 		found, err = e.bans.remove(ip)
+		if found {
+			e.eventLog.Append(Event{Time: e.now(), Kind: EventUnban, Addr: ip.String(), Text: "unbanned by the operator"})
+		}
 		return err
 	})
 	return found, err

@@ -228,6 +228,7 @@ func (e *Engine) seedsResolved(ev evSeeds, now time.Time) {
 	}
 	d.seedAddrs += e.addrs.Add(addrs, netip.IPv4Unspecified(), now)
 	e.log.Info("DNS seeds answered", "addresses", len(ev.addrs), "errors", len(ev.errs))
+	e.eventLog.Append(Event{Time: now, Kind: EventDiscovery, Text: fmt.Sprintf("DNS seeds gave %d addresses (%d seeds failed)", len(ev.addrs), len(ev.errs))})
 }
 
 // shortDNSError keeps the part of a resolver error a person needs.

@@ -42,10 +42,11 @@ func (e *Engine) send(p *peerState, msg wire.Message, now time.Time) bool {
 		e.log.Error("cannot send", "peer", p.id, "err", err)
 		return false
 	}
-	return e.sendFrame(p, f, 0, now)
+	return e.sendFrame(p, f, msg, 0, now)
 }
 
-func (e *Engine) sendFrame(p *peerState, f Frame, request uint64, now time.Time) bool {
+func (e *Engine) sendFrame(p *peerState, f Frame, msg wire.Message, request uint64, now time.Time) bool {
+	e.logMessage(p, false, f.command, len(f.bytes), msg, now)
 	ok := p.out.Push(peer.Outbound{Frame: f.bytes, Command: f.command, Control: controlCommands[f.command], Request: request})
 	if !ok {
 		if _, alive := e.peers[p.id]; alive {
@@ -69,7 +70,7 @@ func (e *Engine) broadcast(msg wire.Message, want func(*peerState) bool, now tim
 		if !ok || !p.established() || !p.out.HasRoom() || (want != nil && !want(p)) {
 			continue
 		}
-		if e.sendFrame(p, f, 0, now) {
+		if e.sendFrame(p, f, msg, 0, now) {
 			n++
 		}
 	}
@@ -96,7 +97,7 @@ func (e *Engine) sendRequest(p *peerState, msg wire.Message, timeout time.Durati
 		}
 	}
 	p.reqs = append(p.reqs, r)
-	if !e.sendFrame(p, f, r.ID, now) {
+	if !e.sendFrame(p, f, msg, r.ID, now) {
 		return nil, false
 	}
 	return r, true
@@ -128,6 +129,7 @@ func (e *Engine) sendPing(p *peerState, now time.Time) {
 		if o != Expired {
 			return
 		}
+		e.requestTimeouts++
 		if p, ok := e.peers[r.Peer]; ok {
 			e.drop(p, dropReason(DropTimeout, "ping timeout: no pong within %s", e.cfg.PingTimeout), e.now())
 		}

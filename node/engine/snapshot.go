@@ -33,15 +33,22 @@ type Status struct {
 	UptimeS     int64      `json:"uptime_s"`
 	// Discovery says what peer discovery is doing, or plainly why it found
 	// nothing.
-	Discovery string    `json:"discovery"`
-	Listen    string    `json:"listen"` // the bound address, empty if not listening
-	AddrNew   int       `json:"addr_new"`
-	AddrTried int       `json:"addr_tried"`
-	BytesSent uint64    `json:"bytes_sent"` // all connections, closed ones included
-	BytesRecv uint64    `json:"bytes_recv"`
-	UserAgent string    `json:"user_agent"`
-	ProtocolV uint32    `json:"protocol_version"`
-	StartedAt time.Time `json:"started_at"`
+	Discovery string `json:"discovery"`
+	Listen    string `json:"listen"` // the bound address, empty if not listening
+	AddrNew   int    `json:"addr_new"`
+	AddrTried int    `json:"addr_tried"`
+	BytesSent uint64 `json:"bytes_sent"` // all connections, closed ones included
+	BytesRecv uint64 `json:"bytes_recv"`
+	UserAgent string `json:"user_agent"`
+	ProtocolV uint32 `json:"protocol_version"`
+	// Counters since start, for metrics: disconnects by kind, requests
+	// that expired unanswered, messages and bytes per command (connections
+	// already closed included).
+	DisconnectsByKind map[DropKind]uint64            `json:"disconnects_by_kind"`
+	RequestTimeouts   uint64                         `json:"request_timeouts"`
+	MsgsSent          map[string]peer.CommandTraffic `json:"msgs_sent"`
+	MsgsRecv          map[string]peer.CommandTraffic `json:"msgs_recv"`
+	StartedAt         time.Time                      `json:"started_at"`
 }
 
 // PeerInfo describes one connected peer.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -90,6 +91,7 @@ func (e *Engine) headersRequestDone(r *Request, o Outcome) {
 		// reason to drop them.
 		return
 	}
+	e.requestTimeouts++
 	e.drop(p, dropReason(DropStall, "headers sync stalled: no headers within %s", r.Timeout), e.now())
 }
 
@@ -136,6 +138,7 @@ func (e *Engine) maintainSync(now time.Time) {
 		e.sync.presync = e.chain.NewPresync()
 		e.sync.state = SyncPresync
 	}
+	e.event(now, EventSync, best, "header sync from height %d, peer announces %d", e.chain.Height(), best.version.LastBlock)
 	e.log.Info("header sync starting", "peer", best.id, "addr", best.addr, "from_height", e.chain.Height(), "peer_height", best.version.LastBlock)
 	if !best.reqs.outstanding(wire.CmdGetHeaders) {
 		e.requestHeaders(best, e.chain.Locator(), now)
@@ -254,6 +257,7 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 func (e *Engine) syncCaughtUp(p *peerState, now time.Time) {
 	if e.sync.state != SyncSynced {
 		e.log.Info("header sync caught up", "height", e.chain.Height(), "peer", p.id)
+		e.event(now, EventSync, p, "header sync caught up at height %d", e.chain.Height())
 		e.sync.syncedAt = now
 		defer e.publish(now) // observers see it at once, not at the next tick
 	}
@@ -281,8 +285,10 @@ func (e *Engine) askTip(q *peerState, now time.Time) {
 // asked for announcements by headers (BIP130), once we are synced.
 func (e *Engine) tipChanged(res chain.AcceptResult, now time.Time) {
 	e.recordRate(now)
-	if res.Reorg != nil {
-		e.log.Info("reorg", "fork_height", res.Reorg.ForkHeight, "new_tip", res.Reorg.NewTip)
+	if r := res.Reorg; r != nil {
+		e.log.Info("reorg", "fork_height", r.ForkHeight, "new_tip", r.NewTip)
+		e.eventLog.Append(Event{Time: now, Kind: EventReorg, Text: fmt.Sprintf("reorganized at height %d: tip %d %s replaces %d %s",
+			r.ForkHeight, r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip))})
 	}
 	if e.sync.state != SyncSynced {
 		return

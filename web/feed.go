@@ -1,0 +1,99 @@
+package web
+
+import (
+	"time"
+
+	"github.com/watchnode/watchnode/node/engine"
+)
+
+// FeedVersion is the version of the WebSocket feed's JSON schema, sent in
+// every message as "v". It changes when a field changes meaning or goes
+// away; new fields may appear without a change.
+const FeedVersion = 1
+
+// feedMsg is one WebSocket message from the server.
+type feedMsg struct {
+	V    int    `json:"v"`
+	Type string `json:"type"` // "snapshot", "delta" or "messages"
+	Data any    `json:"data"`
+}
+
+// stateData is the node's state in a snapshot (every section set) or a
+// delta (only the sections that changed; a section is always whole).
+type stateData struct {
+	Status      *engine.Status      `json:"status,omitempty"`
+	Peers       []engine.PeerInfo   `json:"peers,omitempty"`
+	Disconnects []engine.Disconnect `json:"disconnects,omitempty"`
+	Bans        []engine.Ban        `json:"bans,omitempty"`
+	// Events and Samples are appended: a delta carries only new ones.
+	Events  []engine.Event `json:"events,omitempty"`
+	Samples []Sample       `json:"samples,omitempty"`
+	// PeersEmpty and BansEmpty say that the list became empty (an empty
+	// list would otherwise be omitted as unchanged).
+	PeersEmpty bool `json:"peers_empty,omitempty"`
+	BansEmpty  bool `json:"bans_empty,omitempty"`
+}
+
+// Sample is one point of the network charts, taken every second.
+type Sample struct {
+	T             int64             `json:"t"`         // unix milliseconds
+	BytesIn       float64           `json:"bytes_in"`  // per second
+	BytesOut      float64           `json:"bytes_out"` // per second
+	HeadersPerSec float64           `json:"headers_per_sec"`
+	Height        int32             `json:"height"`
+	PeersIn       int               `json:"peers_in"`
+	PeersOut      int               `json:"peers_out"`
+	MsgsIn        map[string]uint64 `json:"msgs_in"` // messages received per command in the second
+}
+
+// MessageLine is one line of the live message log.
+type MessageLine struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Peer    uint64    `json:"peer"`
+	Addr    string    `json:"addr"`
+	Dir     string    `json:"dir"` // "in" or "out"
+	Command string    `json:"command"`
+	Size    int       `json:"size"`
+	Summary string    `json:"summary"`
+}
+
+// messagesData carries new log lines matching the client's filter, and how
+// many lines it lost since the last batch because it fell behind.
+type messagesData struct {
+	Lines   []MessageLine `json:"lines"`
+	Skipped uint64        `json:"skipped"`
+}
+
+// clientRequest is one WebSocket message from the page.
+type clientRequest struct {
+	Type string `json:"type"` // "subscribe" or "unsubscribe"
+	// Filters for the message log; zero values match everything.
+	Peer    uint64 `json:"peer"`
+	Command string `json:"command"`
+	Dir     string `json:"dir"`
+}
+
+func lineOf(seq uint64, m *engine.MessageRecord) MessageLine {
+	dir := "out"
+	if m.Inbound {
+		dir = "in"
+	}
+	return MessageLine{Seq: seq, Time: m.Time, Peer: uint64(m.Peer), Addr: m.Addr, Dir: dir, Command: m.Command, Size: m.Size, Summary: m.Summary()}
+}
+
+func (r clientRequest) matches(m *engine.MessageRecord) bool {
+	if r.Peer != 0 && uint64(m.Peer) != r.Peer {
+		return false
+	}
+	if r.Command != "" && m.Command != r.Command {
+		return false
+	}
+	switch r.Dir {
+	case "in":
+		return m.Inbound
+	case "out":
+		return !m.Inbound
+	}
+	return true
+}
