@@ -9,7 +9,7 @@ ARGS      ?=
 FUZZTIME  ?= 10s
 BIN       := bin/server
 
-.PHONY: all build run test tools fmt-check vet unit fuzz wasm-test wasm bench demo clean
+.PHONY: all build run test tools browser-deps templ-check fmt-check vet unit fuzz wasm-test wasm bench demo clean
 
 all: build
 
@@ -23,6 +23,13 @@ run: build
 tools:
 	./scripts/install-tools.sh
 
+# Regenerates the templ views and fails if that changed anything: the
+# generated *_templ.go files are committed and must match their .templ.
+templ-check:
+	$(GO) tool templ generate -path web/views
+	@out=$$(git status --porcelain web/views); \
+	if [ -n "$$out" ]; then echo "templ: generated files were stale (run: go tool templ generate -path web/views, then commit):"; echo "$$out"; exit 1; fi
+
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
@@ -30,9 +37,18 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-# CI=true makes every suite that needs btcd or the shared mainnet data fail
-# rather than skip when they are missing.
-unit: tools
+# Installs Debian's Chromium for the browser tests (driven from Go with
+# chromedp) and Node.js for the script checks, when they are missing.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { \
+		echo "browser-deps: installing chromium and nodejs with apt-get"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium nodejs; \
+	}
+	@command -v chromium >/dev/null 2>&1 || { echo "browser-deps: chromium is still missing" >&2; exit 1; }
+
+# CI=true makes every suite that needs btcd, Chromium or the shared mainnet
+# data fail rather than skip when they are missing.
+unit: tools browser-deps
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 fuzz:
@@ -55,7 +71,7 @@ wasm-test:
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build -o bin/decoder.wasm ./wasm
 
-test: fmt-check vet unit fuzz wasm-test build
+test: templ-check fmt-check vet unit fuzz wasm-test build
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -2,7 +2,8 @@
 # Offline demo: starts btcd on regtest on loopback, mines a burst of blocks
 # and then one every few seconds, and runs two watchnode instances, one
 # connected to btcd and listening, the other connected to btcd and to the
-# first. Ctrl-C stops everything this script started.
+# first, and prints their dashboard addresses. Ctrl-C stops everything this
+# script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +44,9 @@ pids+=($!)
   -connect="$P2P" -connect=127.0.0.1:18555 2>"$DEMO_DIR/b.log" &
 pids+=($!)
 
-echo "demo: node A: http://127.0.0.1:8080/api/peers   (logs: $DEMO_DIR/a.log)"
-echo "demo: node B: http://127.0.0.1:8081/api/peers   (logs: $DEMO_DIR/b.log)"
+echo "demo: dashboard of node A: http://127.0.0.1:8080/   (logs: $DEMO_DIR/a.log)"
+echo "demo: dashboard of node B: http://127.0.0.1:8081/   (logs: $DEMO_DIR/b.log)"
+echo "demo: controls need the token in $DEMO_DIR/a/regtest/.cookie (log in at /login)"
 echo "demo: mining a block every 5 s; Ctrl-C stops everything"
 while true; do
   sleep 5

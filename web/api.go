@@ -2,14 +2,12 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
@@ -36,14 +34,21 @@ type Server struct {
 	log   *slog.Logger
 	mux   *http.ServeMux
 	hub   *Hub
+	// handler is mux behind the auth gate (auth.go).
+	handler     http.Handler
+	requireAuth bool
 }
 
 // New returns a server for eng; token authorizes the mutating API calls.
-func New(eng Engine, token string, log *slog.Logger) *Server {
+func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), hub: NewHub(eng, log)}
+	for _, o := range opts {
+		o(s)
+	}
+	s.handler = s.gate(s.mux)
 	s.mux.Handle("GET /ws", s.hub)
 	s.mux.HandleFunc("GET /api/status", s.status)
 	s.mux.HandleFunc("GET /api/peers", s.peers)
@@ -56,17 +61,19 @@ func New(eng Engine, token string, log *slog.Logger) *Server {
 	s.mux.HandleFunc("DELETE /api/bans/{addr}", s.authorized(s.unban))
 	s.mux.HandleFunc("GET /api/headers/{key}", s.header)
 	s.mux.HandleFunc("GET /api/tips", s.tips)
+	s.routeMetrics()
+	s.routePages()
 	return s
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// authorized requires "Authorization: Bearer <token>".
+// authorized requires "Authorization: Bearer <token>", or the login cookie
+// with the CSRF token in X-CSRF-Token (auth.go).
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || s.token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+		if !s.apiAuthorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="watchnode"`)
 			writeError(w, http.StatusUnauthorized, "this call needs Authorization: Bearer <token>, the token being the contents of the data folder's .cookie file")
 			return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/coder/websocket"
 	"github.com/watchnode/watchnode/internal/btcdtest"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/protocol"
@@ -200,4 +202,43 @@ func downloadHeaders(b *testing.B, addr string, want int) int {
 		}
 	}
 	return got
+}
+
+// BenchmarkSyncWithStalledWebSocket: node B syncs 1,000,000 headers from A,
+// alternately with and without a WebSocket client on B that subscribed to
+// everything (state and the full message log) and then never reads. The
+// client must not slow the engine: the two times should be within noise.
+func BenchmarkSyncWithStalledWebSocket(b *testing.B) {
+	useBenchBinary(b)
+	const n = 1_000_000
+	rootA := b.TempDir()
+	importChain(b, rootA, n)
+	a := startNodeIn(b, rootA)
+	b.ResetTimer()
+	var with, without time.Duration
+	for b.Loop() {
+		for _, stalled := range []bool{false, true} {
+			node := startNode(b, "-connect="+a.p2p)
+			if stalled {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				c, _, err := websocket.Dial(ctx, "ws://"+node.http+"/ws", nil)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"subscribe"}`))
+				defer c.CloseNow()
+			}
+			d := syncTime(b, node, n)
+			if stalled {
+				with += d
+			} else {
+				without += d
+			}
+			node.stop()
+		}
+	}
+	b.ReportMetric(without.Seconds()/float64(b.N), "s/sync")
+	b.ReportMetric(with.Seconds()/float64(b.N), "s/sync-stalled-ws")
+	b.ReportMetric(with.Seconds()/without.Seconds(), "ratio")
 }

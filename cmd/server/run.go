@@ -84,7 +84,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- eng.Run(ctx) }()
 	webDone := make(chan error, 1)
-	go func() { webDone <- web.Serve(ctx, ln, web.New(eng, token, log.With("component", "web"))) }()
+	go func() {
+		webDone <- web.Serve(ctx, ln, web.New(eng, token, log.With("component", "web"), web.WithRequireAuth(!web.IsLoopback(ln.Addr()))))
+	}()
 
 	// Whichever stops first (a signal, or an error from either half) stops
 	// the other; both must finish within shutdownLimit.

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/watchnode/watchnode/internal/btcdtest"
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// browser starts headless Chromium (Debian's package, which make test
+// installs) and returns a context driving one tab. dialogs counts the
+// JavaScript dialogs (alert, confirm) any page opened: an injected script
+// would open one.
+func browser(t *testing.T) (ctx context.Context, dialogs *atomic.Int32) {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is not installed (CI=true: not skipping); make test installs it with apt-get")
+		}
+		t.Skipf("chromium is not installed; run make test, which installs it")
+	}
+	// Not t.TempDir: Chromium's helper processes may still be writing the
+	// profile for a moment after the browser is gone, which fails the
+	// TempDir cleanup; this folder is removed best-effort instead.
+	profile, err := os.MkdirTemp("", "watchnode-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	dialogs = new(atomic.Int32)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+			go chromedp.Run(ctx, page.HandleJavaScriptDialog(false))
+		}
+	})
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx, dialogs
+}
+
+type runtimeEvaluateParams = runtime.EvaluateParams
+
+// screenshot saves the current page under testout/screenshots.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	dir := filepath.Join("..", "..", "testout", "screenshots")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Errorf("saving screenshot: %v", err)
+	}
+}
+
+func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Run(tctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// hostilePeer connects to the node as a peer whose user agent is ua and
+// completes the handshake; it keeps the connection until the test ends.
+func hostilePeer(t *testing.T, addr, ua string) {
+	t.Helper()
+	r := dialRaw(t, addr)
+	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
+	v := wire.NewMsgVersion(me, me, uint64(time.Now().UnixNano()), 0)
+	v.ProtocolVersion = int32(protocol.ProtocolVersion)
+	v.UserAgent = ua
+	f, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), v)
+	r.write(f)
+	va, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgVerAck())
+	r.write(va)
+	// Answer pings so the node keeps us; discard everything else.
+	go func() {
+		for {
+			fr, err := protocol.ReadFrame(r.nc, protocol.Regtest.Magic())
+			if err != nil {
+				return
+			}
+			if fr.Command == wire.CmdPing {
+				m, _ := protocol.Decode(fr.Command, fr.Payload)
+				pong, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgPong(m.(*wire.MsgPing).Nonce))
+				r.nc.Write(pong)
+			}
+		}
+	}()
+}
+
+// TestDashboardInBrowser drives the dashboard in headless Chromium against
+// a node connected to a real btcd: live height, peers table, peer page,
+// message log filter, operator controls with and without the token, a
+// refused cross-origin WebSocket, and hostile user agents shown as text.
+func TestDashboardInBrowser(t *testing.T) {
+	ctx, dialogs := browser(t)
+	btcd := btcdtest.Start(t, btcdtest.Options{})
+	btcd.Generate(t, 20)
+	n := startNode(t, "-connect="+btcd.P2PAddr())
+	n.waitFor(10*time.Second, "btcd connected and synced", func() bool {
+		var st engine.Status
+		n.get("/api/status", &st)
+		return st.Height == 20
+	})
+	base := "http://" + n.http
+
+	// Overview: the height goes up live as btcd mines.
+	var height string
+	browse(t, ctx, "overview", chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`#conn-state[data-state="live"]`),
+		chromedp.Text(`[data-field="status.height"]`, &height, chromedp.NodeVisible))
+	if strings.TrimSpace(height) != "20" {
+		t.Errorf("overview height %q, want 20", height)
+	}
+	screenshot(t, ctx, "overview")
+	btcd.Generate(t, 2)
+	browse(t, ctx, "height updates live", chromedp.Poll(`document.querySelector('[data-field="status.height"]').textContent.trim() === "22"`, nil, chromedp.WithPollingTimeout(15*time.Second)))
+
+	// Peers: btcd is listed; hostile user agents are plain text.
+	hostilePeer(t, n.p2p, `<script>alert(1)</script>`)
+	hostilePeer(t, n.p2p, `"><img src=x onerror=alert(1)>`)
+	n.waitFor(10*time.Second, "the hostile peers to connect", func() bool { return len(n.peers()) == 3 })
+	var cells []string
+	browse(t, ctx, "peers page", chromedp.Navigate(base+"/peers"),
+		chromedp.WaitVisible(`#peers-table tbody tr`),
+		chromedp.Poll(`document.querySelectorAll('#peers-table tbody tr').length === 3`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Evaluate(`[...document.querySelectorAll('#peers-table tbody td[data-col="user_agent"]')].map(td => td.textContent)`, &cells))
+	joined := strings.Join(cells, "\n")
+	for _, want := range []string{"btcd", `<script>alert(1)</script>`, `"><img src=x onerror=alert(1)>`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("peers table user agents %q lack %q", cells, want)
+		}
+	}
+	var injected int
+	browse(t, ctx, "no injected elements", chromedp.Evaluate(`document.querySelectorAll('img[src="x"], #peers-table script').length`, &injected))
+	if injected != 0 {
+		t.Errorf("%d elements injected by peer text", injected)
+	}
+	screenshot(t, ctx, "peers")
+
+	// A peer page opens from its row.
+	var btcdID string
+	for _, p := range n.peers() {
+		if strings.Contains(p.UserAgent, "btcd") {
+			btcdID = strconv.FormatUint(uint64(p.ID), 10)
+		}
+	}
+	var ua string
+	browse(t, ctx, "peer page", chromedp.Click(`#peers-table tr[data-peer-id="`+btcdID+`"] a`),
+		chromedp.WaitVisible(`#peer[data-peer-id="`+btcdID+`"]`),
+		chromedp.Text(`[data-field="peer.user_agent"]`, &ua))
+	if !strings.Contains(ua, "btcd") {
+		t.Errorf("peer page user agent %q", ua)
+	}
+	screenshot(t, ctx, "peer")
+
+	// The message log filters by command.
+	var cmds []string
+	browse(t, ctx, "message log", chromedp.Navigate(base+"/messages"),
+		chromedp.WaitVisible(`#conn-state[data-state="live"]`),
+		chromedp.SetValue(`#msg-filter input[name="command"]`, "ping"),
+		chromedp.Submit(`#msg-filter`),
+		chromedp.Sleep(300*time.Millisecond))
+	btcd.Generate(t, 1) // traffic
+	browse(t, ctx, "filtered rows", chromedp.Poll(`document.querySelectorAll('#msg-log tbody tr').length > 0`, nil, chromedp.WithPollingTimeout(15*time.Second)),
+		chromedp.Evaluate(`[...document.querySelectorAll('#msg-log tbody td[data-col="command"]')].map(td => td.textContent.trim())`, &cmds))
+	for _, c := range cmds {
+		if c != "ping" {
+			t.Errorf("filtered log shows %q", c)
+		}
+	}
+	screenshot(t, ctx, "messages")
+
+	// Controls: refused without the token, done with it.
+	browse(t, ctx, "disconnect without login", chromedp.Navigate(base+"/bans"),
+		chromedp.WaitVisible(`#disconnects-table`))
+	screenshot(t, ctx, "bans")
+	var status int
+	browse(t, ctx, "a control without the cookie", chromedp.Evaluate(`fetch("/ui/disconnect", {method: "POST", body: new URLSearchParams({id: "`+btcdID+`", csrf: "x"})}).then(r => r.status)`, &status, func(p *runtimeEvaluateParams) *runtimeEvaluateParams { return p.WithAwaitPromise(true) }))
+	if status < 400 {
+		t.Errorf("disconnect without login answered %d", status)
+	}
+	if len(n.peers()) != 3 {
+		t.Fatalf("a peer was disconnected without the token")
+	}
+	browse(t, ctx, "login", chromedp.Navigate(base+"/login?next=/bans"),
+		chromedp.WaitVisible(`input[name="token"]`),
+		chromedp.SetValue(`input[name="token"]`, n.token()),
+		chromedp.Submit(`input[name="token"]`),
+		chromedp.WaitVisible(`#disconnects-table`))
+	browse(t, ctx, "disconnect btcd", chromedp.SetValue(`form[action="/ui/disconnect"] input[name="id"]`, btcdID),
+		chromedp.Submit(`form[action="/ui/disconnect"] input[name="id"]`),
+		chromedp.WaitVisible(`#disconnects-table`))
+	n.waitFor(10*time.Second, "btcd to be disconnected by the control", func() bool {
+		for _, d := range n.disconnects() {
+			if d.Kind == engine.DropOperator {
+				return true
+			}
+		}
+		return false
+	})
+
+	// A WebSocket from another origin is refused.
+	var opened bool
+	browse(t, ctx, "cross-origin websocket", chromedp.Navigate("data:text/html,<p>elsewhere</p>"),
+		chromedp.Evaluate(`new Promise(res => { const ws = new WebSocket("ws://`+n.http+`/ws"); ws.onopen = () => res(true); ws.onerror = () => res(false); })`, &opened, func(p *runtimeEvaluateParams) *runtimeEvaluateParams { return p.WithAwaitPromise(true) }))
+	if opened {
+		t.Errorf("a cross-origin WebSocket was accepted")
+	}
+	if d := dialogs.Load(); d != 0 {
+		t.Errorf("%d JavaScript dialogs opened: injected script ran", d)
+	}
+}
