@@ -250,7 +250,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	snap := h.eng.Snapshot()
 	first := &stateData{Status: &snap.Status, Peers: snap.Peers, Disconnects: snap.Disconnects, Bans: snap.Bans,
 		Samples: append([]Sample(nil), h.history...), PeersEmpty: len(snap.Peers) == 0, BansEmpty: len(snap.Bans) == 0}
-	_, first.Events, _ = h.eng.Events().Since(0, maxPendingEvents)
+	// Events up to the last one the hub has handed out: later ones reach
+	// this client with the next delta, as they reach everyone.
+	firstSeq, evs, _ := h.eng.Events().Since(h.last.eventSeq-min(h.last.eventSeq, maxPendingEvents), maxPendingEvents)
+	for i := range evs {
+		if firstSeq+uint64(i) <= h.last.eventSeq {
+			first.Events = append(first.Events, evs[i])
+		}
+	}
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
 	defer func() {
