@@ -215,6 +215,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "messages")
 
+	// The chain and network pages render (the charts need a few samples).
+	browse(t, ctx, "chain page", chromedp.Navigate(base+"/chain"), chromedp.WaitVisible(`body[data-page="chain"]`))
+	screenshot(t, ctx, "chain")
+	browse(t, ctx, "network page", chromedp.Navigate(base+"/network"), chromedp.WaitVisible(`#chart-bytes`),
+		chromedp.WaitVisible(`#conn-state[data-state="live"]`), chromedp.Sleep(2500*time.Millisecond))
+	screenshot(t, ctx, "network")
+
 	// Controls: refused without the token, done with it.
 	browse(t, ctx, "disconnect without login", chromedp.Navigate(base+"/bans"),
 		chromedp.WaitVisible(`#disconnects-table`))
