@@ -261,4 +261,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	if d := dialogs.Load(); d != 0 {
 		t.Errorf("%d JavaScript dialogs opened: injected script ran", d)
 	}
+
+	// The page shows it is disconnected while the node is down and
+	// reconnects by itself when the node is back on the same address.
+	browse(t, ctx, "overview again", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`#conn-state[data-state="live"]`))
+	n.stop()
+	browse(t, ctx, "disconnected state", chromedp.Poll(`document.querySelector("#conn-state").dataset.state !== "live"`, nil, chromedp.WithPollingTimeout(10*time.Second)))
+	startNodeIn(t, filepath.Dir(n.dataDir), "-http="+n.http, "-listen="+n.p2p)
+	browse(t, ctx, "reconnected", chromedp.WaitVisible(`#conn-state[data-state="live"]`))
 }

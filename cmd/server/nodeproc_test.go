@@ -97,6 +97,16 @@ func startNode(t testing.TB, args ...string) *nodeProc {
 func startNodeIn(t testing.TB, root string, args ...string) *nodeProc {
 	t.Helper()
 	n := &nodeProc{t: t, dataDir: filepath.Join(root, "regtest"), http: freePort(t), p2p: freePort(t), log: &syncBuffer{}, done: make(chan struct{})}
+	// An -http or -listen in args (a restart on the same addresses)
+	// overrides the fresh ports: the last flag wins.
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "-http="); ok {
+			n.http = v
+		}
+		if v, ok := strings.CutPrefix(a, "-listen="); ok && v != "" {
+			n.p2p = v
+		}
+	}
 	all := append([]string{"-network=regtest", "-datadir=" + root, "-listen=" + n.p2p, "-http=" + n.http, "-loglevel=debug"}, args...)
 	n.cmd = exec.Command(serverBin, all...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log

@@ -45,8 +45,11 @@ func (e *Engine) handleMessage(p *peerState, m peer.Inbound, now time.Time) {
 	if IsTrackedResponse(m.Command) {
 		if r := p.reqs.match(m.Msg); r != nil {
 			answered = r
-			if r.Command == wire.CmdPing && !r.Written.IsZero() {
-				rtt := now.Sub(r.Written)
+			if w := r.WrittenAt(); r.Command == wire.CmdPing && !w.IsZero() {
+				rtt := m.Received.Sub(w)
+				if m.Received.IsZero() {
+					rtt = now.Sub(w)
+				}
 				p.lastPing = rtt
 				if p.minPing == 0 || rtt < p.minPing {
 					p.minPing = rtt

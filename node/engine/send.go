@@ -42,12 +42,16 @@ func (e *Engine) send(p *peerState, msg wire.Message, now time.Time) bool {
 		e.log.Error("cannot send", "peer", p.id, "err", err)
 		return false
 	}
-	return e.sendFrame(p, f, msg, 0, now)
+	return e.sendFrame(p, f, msg, nil, now)
 }
 
-func (e *Engine) sendFrame(p *peerState, f Frame, msg wire.Message, request uint64, now time.Time) bool {
+func (e *Engine) sendFrame(p *peerState, f Frame, msg wire.Message, req *Request, now time.Time) bool {
 	e.logMessage(p, false, f.command, len(f.bytes), msg, now)
-	ok := p.out.Push(peer.Outbound{Frame: f.bytes, Command: f.command, Control: controlCommands[f.command], Request: request})
+	out := peer.Outbound{Frame: f.bytes, Command: f.command, Control: controlCommands[f.command]}
+	if req != nil {
+		out.Request, out.Written = req.ID, &req.wrote
+	}
+	ok := p.out.Push(out)
 	if !ok {
 		if _, alive := e.peers[p.id]; alive {
 			e.drop(p, dropReason(DropStall, "send queue overflow: %d bytes queued", p.out.Bytes()), now)
@@ -70,7 +74,7 @@ func (e *Engine) broadcast(msg wire.Message, want func(*peerState) bool, now tim
 		if !ok || !p.established() || !p.out.HasRoom() || (want != nil && !want(p)) {
 			continue
 		}
-		if e.sendFrame(p, f, msg, 0, now) {
+		if e.sendFrame(p, f, msg, nil, now) {
 			n++
 		}
 	}
@@ -97,7 +101,7 @@ func (e *Engine) sendRequest(p *peerState, msg wire.Message, timeout time.Durati
 		}
 	}
 	p.reqs = append(p.reqs, r)
-	if !e.sendFrame(p, f, msg, r.ID, now) {
+	if !e.sendFrame(p, f, msg, r, now) {
 		return nil, false
 	}
 	return r, true

@@ -133,10 +133,11 @@ func (e *Engine) peerInfo(p *peerState, now time.Time) PeerInfo {
 		info.StartHeight = v.LastBlock
 	}
 	for _, r := range p.reqs {
-		ri := RequestInfo{ID: r.ID, Command: r.Command, Queued: r.Queued, Written: r.Written, AgeMs: ms(now.Sub(r.Queued))}
+		written := r.WrittenAt()
+		ri := RequestInfo{ID: r.ID, Command: r.Command, Queued: r.Queued, Written: written, AgeMs: ms(now.Sub(r.Queued))}
 		info.Inflight = append(info.Inflight, ri)
-		if r.Command == wire.CmdPing && !r.Written.IsZero() {
-			info.PingWaitMs = ms(now.Sub(r.Written))
+		if r.Command == wire.CmdPing && !written.IsZero() {
+			info.PingWaitMs = ms(now.Sub(written))
 		}
 	}
 	return info

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -42,19 +43,34 @@ type Request struct {
 	// Items still unanswered (getdata): each block/notfound answers some.
 	Items   map[chainhash.Hash]bool
 	Queued  time.Time
-	Written time.Time // zero until the writer has put it on the socket
+	Written time.Time // zero until the engine learns the writer put it on the socket
 	Timeout time.Duration
 	Done    RequestDone
+	// wrote is set by the writer goroutine itself (Unix nanoseconds), so a
+	// reply that overtakes the "written" event is still timed right.
+	wrote atomic.Int64
+}
+
+// WrittenAt returns when the request went out on the socket, or zero.
+func (r *Request) WrittenAt() time.Time {
+	if !r.Written.IsZero() {
+		return r.Written
+	}
+	if n := r.wrote.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // expiresAt is when an unanswered request gives up; the clock starts when the
 // request is written, so time spent queued behind our own data is not the
 // peer's fault.
 func (r *Request) expiresAt() (time.Time, bool) {
-	if r.Written.IsZero() {
+	w := r.WrittenAt()
+	if w.IsZero() {
 		return time.Time{}, false
 	}
-	return r.Written.Add(r.Timeout), true
+	return w.Add(r.Timeout), true
 }
 
 // responseTo names the request command each response command answers.

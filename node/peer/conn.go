@@ -166,6 +166,9 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		now := c.cfg.Now()
+		if m.Written != nil {
+			m.Written.Store(now.UnixNano())
+		}
 		c.Stats.AddSent(m.Command, len(m.Frame), now)
 		if m.Request != 0 && c.cfg.OnWritten != nil {
 			c.cfg.OnWritten(m.Request, now)

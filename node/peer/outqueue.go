@@ -1,6 +1,9 @@
 package peer
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Outbound is one framed message waiting to be written. Frame is shared
 // read-only between every peer the message goes to: it is serialized and
@@ -15,6 +18,10 @@ type Outbound struct {
 	// reports it through Conn's onWritten callback once its bytes are on the
 	// socket, which is when the request's timeout starts.
 	Request uint64
+	// Written, when not nil, receives the time (Unix nanoseconds) the
+	// writer put the message on the socket. The engine reads it to time a
+	// reply that arrives before the OnWritten event has reached it.
+	Written *atomic.Int64
 }
 
 // OutQueue is a peer's outbound queue, bounded in bytes. The engine pushes;
