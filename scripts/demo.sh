@@ -27,7 +27,10 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-ctl() { "$BTCCTL" --regtest --notls -s "$RPC" -u demo -P demo --configfile= "$@"; }
+# An empty config file of its own stops btcctl from trying to write a
+# default one into the home folder.
+touch "$DEMO_DIR/btcctl.conf"
+ctl() { "$BTCCTL" --regtest --notls -s "$RPC" -u demo -P demo --configfile="$DEMO_DIR/btcctl.conf" "$@"; }
 
 "$BTCD" --regtest --listen="$P2P" --rpclisten="$RPC" --rpcuser=demo --rpcpass=demo --notls \
   --datadir="$DEMO_DIR/btcd" --logdir="$DEMO_DIR/btcd" --nodnsseed --configfile= \

@@ -182,6 +182,19 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, "peers")
 
+	// The hostile peer's own page shows its user agent as text too.
+	for _, p := range n.peers() {
+		if strings.HasPrefix(p.UserAgent, "<script>") {
+			var shown string
+			browse(t, ctx, "hostile peer page", chromedp.Navigate(base+"/peers/"+strconv.FormatUint(uint64(p.ID), 10)),
+				chromedp.WaitVisible(`#conn-state[data-state="live"]`),
+				chromedp.Text(`[data-field="peer.user_agent"]`, &shown))
+			if shown != p.UserAgent {
+				t.Errorf("hostile peer page shows %q, want the literal %q", shown, p.UserAgent)
+			}
+		}
+	}
+
 	// A peer page opens from its row.
 	var btcdID string
 	for _, p := range n.peers() {
@@ -190,7 +203,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 	var ua string
-	browse(t, ctx, "peer page", chromedp.Click(`#peers-table tr[data-peer-id="`+btcdID+`"] a`),
+	browse(t, ctx, "peer page", chromedp.Navigate(base+"/peers"), chromedp.WaitVisible(`#peers-table tbody tr`), chromedp.Click(`#peers-table tr[data-peer-id="`+btcdID+`"] a`),
 		chromedp.WaitVisible(`#peer[data-peer-id="`+btcdID+`"]`),
 		chromedp.Text(`[data-field="peer.user_agent"]`, &ua))
 	if !strings.Contains(ua, "btcd") {
