@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/watchnode/watchnode/internal/atomicfile"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
@@ -140,28 +141,17 @@ func importHeaders(c *chain.Chain, path string, stdout io.Writer) error {
 
 // exportHeaders writes the main chain to path, atomically.
 func exportHeaders(c *chain.Chain, path string, stdout io.Writer) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	buf := make([]byte, 0, 80)
-	for h := int32(0); h <= c.Height(); h++ {
-		buf = c.HeaderAt(h).Serialize(buf[:0])
-		if _, err := w.Write(buf); err != nil {
-			tmp.Close()
-			return err
+	err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		buf := make([]byte, 0, 80)
+		for h := int32(0); h <= c.Height(); h++ {
+			buf = c.HeaderAt(h).Serialize(buf[:0])
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
 		}
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	height, hash, _ := c.Tip()

@@ -4,16 +4,27 @@
 package atomicfile
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 )
 
-// Write replaces path with data: it writes a temporary file in the same
-// folder, syncs it, renames it over path and syncs the folder so the rename
-// itself survives a crash.
-func Write(path string, data []byte) (err error) {
+// Write replaces path with data (mode 0600): it writes a temporary file in
+// the same folder, syncs it, renames it over path and syncs the folder so
+// the rename itself survives a crash.
+func Write(path string, data []byte) error {
+	return WriteFunc(path, 0o600, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc is Write for content too large to build in memory first: write
+// streams it (buffered) into the temporary file, which gets mode perm.
+func WriteFunc(path string, perm os.FileMode, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -25,7 +36,11 @@ func Write(path string, data []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err = tmp.Write(data); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err = write(bw); err != nil {
+		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
+	}
+	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
 	}
 	if err = tmp.Sync(); err != nil {
@@ -33,6 +48,9 @@ func Write(path string, data []byte) (err error) {
 	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
+	}
+	if err = os.Chmod(tmp.Name(), perm); err != nil {
+		return fmt.Errorf("setting permissions of %s: %w", tmp.Name(), err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replacing %s: %w", path, err)

@@ -18,18 +18,17 @@
 package chaingen
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/watchnode/watchnode/internal/atomicfile"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -300,53 +299,21 @@ func meetsTarget(hash *[32]byte, target *[32]byte) bool {
 }
 
 // WriteFile writes headers to path as raw concatenated 80-byte headers, the
-// format the node imports headers from. It writes a temporary file beside
-// path and renames it into place, so a reader never sees a half-written
-// chain and a failed run leaves any earlier file intact. It streams through
-// a buffer rather than building the whole file in memory, since a million
-// headers make 80 MB.
-func WriteFile(path string, headers []wire.BlockHeader) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("creating temporary file for %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+// format the node imports headers from, atomically (a reader never sees a
+// half-written chain, a failed run leaves an earlier file intact) and
+// streamed, since a million headers make 80 MB. The file is 0644: a chain
+// is not secret and is often read by another user's process.
+func WriteFile(path string, headers []wire.BlockHeader) error {
+	return atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+		var buf [HeaderSize]byte
+		for i := range headers {
+			encodeHeader(&buf, &headers[i])
+			if _, err := w.Write(buf[:]); err != nil {
+				return err
+			}
 		}
-	}()
-	if err = writeHeaders(tmp, headers); err != nil {
-		return fmt.Errorf("writing %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp.Name(), err)
-	}
-	// CreateTemp makes the file 0600; a chain file is not secret and is
-	// often read by another user's process (a container, a CI step).
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("setting permissions of %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replacing %s: %w", path, err)
-	}
-	return nil
-}
-
-// writeHeaders serializes headers to w back to back.
-func writeHeaders(w io.Writer, headers []wire.BlockHeader) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	var buf [HeaderSize]byte
-	for i := range headers {
-		encodeHeader(&buf, &headers[i])
-		if _, err := bw.Write(buf[:]); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
+		return nil
+	})
 }
 
 // ReadFile reads a file WriteFile wrote (or any raw concatenation of 80-byte
