@@ -288,7 +288,7 @@ func TestOverviewPage(t *testing.T) {
 
 // peerCols is the DOM contract's peers table.
 var peerCols = []string{"id", "addr", "inbound", "user_agent", "version", "service_names", "ping_ms", "min_ping_ms",
-	"bytes_sent", "bytes_recv", "connected_at", "start_height", "queue_bytes", "inflight", "misbehavior"}
+	"bytes_sent", "bytes_recv", "connected_at", "start_height", "synced_height", "transport", "queue_bytes", "inflight", "misbehavior"}
 
 func TestPeersPage(t *testing.T) {
 	s := New(newPagesEngine(), "secret", nil)

@@ -63,8 +63,10 @@ type PeerInfo struct {
 	Services     uint64                         `json:"services"`
 	ServiceNames []string                       `json:"service_names"`
 	StartHeight  int32                          `json:"start_height"`
-	PingMs       float64                        `json:"ping_ms"`     // last round trip; 0 before the first pong
-	MinPingMs    float64                        `json:"min_ping_ms"` // 0 before the first pong
+	SyncedHeight int32                          `json:"synced_height"` // highest main-chain header it is known to have
+	Transport    string                         `json:"transport"`     // "v1" (plaintext); BIP324 v2 is not spoken yet
+	PingMs       float64                        `json:"ping_ms"`       // last round trip; 0 before the first pong
+	MinPingMs    float64                        `json:"min_ping_ms"`   // 0 before the first pong
 	PingWaitMs   float64                        `json:"ping_wait_ms"`
 	BytesSent    uint64                         `json:"bytes_sent"`
 	BytesRecv    uint64                         `json:"bytes_recv"`
@@ -117,7 +119,7 @@ func (e *Engine) peerInfo(p *peerState, now time.Time) PeerInfo {
 		QueueBytes: p.out.Bytes(), InQueueBytes: p.in.Bytes(),
 		Features: p.features, Misbehavior: p.misbehavior,
 		AddrDropped: p.addrDropped, Ignored: p.ignored,
-		Inflight: []RequestInfo{},
+		Inflight: []RequestInfo{}, SyncedHeight: p.bestKnown, Transport: "v1",
 	}
 	if len(p.unsolicited) > 0 {
 		info.Unsolicited = make(map[string]uint64, len(p.unsolicited))
