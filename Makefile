@@ -64,8 +64,8 @@ wasm-test:
 			echo "wasm-test: could not install Node.js, which the js/wasm tests run in;" \
 				"install it (it must provide a 'node' command) and retry" >&2; exit 1; }; \
 	}
-	GOOS=js GOARCH=wasm $(GO) vet ./wasm/ ./node/protocol/
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/ ./node/protocol/
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/ ./node/protocol/ ./node/inspect/
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/ ./node/protocol/ ./node/inspect/
 
 # Builds the browser decoder.
 wasm:
