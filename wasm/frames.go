@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/inspect"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -45,6 +46,9 @@ type FrameSummary struct {
 	DecodeError string `json:"decode_error,omitempty"`
 	// Error is why reading stopped here: unknown magic or a framing error.
 	Error string `json:"error,omitempty"`
+	// Decoded is the payload's field tree (node/inspect): every field with
+	// its name, type, value and byte offset within the payload.
+	Decoded *inspect.Message `json:"decoded,omitempty"`
 }
 
 // decodeFrames reads data as concatenated framed P2P messages, the way a
@@ -106,6 +110,8 @@ func decodeFrames(data []byte) []FrameSummary {
 		} else {
 			s.MessageType = fmt.Sprintf("%T", msg)
 		}
+		decoded := inspect.Decode(frame.Command, frame.Payload)
+		s.Decoded = &decoded
 		out = append(out, s)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/inspect"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -65,7 +66,7 @@ func TestDecodeFramesReal(t *testing.T) {
 	for _, network := range []protocol.Network{protocol.Regtest, protocol.Mainnet} {
 		t.Run(string(network), func(t *testing.T) {
 			data, want := testFrames(t, network)
-			got := decodeFrames(data)
+			got := withoutTrees(t, decodeFrames(data))
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("decodeFrames:\n got %+v\nwant %+v", got, want)
 			}
@@ -134,7 +135,7 @@ func TestDecodeFramesErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := decodeFrames(tt.data)
+			got := withoutTrees(t, decodeFrames(tt.data))
 			if len(got) != tt.wantOK+1 {
 				t.Fatalf("got %d summaries, want %d good and 1 error: %+v", len(got), tt.wantOK, got)
 			}
@@ -189,4 +190,53 @@ func TestFrameSummaryJSON(t *testing.T) {
 	if want := `{"offset":0,"payload_length":0,"known":false,"decode_error":"d","error":"e"}`; string(b) != want {
 		t.Errorf("JSON\n got %s\nwant %s", b, want)
 	}
+}
+
+// TestFramesCarryFieldTrees: every frame comes with its field tree, whose
+// fields point at bytes inside the payload.
+func TestFramesCarryFieldTrees(t *testing.T) {
+	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 8333, 0)
+	v := wire.NewMsgVersion(me, me, 99, 0)
+	v.UserAgent = "/field-tree:1.0/"
+	frame, err := protocol.EncodeFrame(protocol.Mainnet.Magic(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decodeFrames(frame)
+	if len(got) != 1 || got[0].Decoded == nil || got[0].Decoded.Error != nil {
+		t.Fatalf("decoded: %+v", got)
+	}
+	var find func(fs []inspect.Field) *inspect.Field
+	find = func(fs []inspect.Field) *inspect.Field {
+		for i := range fs {
+			if strings.Contains(fs[i].Value, "/field-tree:1.0/") {
+				return &fs[i]
+			}
+			if f := find(fs[i].Children); f != nil {
+				return f
+			}
+		}
+		return nil
+	}
+	f := find(got[0].Decoded.Fields)
+	if f == nil {
+		t.Fatalf("no field shows the user agent: %+v", got[0].Decoded.Fields)
+	}
+	if f.Offset <= 0 || f.Offset+f.Length > got[0].PayloadLength {
+		t.Errorf("user agent field at %d+%d, payload %d bytes", f.Offset, f.Length, got[0].PayloadLength)
+	}
+}
+
+// withoutTrees checks every decoded frame carries a field tree and drops the
+// trees, so the other fields compare with reflect.DeepEqual (the trees have
+// their own tests in node/inspect and TestFramesCarryFieldTrees).
+func withoutTrees(t *testing.T, frames []FrameSummary) []FrameSummary {
+	t.Helper()
+	for i := range frames {
+		if frames[i].Error == "" && frames[i].Decoded == nil {
+			t.Errorf("frame %d has no field tree", i)
+		}
+		frames[i].Decoded = nil
+	}
+	return frames
 }
