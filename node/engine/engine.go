@@ -211,7 +211,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Listen != "" {
 		ln, err := net.Listen("tcp", e.cfg.Listen)
 		if err != nil {
-			return fmt.Errorf("listening for peers on %s: %w", e.cfg.Listen, err)
+			// The store's writer goroutine and file lock go with the engine.
+			return errors.Join(fmt.Errorf("listening for peers on %s: %w", e.cfg.Listen, err), e.chain.Close())
 		}
 		e.listenAddr = ln.Addr().String()
 		e.log.Info("listening for peers", "addr", e.listenAddr)
