@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/inspect"
@@ -46,6 +47,8 @@ type FrameSummary struct {
 	DecodeError string `json:"decode_error,omitempty"`
 	// Error is why reading stopped here: unknown magic or a framing error.
 	Error string `json:"error,omitempty"`
+	// Time is when the message was captured (capture files only).
+	Time string `json:"time,omitempty"`
 	// Decoded is the payload's field tree (node/inspect): every field with
 	// its name, type, value and byte offset within the payload.
 	Decoded *inspect.Message `json:"decoded,omitempty"`
@@ -71,6 +74,11 @@ func decodeFrames(data []byte) []FrameSummary {
 	magic := wire.BitcoinNet(binary.LittleEndian.Uint32(data[:4]))
 	network, ok := protocol.NetworkByMagic(magic)
 	if !ok {
+		// Not framed traffic: perhaps a Bitcoin Core -capturemessages file
+		// (or the node's own capture, written in the same format).
+		if recs, err := inspect.ReadCoreCapture(data); len(recs) > 0 {
+			return captureSummaries(recs, err)
+		}
 		// Name the bytes as they appear in the input (f9beb4d9 for mainnet),
 		// which is what the user can find in their hex dump.
 		return append(out, FrameSummary{Error: fmt.Sprintf(
@@ -129,4 +137,29 @@ func knownMagics() string {
 		fmt.Fprintf(&b, "%x (%s)", m, n)
 	}
 	return b.String()
+}
+
+// captureSummaries summarizes the records of a capture file, ending with the
+// point where the file stopped making sense, if it did.
+func captureSummaries(recs []inspect.CaptureRecord, err error) []FrameSummary {
+	out := make([]FrameSummary, 0, len(recs)+1)
+	for _, r := range recs {
+		s := FrameSummary{
+			Offset: r.Offset, Command: r.Command, PayloadLength: len(r.Payload),
+			Known: protocol.KnownCommand(r.Command), Time: r.Time.Format(time.RFC3339Nano),
+		}
+		if msg, err := protocol.Decode(r.Command, r.Payload); err != nil {
+			s.DecodeError = err.Error()
+		} else {
+			s.MessageType = fmt.Sprintf("%T", msg)
+		}
+		decoded := inspect.Decode(r.Command, r.Payload)
+		s.Decoded = &decoded
+		out = append(out, s)
+	}
+	var ce *inspect.CaptureError
+	if errors.As(err, &ce) {
+		out = append(out, FrameSummary{Offset: ce.Offset, Error: ce.Error()})
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/inspect"
@@ -239,4 +240,19 @@ func withoutTrees(t *testing.T, frames []FrameSummary) []FrameSummary {
 		frames[i].Decoded = nil
 	}
 	return frames
+}
+
+// TestDecodeCoreCapture: a Bitcoin Core capture file (no magic, a time per
+// record) is recognized and each record decoded with its time.
+func TestDecodeCoreCapture(t *testing.T) {
+	at := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	ping, _ := protocol.Encode(wire.NewMsgPing(7))
+	file := inspect.AppendCoreRecord(nil, at, "ping", ping)
+	file = inspect.AppendCoreRecord(file, at.Add(time.Millisecond), "verack", nil)
+	file = append(file, 1, 2, 3) // a torn last record
+	got := decodeFrames(file)
+	if len(got) != 3 || got[0].Command != "ping" || got[0].Time != "2026-11-24T12:00:00Z" || got[0].Decoded == nil ||
+		got[1].Command != "verack" || got[2].Error == "" || got[2].Offset != len(file)-3 {
+		t.Fatalf("capture: %+v", got)
+	}
 }
