@@ -151,20 +151,3 @@ func addTraffic(total map[string]peer.CommandTraffic, add map[string]peer.Comman
 	}
 	return total
 }
-
-// sanitizeUA shortens a peer's user agent for a one-line event; the UI
-// escapes it, this only keeps it short and on one line.
-func sanitizeUA(ua string) string {
-	out := []rune{}
-	for _, r := range ua {
-		if len(out) >= 64 {
-			out = append(out, '…')
-			break
-		}
-		if r < 0x20 || r == 0x7f {
-			r = '\ufffd'
-		}
-		out = append(out, r)
-	}
-	return string(out)
-}

@@ -101,7 +101,7 @@ func (e *Engine) handleVerack(p *peerState, now time.Time) {
 	} else {
 		e.maintainSync(now)
 	}
-	e.event(now, EventConnect, p, "%s peer connected: %s, version %d", p.connType, sanitizeUA(p.version.UserAgent), p.version.ProtocolVersion)
+	e.event(now, EventConnect, p, "%s peer connected: %s, version %d", p.connType, protocol.OneLine(p.version.UserAgent, 64), p.version.ProtocolVersion)
 	e.log.Info("peer connected", "peer", p.id, "addr", p.addr, "inbound", p.inbound(),
 		"agent", p.version.UserAgent, "version", p.version.ProtocolVersion)
 }

@@ -44,7 +44,7 @@ const ellipsis = "…"
 // invalid UTF-8 replaced with U+FFFD. The result is valid UTF-8 of at most
 // 160 runes on one line; HTML escaping is left to the caller.
 func Summary(msg wire.Message) string {
-	return oneLine(summarize(msg), summaryMaxRunes)
+	return OneLine(summarize(msg), summaryMaxRunes)
 }
 
 // ShortHash returns h in the usual reversed (RPC) hex with the middle elided:
@@ -156,9 +156,9 @@ func summarize(msg wire.Message) string {
 			count(len(m.FilterHeaders), filterTypeName(m.FilterType)+" filter checkpoint", filterTypeName(m.FilterType)+" filter checkpoints"),
 			ShortHash(m.StopHash))
 	case *MsgUnknown:
-		return fmt.Sprintf("unknown command %q, %s", oneLine(m.Cmd, CommandSize), count(len(m.Payload), "byte", "bytes"))
+		return fmt.Sprintf("unknown command %q, %s", OneLine(m.Cmd, CommandSize), count(len(m.Payload), "byte", "bytes"))
 	}
-	return oneLine(msg.Command(), CommandSize) + " message"
+	return OneLine(msg.Command(), CommandSize) + " message"
 }
 
 // count returns "1 thing" or "n things".
@@ -175,7 +175,7 @@ func hostPort(host string, port uint16) string {
 }
 
 func versionSummary(m *wire.MsgVersion) string {
-	ua := oneLine(m.UserAgent, maxUserAgentRunes)
+	ua := OneLine(m.UserAgent, maxUserAgentRunes)
 	if ua == "" {
 		ua = `""`
 	}
@@ -384,7 +384,7 @@ var rejectCodeNames = map[wire.RejectCode]string{
 func rejectSummary(m *wire.MsgReject) string {
 	var b strings.Builder
 	b.WriteString("rejected ")
-	if cmd := oneLine(m.Cmd, CommandSize); cmd != "" {
+	if cmd := OneLine(m.Cmd, CommandSize); cmd != "" {
 		b.WriteString(cmd)
 	} else {
 		b.WriteString(`""`)
@@ -398,7 +398,7 @@ func rejectSummary(m *wire.MsgReject) string {
 	} else {
 		fmt.Fprintf(&b, "code 0x%02x", uint8(m.Code))
 	}
-	if reason := oneLine(m.Reason, maxReasonRunes); reason != "" {
+	if reason := OneLine(m.Reason, maxReasonRunes); reason != "" {
 		b.WriteString(` "` + reason + `"`)
 	}
 	return b.String()
@@ -432,10 +432,10 @@ func displayable(r rune) bool {
 	return !unicode.IsControl(r) && !unicode.In(r, unicode.Zl, unicode.Zp, unicode.Cf)
 }
 
-// oneLine makes s safe for a one-line display: invalid UTF-8 and characters
+// OneLine makes s safe for a one-line display: invalid UTF-8 and characters
 // that are not displayable become U+FFFD, and a string longer than max runes
 // is cut to max-1 runes followed by "…". It reads at most max+1 runes of s.
-func oneLine(s string, max int) string {
+func OneLine(s string, max int) string {
 	if len(s) <= max {
 		plain := true
 		for i := 0; i < len(s); i++ {

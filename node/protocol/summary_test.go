@@ -377,8 +377,8 @@ func TestOneLine(t *testing.T) {
 		{"x\u2066y\u2069z", 10, "x\ufffdy\ufffdz"}, // bidi isolates
 	}
 	for _, tt := range tests {
-		if got := oneLine(tt.in, tt.max); got != tt.want {
-			t.Errorf("oneLine(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		if got := OneLine(tt.in, tt.max); got != tt.want {
+			t.Errorf("OneLine(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
 }
