@@ -26,6 +26,7 @@ type config struct {
 	maxOutbound int
 	httpAddr    string
 	logLevel    slog.Level
+	capture     bool
 }
 
 // hostPorts is a repeatable host:port flag.
@@ -62,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	maxOutbound := fs.Int("maxoutbound", engine.DefaultMaxOutbound, "number of outbound peers to keep")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web server and JSON API")
 	logLevel := fs.String("loglevel", "info", "log level: debug | info | warn | error")
+	capture := fs.Bool("capture", false, "record every message of every peer in Bitcoin Core's capture format under <datadir>/message_capture")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n       server import-headers [-network NET] [-datadir DIR] FILE\n       server export-headers [-network NET] [-datadir DIR] FILE\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -104,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-http: want host:port: %w", err)
 	}
 	c.httpAddr = *httpAddr
+	c.capture = *capture
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return config{}, fmt.Errorf("-loglevel: want debug, info, warn or error: %w", err)
 	}

@@ -62,7 +62,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Network: cfg.network, DataDir: cfg.dataDir,
 		Connect: cfg.connect, AddNode: cfg.addNode, Listen: cfg.listen,
 		MaxPeers: cfg.maxPeers, MaxOutbound: cfg.maxOutbound,
-		Logger: log.With("component", "engine"),
+		CaptureDir: captureDir(cfg),
+		Logger:     log.With("component", "engine"),
 	})
 	if err != nil {
 		return err
@@ -116,4 +117,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return errs
+}
+
+// captureDir is where -capture records messages, as bitcoind's
+// -capturemessages does: <datadir>/message_capture.
+func captureDir(cfg config) string {
+	if !cfg.capture {
+		return ""
+	}
+	return filepath.Join(cfg.dataDir, "message_capture")
 }

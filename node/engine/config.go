@@ -38,6 +38,10 @@ type Config struct {
 	BackoffMin       time.Duration
 	BackoffMax       time.Duration
 
+	// CaptureDir, when set, records every message of every peer in Bitcoin
+	// Core's capture format, in one folder per peer address below it.
+	CaptureDir string
+
 	// Params overrides the network's consensus parameters (tests lower the
 	// minimum chain work, for instance); nil uses consensus.ParamsFor.
 	Params *consensus.Params

@@ -37,6 +37,9 @@ type Config struct {
 	// not block for long.
 	OnClose func(err error)
 	Now     func() time.Time
+	// Capture, when not nil, records every message both ways; the Conn
+	// closes it when its goroutines end.
+	Capture *Capture
 }
 
 // Conn runs the reader and writer goroutines of one TCP connection.
@@ -105,6 +108,9 @@ func (c *Conn) fail(err error) {
 
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
+	if c.cfg.Capture != nil {
+		defer c.cfg.Capture.recv.close()
+	}
 	for {
 		f, err := protocol.ReadFrame(c.nc, c.cfg.Magic)
 		if err != nil {
@@ -113,6 +119,9 @@ func (c *Conn) readLoop() {
 		}
 		now := c.cfg.Now()
 		c.Stats.AddRecv(CounterKey(f.Command), f.WireSize(), now)
+		if c.cfg.Capture != nil {
+			c.cfg.Capture.recv.add(now, f.Command, f.Payload)
+		}
 		in := Inbound{Command: f.Command, Size: f.WireSize(), Received: now}
 		var hashing []consensus.Header
 		if f.Command == wire.CmdHeaders {
@@ -151,6 +160,9 @@ func (c *Conn) readLoop() {
 
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
+	if c.cfg.Capture != nil {
+		defer c.cfg.Capture.sent.close()
+	}
 	for {
 		m, ok := c.cfg.Out.Pop()
 		if !ok {
@@ -170,6 +182,9 @@ func (c *Conn) writeLoop() {
 			m.Written.Store(now.UnixNano())
 		}
 		c.Stats.AddSent(m.Command, len(m.Frame), now)
+		if c.cfg.Capture != nil {
+			c.cfg.Capture.sent.add(now, m.Command, m.Frame[protocol.HeaderSize:])
+		}
 		if m.Request != 0 && c.cfg.OnWritten != nil {
 			c.cfg.OnWritten(m.Request, now)
 		}
