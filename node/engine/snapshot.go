@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/peer"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // Snapshot is an immutable copy of the engine's state for observers. The
@@ -131,7 +131,7 @@ func (e *Engine) peerInfo(p *peerState, now time.Time) PeerInfo {
 		info.UserAgent = v.UserAgent
 		info.Version = v.ProtocolVersion
 		info.Services = uint64(v.Services)
-		info.ServiceNames = ServiceNames(v.Services)
+		info.ServiceNames = protocol.ServiceNames(v.Services)
 		info.StartHeight = v.LastBlock
 	}
 	for _, r := range p.reqs {
@@ -143,38 +143,4 @@ func (e *Engine) peerInfo(p *peerState, now time.Time) PeerInfo {
 		}
 	}
 	return info
-}
-
-// ServiceNames names the service bits set in s, as Bitcoin Core names them;
-// unnamed bits appear as UNKNOWN[bit].
-func ServiceNames(s wire.ServiceFlag) []string {
-	known := []struct {
-		flag wire.ServiceFlag
-		name string
-	}{
-		{wire.SFNodeNetwork, "NETWORK"},
-		{wire.SFNodeGetUTXO, "GETUTXO"},
-		{wire.SFNodeBloom, "BLOOM"},
-		{wire.SFNodeWitness, "WITNESS"},
-		{wire.SFNodeXthin, "XTHIN"},
-		{wire.SFNodeBit5, "BIT5"},
-		{wire.SFNodeCF, "COMPACT_FILTERS"},
-		{wire.SFNode2X, "SEGWIT2X"},
-		{wire.SFNodeNetworkLimited, "NETWORK_LIMITED"},
-		{wire.SFNodeP2PV2, "P2P_V2"},
-	}
-	names := []string{}
-	rest := s
-	for _, k := range known {
-		if s&k.flag != 0 {
-			names = append(names, k.name)
-			rest &^= k.flag
-		}
-	}
-	for bit := 0; bit < 64; bit++ {
-		if rest&(1<<bit) != 0 {
-			names = append(names, "UNKNOWN["+strconv.Itoa(bit)+"]")
-		}
-	}
-	return names
 }

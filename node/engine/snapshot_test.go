@@ -105,14 +105,3 @@ func TestSnapshotBeforeVersion(t *testing.T) {
 		t.Errorf("pre-handshake info %+v", info)
 	}
 }
-
-func TestServiceNames(t *testing.T) {
-	got := ServiceNames(wire.SFNodeNetwork | wire.SFNodeNetworkLimited | wire.SFNodeP2PV2 | 1<<40)
-	want := []string{"NETWORK", "NETWORK_LIMITED", "P2P_V2", "UNKNOWN[40]"}
-	if !slices.Equal(got, want) {
-		t.Errorf("ServiceNames = %v, want %v", got, want)
-	}
-	if got := ServiceNames(0); got == nil || len(got) != 0 {
-		t.Errorf("ServiceNames(0) = %#v, want empty", got)
-	}
-}

@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"crypto/sha3"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // Protocol limits the decoder enforces so a hostile length cannot make it
@@ -22,34 +25,12 @@ const (
 	maxCFilter     = 1 << 22 // generous; BIP158 filters are well below
 )
 
-// serviceBitNames names service bits as Bitcoin Core's getpeerinfo does.
-var serviceBitNames = map[int]string{
-	0:  "NETWORK",
-	1:  "GETUTXO",
-	2:  "BLOOM",
-	3:  "WITNESS",
-	6:  "COMPACT_FILTERS",
-	10: "NETWORK_LIMITED",
-	11: "P2P_V2",
-}
-
 // services renders a service bit field: "0x409 NETWORK|WITNESS|NETWORK_LIMITED".
 func services(f uint64) string {
 	if f == 0 {
 		return "0x0 NONE"
 	}
-	var parts []string
-	for bit := range 64 {
-		if f&(1<<bit) == 0 {
-			continue
-		}
-		if name, ok := serviceBitNames[bit]; ok {
-			parts = append(parts, name)
-		} else {
-			parts = append(parts, fmt.Sprintf("UNKNOWN[2^%d]", bit))
-		}
-	}
-	return fmt.Sprintf("0x%x %s", f, strings.Join(parts, "|"))
+	return fmt.Sprintf("0x%x %s", f, strings.Join(protocol.ServiceNames(wire.ServiceFlag(f)), "|"))
 }
 
 func decodeVersion(d *dec) {

@@ -186,37 +186,23 @@ func versionSummary(m *wire.MsgVersion) string {
 	return fmt.Sprintf("v%d %s height %d services %s %s", m.ProtocolVersion, ua, m.LastBlock, serviceNames(m.Services), relay)
 }
 
-// serviceBitNames names service bits as Bitcoin Core's getpeerinfo does.
-var serviceBitNames = map[int]string{
-	0:  "NETWORK",
-	2:  "BLOOM",
-	3:  "WITNESS",
-	6:  "COMPACT_FILTERS",
-	10: "NETWORK_LIMITED",
-	11: "P2P_V2",
-}
-
-// serviceNames lists the set service bits from the least significant up,
-// named as Core names them ("UNKNOWN[2^n]" for bits it does not name), with
-// unnamed bits beyond maxUnknownServices counted rather than listed.
+// serviceNames joins ServiceNames with "|", listing at most
+// maxUnknownServices unnamed bits and counting the rest, so a hostile
+// service field cannot make the line long.
 func serviceNames(f wire.ServiceFlag) string {
 	if f == 0 {
 		return "NONE"
 	}
 	var parts []string
 	unknown := 0
-	for bit := range 64 {
-		if f&(1<<bit) == 0 {
-			continue
+	for _, name := range ServiceNames(f) {
+		if strings.HasPrefix(name, "UNKNOWN[") {
+			unknown++
+			if unknown > maxUnknownServices {
+				continue
+			}
 		}
-		if name, ok := serviceBitNames[bit]; ok {
-			parts = append(parts, name)
-			continue
-		}
-		unknown++
-		if unknown <= maxUnknownServices {
-			parts = append(parts, fmt.Sprintf("UNKNOWN[2^%d]", bit))
-		}
+		parts = append(parts, name)
 	}
 	if unknown > maxUnknownServices {
 		parts = append(parts, fmt.Sprintf("+%d UNKNOWN", unknown-maxUnknownServices))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -432,4 +433,15 @@ func FuzzSummary(f *testing.F) {
 		}
 		checkSummary(t, Summary(msg))
 	})
+}
+
+func TestServiceNames(t *testing.T) {
+	got := ServiceNames(wire.SFNodeNetwork | wire.SFNodeNetworkLimited | wire.SFNodeP2PV2 | 1<<40)
+	want := []string{"NETWORK", "NETWORK_LIMITED", "P2P_V2", "UNKNOWN[2^40]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ServiceNames = %v, want %v", got, want)
+	}
+	if got := ServiceNames(0); got == nil || len(got) != 0 {
+		t.Errorf("ServiceNames(0) = %#v, want empty", got)
+	}
 }
