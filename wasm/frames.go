@@ -113,13 +113,7 @@ func decodeFrames(data []byte) []FrameSummary {
 			Checksum:      hex.EncodeToString(frame.Checksum[:]),
 			Known:         protocol.KnownCommand(frame.Command),
 		}
-		if msg, err := protocol.Decode(frame.Command, frame.Payload); err != nil {
-			s.DecodeError = err.Error()
-		} else {
-			s.MessageType = fmt.Sprintf("%T", msg)
-		}
-		decoded := inspect.Decode(frame.Command, frame.Payload)
-		s.Decoded = &decoded
+		s.decode(frame.Command, frame.Payload)
 		out = append(out, s)
 	}
 }
@@ -148,13 +142,7 @@ func captureSummaries(recs []inspect.CaptureRecord, err error) []FrameSummary {
 			Offset: r.Offset, Command: r.Command, PayloadLength: len(r.Payload),
 			Known: protocol.KnownCommand(r.Command), Time: r.Time.Format(time.RFC3339Nano),
 		}
-		if msg, err := protocol.Decode(r.Command, r.Payload); err != nil {
-			s.DecodeError = err.Error()
-		} else {
-			s.MessageType = fmt.Sprintf("%T", msg)
-		}
-		decoded := inspect.Decode(r.Command, r.Payload)
-		s.Decoded = &decoded
+		s.decode(r.Command, r.Payload)
 		out = append(out, s)
 	}
 	var ce *inspect.CaptureError
@@ -162,4 +150,16 @@ func captureSummaries(recs []inspect.CaptureRecord, err error) []FrameSummary {
 		out = append(out, FrameSummary{Offset: ce.Offset, Error: ce.Error()})
 	}
 	return out
+}
+
+// decode fills in what the payload decodes to: the Go type (or wire's error)
+// and the field tree.
+func (s *FrameSummary) decode(command string, payload []byte) {
+	if msg, err := protocol.Decode(command, payload); err != nil {
+		s.DecodeError = err.Error()
+	} else {
+		s.MessageType = fmt.Sprintf("%T", msg)
+	}
+	decoded := inspect.Decode(command, payload)
+	s.Decoded = &decoded
 }

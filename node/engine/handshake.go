@@ -95,7 +95,6 @@ func (e *Engine) handleVerack(p *peerState, now time.Time) {
 		}
 	}
 	e.sendPing(p, now)
-	p.bestKnown = 0
 	if e.sync.state == SyncSynced {
 		e.askTip(p, now)
 	} else {
