@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/peer"
 )
-
-func asDNSError(err error, target **net.DNSError) bool { return errors.As(err, target) }
 
 // acceptLoop hands inbound connections to the engine until ctx ends.
 func (e *Engine) acceptLoop(ctx context.Context, ln net.Listener) {

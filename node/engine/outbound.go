@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -234,7 +235,7 @@ func (e *Engine) seedsResolved(ev evSeeds, now time.Time) {
 // shortDNSError keeps the part of a resolver error a person needs.
 func shortDNSError(err error) string {
 	var dnsErr *net.DNSError
-	if ok := asDNSError(err, &dnsErr); ok {
+	if errors.As(err, &dnsErr) {
 		return dnsErr.Name + ": " + dnsErr.Err
 	}
 	return err.Error()

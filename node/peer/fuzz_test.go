@@ -1,9 +1,11 @@
 package peer
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -31,4 +33,20 @@ func FuzzDecodeHeaders(f *testing.F) {
 			t.Fatal("fast path and wire disagree")
 		}
 	})
+}
+
+// headersEqual reports whether the fast path decoded what wire decodes.
+func headersEqual(a []consensus.Header, m *wire.MsgHeaders) bool {
+	if len(a) != len(m.Headers) {
+		return false
+	}
+	var buf bytes.Buffer
+	for i, w := range m.Headers {
+		buf.Reset()
+		w.Serialize(&buf)
+		if !bytes.Equal(a[i].Serialize(nil), buf.Bytes()) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bytes"
 	"errors"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -74,20 +73,4 @@ func HashHeaders(m *wire.MsgHeaders) ([]consensus.Header, []chainhash.Hash) {
 		hashes[i] = headers[i].Hash()
 	}
 	return headers, hashes
-}
-
-// headersEqual is used by tests: the fast path must agree with wire.
-func headersEqual(a []consensus.Header, m *wire.MsgHeaders) bool {
-	if len(a) != len(m.Headers) {
-		return false
-	}
-	var buf bytes.Buffer
-	for i, w := range m.Headers {
-		buf.Reset()
-		w.Serialize(&buf)
-		if !bytes.Equal(a[i].Serialize(nil), buf.Bytes()) {
-			return false
-		}
-	}
-	return true
 }
