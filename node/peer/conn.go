@@ -173,14 +173,18 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
+		// Stamped as the bytes go to the kernel, not after the write
+		// returns: a fast peer's reply can reach the engine before this
+		// goroutine runs again. Tracked requests are small, so the write
+		// itself takes no measurable time.
+		if m.Written != nil {
+			m.Written.Store(c.cfg.Now().UnixNano())
+		}
 		if err := c.write(m.Frame); err != nil {
 			c.fail(err)
 			return
 		}
 		now := c.cfg.Now()
-		if m.Written != nil {
-			m.Written.Store(now.UnixNano())
-		}
 		c.Stats.AddSent(m.Command, len(m.Frame), now)
 		if c.cfg.Capture != nil {
 			c.cfg.Capture.sent.add(now, m.Command, m.Frame[protocol.HeaderSize:])

@@ -19,7 +19,7 @@ type Outbound struct {
 	// socket, which is when the request's timeout starts.
 	Request uint64
 	// Written, when not nil, receives the time (Unix nanoseconds) the
-	// writer put the message on the socket. The engine reads it to time a
+	// writer hands the message to the socket. The engine reads it to time a
 	// reply that arrives before the OnWritten event has reached it.
 	Written *atomic.Int64
 }
