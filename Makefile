@@ -13,8 +13,12 @@ BIN       := bin/server
 
 all: build
 
+# The server, and next to it the browser decoder: the WebAssembly module and
+# the loader of the same Go version, which the server serves at /decoder/.
 build:
 	$(GO) build -o $(BIN) ./cmd/server
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -o bin/decoder.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" bin/wasm_exec.js
 
 run: build
 	./$(BIN) $(ARGS)
@@ -67,9 +71,10 @@ wasm-test:
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/ ./node/protocol/ ./node/inspect/
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/ ./node/protocol/ ./node/inspect/
 
-# Builds the browser decoder.
+# Builds only the browser decoder (make build includes it).
 wasm:
-	GOOS=js GOARCH=wasm $(GO) build -o bin/decoder.wasm ./wasm
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -o bin/decoder.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" bin/wasm_exec.js
 
 test: templ-check fmt-check vet unit fuzz wasm-test build
 

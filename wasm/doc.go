@@ -1,12 +1,23 @@
 // Command wasm is the browser side of watchnode's message decoder: built with
-// GOOS=js GOARCH=wasm, it registers JavaScript functions that decode raw
-// Bitcoin P2P bytes the user pastes or drops into the page.
+// GOOS=js GOARCH=wasm, it registers JavaScript functions that decode the
+// files a person drops into the decoder page (framed messages, hex, bare
+// payloads, Bitcoin Core capture files, pcap and pcapng).
 //
-// It holds no protocol logic of its own. The pure decoding code lives in
-// node/protocol (framing, checksums, the wire codec) and, later, node/inspect
-// (field-by-field breakdowns); this package only moves bytes in from
-// JavaScript and JSON out, so the browser and the node decode with exactly
-// the same code. Everything runs locally in the page: nothing is uploaded.
+// It holds no protocol logic of its own: node/inspect does the reading and
+// decoding, for the page and for `server decode` alike, so both show exactly
+// the same thing. This package only moves bytes in from JavaScript and JSON
+// out. Everything runs locally in the page: nothing is uploaded.
+//
+// The functions, all returning JSON strings except watchnodeMessageBytes:
+//
+//	watchnodeOpen(inputs, options)  inputs: [{name, data: Uint8Array}];
+//	                                options: {format, command}; returns the
+//	                                entry list (inspect.Result, no trees)
+//	watchnodeMessage(index)         one entry with its field tree
+//	watchnodeMessageBytes(index)    the entry's payload (Uint8Array)
+//	watchnodeExport()               every entry with its field tree
+//
+// Misuse returns {"error": "..."}.
 //
 // Built natively, the program only explains that it must be built for
 // js/wasm; that build exists so `go build ./...` and `go vet ./...` cover the

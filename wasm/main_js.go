@@ -3,59 +3,124 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"syscall/js"
+
+	"github.com/watchnode/watchnode/node/inspect"
 )
 
-// jsFuncName is the global the page calls; prefixed so it cannot collide with
+// Names of the globals the page calls; prefixed so they cannot collide with
 // the page's own globals.
-const jsFuncName = "watchnodeDecodeFrames"
+const (
+	jsOpen         = "watchnodeOpen"
+	jsMessage      = "watchnodeMessage"
+	jsMessageBytes = "watchnodeMessageBytes"
+	jsExport       = "watchnodeExport"
+)
 
 // main registers the decoder and then blocks forever: a Go wasm program that
 // returns from main is torn down, and every later call from JavaScript into a
 // registered function would fail.
 func main() {
-	register()
+	register(&session{})
 	select {}
 }
 
 // register installs the JavaScript functions on the global object. It is
 // separate from main so the js/wasm tests install exactly what the page gets.
-// The js.Func is never released because the page may call it for as long as
-// it is open.
-func register() {
-	js.Global().Set(jsFuncName, js.FuncOf(decodeFramesJS))
+// The js.Funcs are never released because the page may call them for as long
+// as it is open.
+func register(s *session) {
+	g := js.Global()
+	g.Set(jsOpen, js.FuncOf(guard(func(args []js.Value) any { return openJS(s, args) })))
+	g.Set(jsMessage, js.FuncOf(guard(func(args []js.Value) any {
+		i, err := indexArg(jsMessage, args)
+		if err != nil {
+			return errorJSON(err.Error())
+		}
+		return s.message(i)
+	})))
+	g.Set(jsMessageBytes, js.FuncOf(guard(func(args []js.Value) any {
+		i, err := indexArg(jsMessageBytes, args)
+		if err != nil {
+			return js.Null()
+		}
+		b := s.payload(i)
+		u8 := js.Global().Get("Uint8Array").New(len(b))
+		js.CopyBytesToJS(u8, b)
+		return u8
+	})))
+	g.Set(jsExport, js.FuncOf(guard(func([]js.Value) any { return s.export() })))
 }
 
-// decodeFramesJS is watchnodeDecodeFrames(u8 Uint8Array) string: it returns
-// the JSON list of decodeFrames, or a JSON object {"error": "..."} when called
-// wrongly. It returns a string rather than a JS object so the JSON shape is
-// defined once, by the Go struct tags, and the page simply JSON.parses it.
-func decodeFramesJS(_ js.Value, args []js.Value) (result any) {
-	// A panic in a callback kills the whole Go program, after which every call
-	// from the page fails; one bad input must cost only that call.
-	defer func() {
-		if r := recover(); r != nil {
-			result = errorJSON(fmt.Sprintf("decoder panicked: %v", r))
+// guard turns a panic in a callback into an error result: a panic would kill
+// the whole Go program, after which every call from the page fails; one bad
+// input must cost only that call.
+func guard(fn func(args []js.Value) any) func(js.Value, []js.Value) any {
+	return func(_ js.Value, args []js.Value) (result any) {
+		defer func() {
+			if r := recover(); r != nil {
+				result = errorJSON(fmt.Sprintf("decoder panicked: %v", r))
+			}
+		}()
+		return fn(args)
+	}
+}
+
+// openJS is watchnodeOpen(inputs, options): inputs is an Array of
+// {name: string, data: Uint8Array}; options is {format, command}, optional.
+func openJS(s *session, args []js.Value) any {
+	if len(args) < 1 || len(args) > 2 {
+		return errorJSON(fmt.Sprintf("%s takes (inputs, options), got %d arguments", jsOpen, len(args)))
+	}
+	list := args[0]
+	if !list.InstanceOf(js.Global().Get("Array")) {
+		return errorJSON(fmt.Sprintf("%s wants an Array of {name, data: Uint8Array}, got %s", jsOpen, describe(list)))
+	}
+	u8Type := js.Global().Get("Uint8Array")
+	inputs := make([]inspect.Input, list.Length())
+	for i := range inputs {
+		item := list.Index(i)
+		if item.Type() != js.TypeObject {
+			return errorJSON(fmt.Sprintf("input %d is a %s, want {name, data: Uint8Array}", i, describe(item)))
 		}
-	}()
-	if len(args) != 1 {
-		return errorJSON(fmt.Sprintf("%s takes 1 argument (a Uint8Array), got %d", jsFuncName, len(args)))
+		data := item.Get("data")
+		// CopyBytesToGo panics on anything but a Uint8Array, so check first
+		// and say what was expected.
+		if !data.InstanceOf(u8Type) {
+			return errorJSON(fmt.Sprintf("input %d's data is a %s, want a Uint8Array", i, describe(data)))
+		}
+		inputs[i].Data = make([]byte, data.Length())
+		js.CopyBytesToGo(inputs[i].Data, data)
+		if name := item.Get("name"); name.Type() == js.TypeString {
+			inputs[i].Name = name.String()
+		}
 	}
-	u8 := args[0]
-	// CopyBytesToGo panics on anything but a Uint8Array (or
-	// Uint8ClampedArray), so check first and say what was expected.
-	if !u8.InstanceOf(js.Global().Get("Uint8Array")) {
-		return errorJSON(fmt.Sprintf("%s wants a Uint8Array, got %s", jsFuncName, describe(u8)))
+	var opt inspect.Options
+	if len(args) == 2 && args[1].Type() == js.TypeObject {
+		format, err := inspect.ParseFormat(stringField(args[1], "format"))
+		if err != nil {
+			return errorJSON(err.Error())
+		}
+		opt = inspect.Options{Format: format, Command: stringField(args[1], "command")}
 	}
-	data := make([]byte, u8.Length())
-	js.CopyBytesToGo(data, u8)
-	b, err := json.Marshal(decodeFrames(data))
-	if err != nil {
-		return errorJSON("encoding the result: " + err.Error())
+	return s.open(inputs, opt)
+}
+
+// indexArg reads a single entry index argument.
+func indexArg(name string, args []js.Value) (int, error) {
+	if len(args) != 1 || args[0].Type() != js.TypeNumber {
+		return 0, fmt.Errorf("%s takes one entry index (a number)", name)
 	}
-	return string(b)
+	return args[0].Int(), nil
+}
+
+// stringField returns obj[key] if it is a string, else "".
+func stringField(obj js.Value, key string) string {
+	if v := obj.Get(key); v.Type() == js.TypeString {
+		return v.String()
+	}
+	return ""
 }
 
 // describe names a JS value's kind for error messages: its constructor for
@@ -67,18 +132,4 @@ func describe(v js.Value) string {
 		}
 	}
 	return v.Type().String()
-}
-
-// errorJSON returns {"error": msg} as JSON, the shape the page checks for
-// before treating the result as a list.
-func errorJSON(msg string) string {
-	b, err := json.Marshal(struct {
-		Error string `json:"error"`
-	}{msg})
-	if err != nil {
-		// Marshalling one string field cannot fail; this keeps the promise
-		// of always returning JSON even so.
-		return `{"error":"internal error"}`
-	}
-	return string(b)
 }

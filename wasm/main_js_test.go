@@ -4,118 +4,109 @@ package main
 
 import (
 	"encoding/json"
-	"reflect"
-	"strings"
 	"sync"
 	"syscall/js"
 	"testing"
 
+	"github.com/watchnode/watchnode/node/inspect"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
-// registerOnce installs the page's functions once per test binary: register
-// allocates a js.Func on every call and main calls it only once.
+// registerOnce installs the page's functions once per test binary, on one
+// session, as main does.
 var registerOnce sync.Once
 
-// decodeFunc returns the registered global, failing if register did not
-// install it where the page looks.
-func decodeFunc(t *testing.T) js.Value {
+// global returns the registered global name, failing if register did not
+// install a function there.
+func global(t *testing.T, name string) js.Value {
 	t.Helper()
-	registerOnce.Do(register)
-	fn := js.Global().Get(jsFuncName)
+	registerOnce.Do(func() { register(&session{}) })
+	fn := js.Global().Get(name)
 	if fn.Type() != js.TypeFunction {
-		t.Fatalf("%s is a %s after register, want a function", jsFuncName, fn.Type())
+		t.Fatalf("%s is a %s after register, want a function", name, fn.Type())
 	}
 	return fn
 }
 
-// toUint8Array copies b into a new JS Uint8Array, as the page hands over a
-// file or pasted hex.
-func toUint8Array(b []byte) js.Value {
-	u8 := js.Global().Get("Uint8Array").New(len(b))
-	js.CopyBytesToJS(u8, b)
-	return u8
+// jsInputs builds the page's argument: [{name, data: Uint8Array}].
+func jsInputs(inputs ...inspect.Input) js.Value {
+	arr := js.Global().Get("Array").New()
+	for _, in := range inputs {
+		u8 := js.Global().Get("Uint8Array").New(len(in.Data))
+		js.CopyBytesToJS(u8, in.Data)
+		obj := js.Global().Get("Object").New()
+		obj.Set("name", in.Name)
+		obj.Set("data", u8)
+		arr.Call("push", obj)
+	}
+	return arr
 }
 
-// TestJSDecodeFrames calls the function through JavaScript and checks the
-// JSON it returns is the same list decodeFrames gives natively.
-func TestJSDecodeFrames(t *testing.T) {
-	fn := decodeFunc(t)
-	data, want := testFrames(t, protocol.Mainnet)
-	res := fn.Invoke(toUint8Array(data))
+// TestJSOpenMessageExport drives the four functions the way the page does and
+// checks they give what the native session gives.
+func TestJSOpenMessageExport(t *testing.T) {
+	in := testInput(t, protocol.Testnet4)
+	opts := js.Global().Get("Object").New()
+	opts.Set("format", "auto")
+	res := global(t, jsOpen).Invoke(jsInputs(in), opts)
 	if res.Type() != js.TypeString {
-		t.Fatalf("result is a %s, want a string", res.Type())
+		t.Fatalf("watchnodeOpen returned a %s, want a string", res.Type())
 	}
-	var got []FrameSummary
-	if err := json.Unmarshal([]byte(res.String()), &got); err != nil {
-		t.Fatalf("result %q is not a JSON list of summaries: %v", res.String(), err)
+	native := &session{}
+	if want := native.open([]inspect.Input{in}, inspect.Options{}); res.String() != want {
+		t.Fatalf("JS list differs from the native one:\n got %s\nwant %s", res.String(), want)
 	}
-	if got = withoutTrees(t, got); !reflect.DeepEqual(got, want) {
-		t.Fatalf("JS result:\n got %+v\nwant %+v", got, want)
-	}
-
-	// The page parses with JSON.parse, so check the keys as JavaScript sees them.
+	// The page parses with JSON.parse: check the keys as JavaScript sees them.
 	parsed := js.Global().Get("JSON").Call("parse", res)
-	if n := parsed.Length(); n != len(want) {
-		t.Fatalf("JSON.parse gives %d entries, want %d", n, len(want))
+	if c := parsed.Get("entries").Index(1).Get("command").String(); c != "headers" {
+		t.Errorf("entries[1].command = %q", c)
 	}
-	first := parsed.Index(0)
-	if c := first.Get("command").String(); c != "version" {
-		t.Errorf("entry 0 command = %q, want version", c)
+	if got, want := global(t, jsMessage).Invoke(1).String(), native.message(1); got != want {
+		t.Errorf("watchnodeMessage(1):\n got %s\nwant %s", got, want)
 	}
-	if mt := first.Get("message_type").String(); mt != "*wire.MsgVersion" {
-		t.Errorf("entry 0 message_type = %q", mt)
+	b := global(t, jsMessageBytes).Invoke(0)
+	if !b.InstanceOf(js.Global().Get("Uint8Array")) || b.Length() != 8 {
+		t.Errorf("watchnodeMessageBytes(0) = %s of length %d", describe(b), b.Length())
 	}
-	if k := parsed.Index(3).Get("known"); k.Type() != js.TypeBoolean || k.Bool() {
-		t.Errorf("entry 3 known = %v, want false", k)
-	}
-
-	if s := fn.Invoke(toUint8Array(nil)).String(); s != "[]" {
-		t.Errorf("empty Uint8Array gives %s, want []", s)
-	}
-	var bad []FrameSummary
-	if err := json.Unmarshal([]byte(fn.Invoke(toUint8Array(data[:30])).String()), &bad); err != nil ||
-		len(bad) != 1 || bad[0].Offset != 0 || !strings.Contains(bad[0].Error, "unexpected EOF") {
-		t.Errorf("truncated input gives %+v (err %v), want the version frame cut short", bad, err)
+	if got, want := global(t, jsExport).Invoke().String(), native.export(); got != want {
+		t.Errorf("watchnodeExport differs from the native export")
 	}
 }
 
-// TestJSDecodeFramesWrongArgument checks that every wrong call returns an
-// {"error": ...} object instead of panicking, and that the function still
-// works afterwards (a panic would have killed the Go program).
-func TestJSDecodeFramesWrongArgument(t *testing.T) {
-	fn := decodeFunc(t)
+// TestJSWrongArguments checks that every wrong call returns an {"error": ...}
+// object instead of panicking, and that the functions still work afterwards
+// (a panic would have killed the Go program).
+func TestJSWrongArguments(t *testing.T) {
+	open := global(t, jsOpen)
+	bad := js.Global().Get("Object").New()
+	bad.Set("data", "f9beb4d9")
 	cases := map[string][]any{
-		"string":      {"f9beb4d9"},
-		"number":      {42},
-		"null":        {js.Null()},
-		"undefined":   {js.Undefined()},
-		"array":       {js.Global().Get("Array").New(1, 2, 3)},
-		"ArrayBuffer": {js.Global().Get("ArrayBuffer").New(8)},
-		"no argument": {},
-		"two":         {toUint8Array([]byte{1}), toUint8Array([]byte{2})},
+		"string":         {"f9beb4d9"},
+		"number":         {42},
+		"null":           {js.Null()},
+		"no argument":    {},
+		"Uint8Array":     {js.Global().Get("Uint8Array").New(8)},
+		"string data":    {js.Global().Get("Array").New(bad)},
+		"number item":    {js.Global().Get("Array").New(1)},
+		"unknown format": {jsInputs(), js.ValueOf(map[string]any{"format": "xml"})},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
-			res := fn.Invoke(args...)
-			if res.Type() != js.TypeString {
-				t.Fatalf("result is a %s, want a string", res.Type())
-			}
+			res := open.Invoke(args...)
 			var obj map[string]any
 			if err := json.Unmarshal([]byte(res.String()), &obj); err != nil {
 				t.Fatalf("result %q is not a JSON object: %v", res.String(), err)
 			}
-			msg, _ := obj["error"].(string)
-			if msg == "" || len(obj) != 1 {
+			if msg, _ := obj["error"].(string); msg == "" || len(obj) != 1 {
 				t.Fatalf("result %s, want only a non-empty \"error\"", res.String())
 			}
-			t.Logf("%s", msg)
 		})
 	}
-	data, want := testFrames(t, protocol.Regtest)
-	var got []FrameSummary
-	err := json.Unmarshal([]byte(fn.Invoke(toUint8Array(data)).String()), &got)
-	if got = withoutTrees(t, got); err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("after wrong calls: got %+v (err %v), want %+v", got, err, want)
+	if got := global(t, jsMessage).Invoke("one").String(); got == "" || got[0] != '{' {
+		t.Errorf("watchnodeMessage(\"one\") = %s", got)
+	}
+	res := open.Invoke(jsInputs(testInput(t, protocol.Regtest)))
+	if n := js.Global().Get("JSON").Call("parse", res).Get("messages").Int(); n != 2 {
+		t.Errorf("after wrong calls: %d messages, want 2", n)
 	}
 }

@@ -25,6 +25,13 @@ type Engine interface {
 	Tips(ctx context.Context) ([]engine.TipView, error)
 	Messages() *engine.Ring[engine.MessageRecord]
 	Events() *engine.Ring[engine.Event]
+	// MessageFrame is a logged message's bytes, framed, while kept.
+	MessageFrame(seq uint64) ([]byte, bool)
+	// Message capture: the folder, whether new connections are captured,
+	// and the switch.
+	CaptureDir() string
+	Capturing() bool
+	SetCapture(ctx context.Context, on bool) error
 }
 
 // Server holds the HTTP handlers.
@@ -37,6 +44,7 @@ type Server struct {
 	// handler is mux behind the auth gate (auth.go).
 	handler     http.Handler
 	requireAuth bool
+	decoderDir  string // where decoder.wasm and wasm_exec.js are (decoder.go)
 }
 
 // New returns a server for eng; token authorizes the mutating API calls.
@@ -61,6 +69,9 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	s.mux.HandleFunc("DELETE /api/bans/{addr}", s.authorized(s.unban))
 	s.mux.HandleFunc("GET /api/headers/{key}", s.header)
 	s.mux.HandleFunc("GET /api/tips", s.tips)
+	s.mux.HandleFunc("GET /api/messages", s.messages)
+	s.registerCaptures()
+	s.registerDecoder()
 	s.routeMetrics()
 	s.routePages()
 	return s
@@ -228,4 +239,32 @@ func (s *Server) tips(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, tips)
+}
+
+// maxMessagesPerCall bounds one GET /api/messages answer.
+const maxMessagesPerCall = 1000
+
+// messages is GET /api/messages?after=SEQ&limit=N: the message log from
+// after SEQ on, oldest first, as the feed's message lines. "skipped" counts
+// messages after SEQ the log no longer holds.
+func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
+	if q.Get("after") != "" && err != nil {
+		writeError(w, http.StatusBadRequest, "after must be a message number")
+		return
+	}
+	limit := maxMessagesPerCall
+	if l := q.Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > maxMessagesPerCall {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit must be 1 to %d", maxMessagesPerCall))
+			return
+		}
+	}
+	first, recs, skipped := s.eng.Messages().Since(after, limit)
+	lines := make([]MessageLine, len(recs))
+	for i := range recs {
+		lines[i] = lineOf(first+uint64(i), &recs[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"skipped": skipped, "messages": lines})
 }

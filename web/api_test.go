@@ -23,6 +23,35 @@ type fakeEngine struct {
 	calls  []string
 	msgs   *engine.Ring[engine.MessageRecord]
 	events *engine.Ring[engine.Event]
+	// frames are logged messages' bytes; captureDir and capturing the
+	// capture switch.
+	frames     map[uint64][]byte
+	captureDir string
+	capturing  bool
+}
+
+func (f *fakeEngine) MessageFrame(seq uint64) ([]byte, bool) {
+	b, ok := f.frames[seq]
+	return b, ok
+}
+
+func (f *fakeEngine) CaptureDir() string { return f.captureDir }
+
+func (f *fakeEngine) Capturing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.capturing
+}
+
+func (f *fakeEngine) SetCapture(_ context.Context, on bool) error {
+	if f.captureDir == "" {
+		return engine.ErrNoCaptureDir
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("capture %v", on))
+	f.capturing = on
+	return nil
 }
 
 func (f *fakeEngine) Messages() *engine.Ring[engine.MessageRecord] { return f.msgs }

@@ -128,7 +128,7 @@ func (s *Server) gate(next http.Handler) http.Handler {
 // are sent to the login page, programs get 401.
 func (s *Server) deny(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	machine := strings.HasPrefix(p, "/api/") || p == "/ws" || p == "/metrics" || strings.HasPrefix(p, "/static/")
+	machine := strings.HasPrefix(p, "/api/") || p == "/ws" || p == "/metrics" || strings.HasPrefix(p, "/static/") || strings.HasPrefix(p, "/decoder/")
 	if !machine && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return

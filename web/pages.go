@@ -253,7 +253,8 @@ func (s *Server) renderBans(w http.ResponseWriter, r *http.Request, status int, 
 	snap := s.snapshot()
 	p := s.page(r, "bans", "Bans & controls")
 	p.Path = "/bans" // also for a control's error answered from /ui/...
-	s.render(w, r, status, views.Bans(p, snap.Disconnects, snap.Bans, msg))
+	captures := views.CaptureState{Enabled: s.eng.Capturing(), Dir: s.eng.CaptureDir(), Captures: s.listCaptures()}
+	s.render(w, r, status, views.Bans(p, snap.Disconnects, snap.Bans, captures, msg))
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {

@@ -189,12 +189,12 @@ func checkField(t *testing.T, doc *goquery.Document, path, format, want string) 
 
 var pagePaths = map[string]string{
 	"/": "overview", "/peers": "peers", "/peers/7": "peer", "/chain": "chain",
-	"/messages": "messages", "/network": "network", "/bans": "bans",
+	"/messages": "messages", "/decoder": "decoder", "/network": "network", "/bans": "bans",
 }
 
 func TestPagesLayout(t *testing.T) {
 	s := New(newPagesEngine(), "secret", nil)
-	wantNav := []string{"/", "/peers", "/chain", "/messages", "/network", "/bans"}
+	wantNav := []string{"/", "/peers", "/chain", "/messages", "/decoder", "/network", "/bans"}
 	for path, name := range pagePaths {
 		w := request(t, s, "GET", path, nil)
 		if w.Code != 200 {
@@ -375,7 +375,7 @@ func TestPeerPage(t *testing.T) {
 	if got := strings.TrimSpace(doc.Find(".reason").Text()); got != "bad "+xssScript {
 		t.Errorf("gone peer's reason %q", got)
 	}
-	if doc.Find("nav a").Length() != 6 {
+	if doc.Find("nav a").Length() != 7 {
 		t.Errorf("404 page without the nav bar")
 	}
 }
@@ -544,7 +544,7 @@ func TestPeerTextEscaped(t *testing.T) {
 			t.Errorf("%s: %d img elements", path, n)
 		}
 		doc.Find("script").Each(func(_ int, s *goquery.Selection) {
-			if src, ok := s.Attr("src"); !ok || !strings.HasPrefix(src, "/static/") || strings.TrimSpace(s.Text()) != "" {
+			if src, ok := s.Attr("src"); !ok || !strings.HasPrefix(src, "/static/") && src != "/decoder/wasm_exec.js" || strings.TrimSpace(s.Text()) != "" {
 				t.Errorf("%s: a script element that is not ours: %q", path, s.Text())
 			}
 		})
@@ -831,8 +831,8 @@ func TestAPICookieAndCSRF(t *testing.T) {
 func TestRequireAuth(t *testing.T) {
 	e := newPagesEngine()
 	s := New(e, "secret", nil, WithRequireAuth(true))
-	guarded := []string{"/", "/peers", "/peers/7", "/chain", "/messages", "/network", "/bans",
-		"/static/app.js", "/static/vendor/uPlot.min.css", "/api/status", "/api/peers", "/metrics", "/ws"}
+	guarded := []string{"/", "/peers", "/peers/7", "/chain", "/messages", "/decoder", "/network", "/bans",
+		"/static/app.js", "/static/vendor/uPlot.min.css", "/api/status", "/api/peers", "/api/captures", "/api/messages/1/raw", "/decoder/decoder.wasm", "/metrics", "/ws"}
 	for _, path := range guarded {
 		for _, mods := range [][]func(*http.Request){nil, {withCookie("wrong")}, {withBearer("wrong")}} {
 			w := request(t, s, "GET", path, nil, mods...)

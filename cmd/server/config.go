@@ -27,6 +27,7 @@ type config struct {
 	httpAddr    string
 	logLevel    slog.Level
 	capture     bool
+	decoderDir  string
 }
 
 // hostPorts is a repeatable host:port flag.
@@ -63,9 +64,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	maxOutbound := fs.Int("maxoutbound", engine.DefaultMaxOutbound, "number of outbound peers to keep")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web server and JSON API")
 	logLevel := fs.String("loglevel", "info", "log level: debug | info | warn | error")
-	capture := fs.Bool("capture", false, "record every message of every peer in Bitcoin Core's capture format under <datadir>/message_capture")
+	capture := fs.Bool("capture", false, "record every message of every peer in Bitcoin Core's capture format under <datadir>/message_capture (the dashboard can switch it too)")
+	decoderDir := fs.String("decoder-dir", "", "folder holding the browser decoder's decoder.wasm and wasm_exec.js (default: this executable's folder, where make build puts them)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n       server import-headers [-network NET] [-datadir DIR] FILE\n       server export-headers [-network NET] [-datadir DIR] FILE\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n       server import-headers [-network NET] [-datadir DIR] FILE\n       server export-headers [-network NET] [-datadir DIR] FILE\n       server decode [-format F] [-command C] FILE... (see server decode -help)\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -107,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	c.httpAddr = *httpAddr
 	c.capture = *capture
+	c.decoderDir = *decoderDir
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return config{}, fmt.Errorf("-loglevel: want debug, info, warn or error: %w", err)
 	}

@@ -33,15 +33,38 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	serverBin = filepath.Join(dir, "server")
-	build := exec.Command("go", "build", "-race", "-o", serverBin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := buildServer(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "building the server for the integration tests:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildServer builds what `make build` does into dir: the server (with the
+// race detector) and, next to it, the browser decoder and its loader.
+func buildServer(dir string) error {
+	build := exec.Command("go", "build", "-race", "-o", serverBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return err
+	}
+	wasm := exec.Command("go", "build", "-o", filepath.Join(dir, "decoder.wasm"), "../../wasm")
+	wasm.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	wasm.Stdout, wasm.Stderr = os.Stderr, os.Stderr
+	if err := wasm.Run(); err != nil {
+		return err
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return err
+	}
+	loader, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "wasm_exec.js"), loader, 0o644)
 }
 
 // nodeProc is one running instance of bin/server.

@@ -26,6 +26,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "import-headers" || args[0] == "export-headers") {
 		return runHeadersCommand(args[0], args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "decode" {
+		return runDecodeCommand(args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, errHelp) {
 		return 0
@@ -62,8 +65,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Network: cfg.network, DataDir: cfg.dataDir,
 		Connect: cfg.connect, AddNode: cfg.addNode, Listen: cfg.listen,
 		MaxPeers: cfg.maxPeers, MaxOutbound: cfg.maxOutbound,
-		CaptureDir: captureDir(cfg),
-		Logger:     log.With("component", "engine"),
+		CaptureDir: captureDir(cfg), Capture: cfg.capture,
+		Logger: log.With("component", "engine"),
 	})
 	if err != nil {
 		return err
@@ -86,7 +89,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	go func() { engineDone <- eng.Run(ctx) }()
 	webDone := make(chan error, 1)
 	go func() {
-		webDone <- web.Serve(ctx, ln, web.New(eng, token, log.With("component", "web"), web.WithRequireAuth(!web.IsLoopback(ln.Addr()))))
+		webDone <- web.Serve(ctx, ln, web.New(eng, token, log.With("component", "web"),
+			web.WithRequireAuth(!web.IsLoopback(ln.Addr())), web.WithDecoderDir(decoderDir(cfg, log))))
 	}()
 
 	// Whichever stops first (a signal, or an error from either half) stops
@@ -119,11 +123,22 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	return errs
 }
 
-// captureDir is where -capture records messages, as bitcoind's
-// -capturemessages does: <datadir>/message_capture.
+// captureDir is where -capture (or the dashboard's switch) records
+// messages, as bitcoind's -capturemessages does: <datadir>/message_capture.
 func captureDir(cfg config) string {
-	if !cfg.capture {
+	return filepath.Join(cfg.dataDir, "message_capture")
+}
+
+// decoderDir is where the browser decoder's files are: -decoder-dir, or the
+// folder of this executable, where `make build` puts them.
+func decoderDir(cfg config, log *slog.Logger) string {
+	if cfg.decoderDir != "" {
+		return cfg.decoderDir
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		log.Warn("cannot find the decoder's files: the executable's path is unknown", "err", err)
 		return ""
 	}
-	return filepath.Join(cfg.dataDir, "message_capture")
+	return filepath.Dir(exe)
 }

@@ -38,9 +38,12 @@ type Config struct {
 	BackoffMin       time.Duration
 	BackoffMax       time.Duration
 
-	// CaptureDir, when set, records every message of every peer in Bitcoin
-	// Core's capture format, in one folder per peer address below it.
+	// CaptureDir is where message captures go: every message of every
+	// peer in Bitcoin Core's capture format, in one folder per peer address
+	// below it. Capture says whether capturing starts on; SetCapture
+	// switches it at run time. Empty disables capture altogether.
 	CaptureDir string
+	Capture    bool
 
 	// Params overrides the network's consensus parameters (tests lower the
 	// minimum chain work, for instance); nil uses consensus.ParamsFor.

@@ -74,6 +74,8 @@ type Engine struct {
 	closedSent        uint64 // bytes of connections already gone
 	closedRecv        uint64
 	lastSave          time.Time
+	capturing         atomic.Bool   // new connections are captured
+	payloads          *payloadStore // recent messages' bytes, for the decoder
 }
 
 // New validates cfg, loads the address book and bans from the data folder
@@ -104,6 +106,8 @@ func New(cfg Config) (*Engine, error) {
 		eventLog:          NewRing[Event](eventLogSize),
 	}
 	e.startedAt = e.now()
+	e.capturing.Store(cfg.Capture && cfg.CaptureDir != "")
+	e.payloads = newPayloadStore(payloadBudget)
 	banPath := ""
 	if cfg.DataDir != "" {
 		e.addrsPath = filepath.Join(cfg.DataDir, "peers.json")
@@ -307,10 +311,10 @@ func (e *Engine) serveRound(now time.Time) bool {
 			e.handleMessage(p, m, now)
 			if len(m.Headers) > 0 {
 				// handleMessage waited for the reader's hashes.
-				e.logInbound(p, m.Command, m.Size, nil, len(m.Headers),
+				e.logInbound(p, m.Command, m.Size, nil, m.Payload, len(m.Headers),
 					protocol.ShortHash(m.HeaderHashes[0]), protocol.ShortHash(m.HeaderHashes[len(m.HeaderHashes)-1]), m.Received)
 			} else {
-				e.logInbound(p, m.Command, m.Size, m.Msg, 0, "", "", m.Received)
+				e.logInbound(p, m.Command, m.Size, m.Msg, m.Payload, 0, "", "", m.Received)
 			}
 		}
 	}

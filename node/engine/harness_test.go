@@ -147,7 +147,7 @@ func (h *harness) push(p *peerState, msg wire.Message) {
 	if err != nil {
 		h.t.Fatalf("encoding %s: %v", msg.Command(), err)
 	}
-	ok := p.in.Push(peer.Inbound{Msg: msg, Command: msg.Command(), Size: protocol.HeaderSize + len(payload), Received: h.now()})
+	ok := p.in.Push(peer.Inbound{Msg: msg, Command: msg.Command(), Size: protocol.HeaderSize + len(payload), Received: h.now(), Payload: payload})
 	if !ok {
 		h.t.Fatalf("inbound queue of peer %d is closed", p.id)
 	}

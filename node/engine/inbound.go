@@ -4,9 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/addrman"
@@ -75,15 +73,7 @@ func (e *Engine) connected(ev evConnected, now time.Time) {
 	id := e.lastID
 	in := peer.NewInQueue(inQueueLimit, e.notify)
 	out := peer.NewOutQueue(outQueueLimit)
-	var capture *peer.Capture
-	if e.cfg.CaptureDir != "" {
-		// Core's layout: message_capture/<addr with : as _>/msgs_*.dat.
-		dir := filepath.Join(e.cfg.CaptureDir, strings.NewReplacer(":", "_", "[", "", "]", "").Replace(addr.String()))
-		var err error
-		if capture, err = peer.OpenCapture(dir); err != nil {
-			e.log.Error("cannot capture this peer's messages", "addr", addr, "err", err)
-		}
-	}
+	capture := e.openCapture(addr.String())
 	c := peer.Start(ev.nc, peer.Config{
 		Magic: e.magic, WriteTimeout: e.cfg.WriteTimeout, In: in, Out: out, Capture: capture,
 		OnWritten: func(req uint64, at time.Time) { e.post(evWritten{id: id, req: req, at: at}) },
@@ -91,6 +81,7 @@ func (e *Engine) connected(ev evConnected, now time.Time) {
 	})
 	e.wg.Go(c.Wait)
 	p := e.addPeer(id, connLink{c}, in, out, addr, connType, now)
+	p.capture = capture
 	if ev.manual {
 		p.target = ev.target
 		for _, t := range e.targets {

@@ -48,6 +48,7 @@ const (
 	EventReorg      = "reorg"
 	EventSync       = "sync"
 	EventDiscovery  = "discovery"
+	EventCapture    = "capture"
 )
 
 // Event is one thing that happened, for the dashboard's recent events.
@@ -74,25 +75,26 @@ func (e *Engine) event(now time.Time, kind string, p *peerState, format string, 
 }
 
 // logMessage records a message sent to or received from p.
-func (e *Engine) logMessage(p *peerState, inbound bool, command string, size int, msg wire.Message, at time.Time) {
+// payload, when not nil, is kept within the payload budget for the decoder.
+func (e *Engine) logMessage(p *peerState, inbound bool, command string, size int, msg wire.Message, payload []byte, at time.Time) {
 	rec := MessageRecord{Time: at, Peer: p.id, Addr: p.addr.String(), Inbound: inbound, Command: command, Size: size}
 	if size <= lazySummaryMax {
 		rec.msg = msg
 	} else if msg != nil {
 		rec.summary = protocol.Summary(msg)
 	}
-	e.msgLog.Append(rec)
+	e.payloads.put(e.msgLog.Append(rec), payload)
 }
 
 // logInbound records a received message once the engine has handled it.
 // A headers message from the fast path carries its content in m.Headers,
 // not m.Msg, so its summary is made from that.
-func (e *Engine) logInbound(p *peerState, command string, size int, msg wire.Message, headers int, first, last string, at time.Time) {
+func (e *Engine) logInbound(p *peerState, command string, size int, msg wire.Message, payload []byte, headers int, first, last string, at time.Time) {
 	if headers > 0 {
 		rec := MessageRecord{Time: at, Peer: p.id, Addr: p.addr.String(), Inbound: true, Command: command, Size: size,
 			summary: fmt.Sprintf("%d headers, %s .. %s", headers, first, last)}
-		e.msgLog.Append(rec)
+		e.payloads.put(e.msgLog.Append(rec), payload)
 		return
 	}
-	e.logMessage(p, true, command, size, msg, at)
+	e.logMessage(p, true, command, size, msg, payload, at)
 }

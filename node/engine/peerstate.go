@@ -53,6 +53,7 @@ type peerState struct {
 	link     link
 	in       *peer.InQueue
 	out      *peer.OutQueue
+	capture  *peer.Capture // nil when this connection is not captured
 
 	connectedAt time.Time
 	localNonce  uint64 // the nonce of the version we sent

@@ -46,7 +46,7 @@ func (e *Engine) send(p *peerState, msg wire.Message, now time.Time) bool {
 }
 
 func (e *Engine) sendFrame(p *peerState, f Frame, msg wire.Message, req *Request, now time.Time) bool {
-	e.logMessage(p, false, f.command, len(f.bytes), msg, now)
+	e.logMessage(p, false, f.command, len(f.bytes), msg, f.bytes[protocol.HeaderSize:], now)
 	out := peer.Outbound{Frame: f.bytes, Command: f.command, Control: controlCommands[f.command]}
 	if req != nil {
 		out.Request, out.Written = req.ID, &req.wrote

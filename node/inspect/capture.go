@@ -1,7 +1,6 @@
 package inspect
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -46,13 +45,9 @@ func ReadCoreCapture(data []byte) ([]CaptureRecord, error) {
 		}
 		us := int64(binary.LittleEndian.Uint64(data[off:]))
 		cmdField := data[off+8 : off+8+protocol.CommandSize]
-		end := bytes.IndexByte(cmdField, 0)
-		if end < 0 {
-			end = len(cmdField)
-		}
-		command := string(cmdField[:end])
-		if end == 0 || !printable(command) || !allZero(cmdField[end:]) {
-			return out, &CaptureError{off + 8, fmt.Sprintf("malformed command field %q", cmdField)}
+		command, err := protocol.ParseCommand(cmdField)
+		if err != nil {
+			return out, &CaptureError{off + 8, fmt.Sprintf("command field %q: %v", cmdField, err)}
 		}
 		n := binary.LittleEndian.Uint32(data[off+8+protocol.CommandSize:])
 		if n > protocol.MaxPayload {
@@ -77,13 +72,4 @@ func AppendCoreRecord(dst []byte, at time.Time, command string, payload []byte) 
 	dst = append(dst, cmd[:]...)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
 	return append(dst, payload...)
-}
-
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

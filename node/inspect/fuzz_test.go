@@ -3,6 +3,11 @@ package inspect
 import (
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // fuzzCommands are chosen by the fuzzer's first byte.
@@ -43,6 +48,35 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("bad error %+v", m.Error)
 		}
 		if _, err := json.Marshal(m); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzOpen: whatever a person drops on the decoder page, in whatever format
+// they choose, Open never panics, every entry has a kind, and each entry's
+// detail and the JSON export can be made.
+func FuzzOpen(f *testing.F) {
+	ping, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgPing(1))
+	f.Add(uint8(0), ping)
+	f.Add(uint8(0), AppendCoreRecord(nil, time.Unix(1700000000, 0), "ping", ping[24:]))
+	f.Add(uint8(1), []byte("0b110907 70696e67"))
+	f.Add(uint8(3), ping[24:])
+	f.Fuzz(func(t *testing.T, format uint8, data []byte) {
+		opt := Options{Format: Formats[int(format)%len(Formats)], Command: "tx"}
+		r, err := Open([]Input{{Name: "fuzz/msgs_recv.dat", Data: data}}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range r.Entries {
+			if e.Kind != KindMessage && e.Kind != KindError || e.Index != i {
+				t.Fatalf("entry %d: %+v", i, e)
+			}
+			if i < 8 {
+				r.Detail(i)
+			}
+		}
+		if _, err := json.Marshal(r.WithFields()); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -122,7 +122,7 @@ func (c *Conn) readLoop() {
 		if c.cfg.Capture != nil {
 			c.cfg.Capture.recv.add(now, f.Command, f.Payload)
 		}
-		in := Inbound{Command: f.Command, Size: f.WireSize(), Received: now}
+		in := Inbound{Command: f.Command, Size: f.WireSize(), Received: now, Payload: f.Payload}
 		var hashing []consensus.Header
 		if f.Command == wire.CmdHeaders {
 			if hs, err := decodeHeaders(f.Payload); err == nil {

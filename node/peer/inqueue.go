@@ -15,6 +15,9 @@ type Inbound struct {
 	Command  string
 	Size     int // bytes on the wire, header included
 	Received time.Time
+	// Payload is the message's bytes as received (a buffer of its own,
+	// never reused), kept by the engine's message log for the decoder.
+	Payload []byte
 	// For a headers message: the headers in compact form and their hashes,
 	// computed on the reader goroutine so the engine only validates. Msg is
 	// then an empty *wire.MsgHeaders: Headers holds the content.

@@ -69,7 +69,7 @@ func ReadFrame(r io.Reader, magic wire.BitcoinNet) (Frame, error) {
 	if got := wire.BitcoinNet(binary.LittleEndian.Uint32(hdr[0:4])); got != magic {
 		return Frame{}, fmt.Errorf("%w: got %08x, want %08x", ErrWrongMagic, uint32(got), uint32(magic))
 	}
-	command, err := parseCommand(hdr[4:16])
+	command, err := ParseCommand(hdr[4:16])
 	if err != nil {
 		return Frame{}, err
 	}
@@ -111,9 +111,9 @@ func readPayload(r io.Reader, n int) ([]byte, error) {
 	return buf, nil
 }
 
-// parseCommand checks Bitcoin Core's rule for the command field: printable
+// ParseCommand checks Bitcoin Core's rule for the command field: printable
 // ASCII, then only NUL padding, and not empty.
-func parseCommand(field []byte) (string, error) {
+func ParseCommand(field []byte) (string, error) {
 	end := bytes.IndexByte(field, 0)
 	if end < 0 {
 		end = len(field)
@@ -143,7 +143,7 @@ func AppendFrame(dst []byte, magic wire.BitcoinNet, command string, payload []by
 	var hdr [HeaderSize]byte
 	binary.LittleEndian.PutUint32(hdr[0:4], uint32(magic))
 	copy(hdr[4:16], command)
-	if _, err := parseCommand(hdr[4:16]); err != nil {
+	if _, err := ParseCommand(hdr[4:16]); err != nil {
 		return nil, err // a frame we could not read back ourselves
 	}
 	binary.LittleEndian.PutUint32(hdr[16:20], uint32(len(payload)))

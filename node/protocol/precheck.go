@@ -101,7 +101,15 @@ func (c *cursor) varInt() (uint64, error) {
 		return 0, fmt.Errorf("%w: no CompactSize at offset %d", errShort, c.off)
 	}
 	first := c.b[c.off]
-	size := map[byte]int{0xfd: 2, 0xfe: 4, 0xff: 8}[first]
+	size := 0
+	switch first {
+	case 0xfd:
+		size = 2
+	case 0xfe:
+		size = 4
+	case 0xff:
+		size = 8
+	}
 	c.off++
 	if size == 0 {
 		return uint64(first), nil

@@ -415,6 +415,9 @@ func filterTypeName(t wire.FilterType) string {
 // a format character (bidi overrides, zero-width characters), which could
 // reorder or hide the rest of the line.
 func displayable(r rune) bool {
+	if r < 0x80 {
+		return r >= 0x20 && r != 0x7f
+	}
 	return !unicode.IsControl(r) && !unicode.In(r, unicode.Zl, unicode.Zp, unicode.Cf)
 }
 

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/watchnode/watchnode/internal/btcdtest"
+	"github.com/watchnode/watchnode/internal/pcaptest"
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/inspect"
+	"github.com/watchnode/watchnode/web"
+)
+
+// recordingProxy forwards one TCP connection to target and records the
+// traffic both ways as a packet capture, each read becoming the segments a
+// real capture would show.
+type recordingProxy struct {
+	ln     net.Listener
+	target string
+	pcap   bytes.Buffer
+	w      *pcaptest.Writer
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+func startRecordingProxy(t *testing.T, target string, format pcaptest.Format) *recordingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingProxy{ln: ln, target: target}
+	if p.w, err = pcaptest.NewWriter(&p.pcap, format); err != nil {
+		t.Fatal(err)
+	}
+	p.wg.Add(1)
+	go p.accept(t)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *recordingProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *recordingProxy) accept(t *testing.T) {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			t.Errorf("proxy: dialing %s: %v", p.target, err)
+			client.Close()
+			return
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
+		conn, err := p.w.Open(time.Now(), netip.MustParseAddrPort(client.RemoteAddr().String()), netip.MustParseAddrPort(p.addr()))
+		if err != nil {
+			t.Errorf("proxy: %v", err)
+			return
+		}
+		p.wg.Add(2)
+		go p.copy(t, conn, server, client, true)
+		go p.copy(t, conn, client, server, false)
+	}
+}
+
+// copy forwards src to dst, recording what it forwards.
+func (p *recordingProxy) copy(t *testing.T, conn *pcaptest.Conn, dst, src net.Conn, toServer bool) {
+	defer p.wg.Done()
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if werr := conn.Send(time.Now(), toServer, buf[:n]); werr != nil {
+				t.Errorf("proxy: recording: %v", werr)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *recordingProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// logCommands returns the commands of the node's message log with peer addr,
+// split by direction.
+func logCommands(t *testing.T, n *nodeProc, addr string) (sent, recv []string) {
+	t.Helper()
+	after := uint64(0)
+	for {
+		var page struct {
+			Skipped  uint64            `json:"skipped"`
+			Messages []web.MessageLine `json:"messages"`
+		}
+		n.get("/api/messages?after="+strconv.FormatUint(after, 10), &page)
+		if page.Skipped > 0 && after == 0 {
+			t.Fatalf("the message log lost %d messages; the test needs them all", page.Skipped)
+		}
+		if len(page.Messages) == 0 {
+			return sent, recv
+		}
+		for _, m := range page.Messages {
+			if m.Addr != addr {
+				continue
+			}
+			if m.Dir == "in" {
+				recv = append(recv, m.Command)
+			} else {
+				sent = append(sent, m.Command)
+			}
+		}
+		after = page.Messages[len(page.Messages)-1].Seq
+	}
+}
+
+// entryCommands splits decoded entries by direction, failing on anything
+// that is not a sound message.
+func entryCommands(t *testing.T, what string, entries []inspect.Entry, sentDir, recvDir string) (sent, recv []string) {
+	t.Helper()
+	for _, e := range entries {
+		if e.Kind != inspect.KindMessage || e.Error != "" || e.ChecksumValid != nil && !*e.ChecksumValid {
+			t.Errorf("%s: entry %d is not a sound message: %+v", what, e.Index, e)
+			continue
+		}
+		switch e.Direction {
+		case sentDir:
+			sent = append(sent, e.Command)
+		case recvDir:
+			recv = append(recv, e.Command)
+		default:
+			t.Errorf("%s: entry %d has direction %q", what, e.Index, e.Direction)
+		}
+	}
+	return sent, recv
+}
+
+// checkPrefix fails unless the log's commands open the decoded ones in the
+// same order (the node may exchange a few more after the log was read).
+func checkPrefix(t *testing.T, what string, logged, decoded []string) {
+	t.Helper()
+	if len(logged) < 5 || len(decoded) < len(logged) || !slices.Equal(decoded[:len(logged)], logged) {
+		t.Errorf("%s: the node logged %v\nbut the capture decodes to %v", what, logged, decoded)
+	}
+}
+
+// TestCapturesOfRealTrafficDecodeToTheLog records real traffic between the
+// node and btcd twice, as a packet capture taken by a TCP proxy between
+// them and as the node's own -capture files, and checks both decode, in
+// order, to the messages the node logged; then checks `server decode`
+// prints the same.
+func TestCapturesOfRealTrafficDecodeToTheLog(t *testing.T) {
+	btcd := btcdtest.Start(t, btcdtest.Options{})
+	btcd.Generate(t, 5)
+	proxy := startRecordingProxy(t, btcd.P2PAddr(), pcaptest.PCAPNG)
+	root := t.TempDir()
+	n := startNodeIn(t, root, "-capture", "-connect="+proxy.addr())
+	n.waitFor(15*time.Second, "sync and a measured ping", func() bool {
+		p, ok := n.established("btcd")
+		var st engine.Status
+		n.get("/api/status", &st)
+		return ok && p.PingMs > 0 && st.Height == 5
+	})
+	logSent, logRecv := logCommands(t, n, proxy.addr())
+	n.stop()
+	proxy.close()
+
+	pcapFile := filepath.Join(t.TempDir(), "traffic.pcapng")
+	if err := os.WriteFile(pcapFile, proxy.pcap.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := inspect.Open([]inspect.Input{{Name: pcapFile, Data: proxy.pcap.Bytes()}}, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Format != "pcap" {
+		t.Fatalf("the proxy's capture reads as %q", res.Format)
+	}
+	sent, recv := entryCommands(t, "pcapng", res.Entries, inspect.DirectionToServer, inspect.DirectionToClient)
+	checkPrefix(t, "pcapng, node to btcd", logSent, sent)
+	checkPrefix(t, "pcapng, btcd to node", logRecv, recv)
+
+	capDir := filepath.Join(root, "regtest", "message_capture", engine.CaptureFolderName(proxy.addr()))
+	var inputs []inspect.Input
+	for _, name := range []string{"msgs_sent.dat", "msgs_recv.dat"} {
+		data, err := os.ReadFile(filepath.Join(capDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs = append(inputs, inspect.Input{Name: filepath.Join(capDir, name), Data: data})
+	}
+	core, err := inspect.Open(inputs, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, recv = entryCommands(t, "node capture", core.Entries, inspect.DirectionSent, inspect.DirectionRecv)
+	checkPrefix(t, "node capture, sent", logSent, sent)
+	checkPrefix(t, "node capture, received", logRecv, recv)
+	t.Logf("logged %d sent, %d received; pcapng %d entries; node capture %d entries", len(logSent), len(logRecv), len(res.Entries), len(core.Entries))
+
+	// The command line prints the page's export: every entry with its tree.
+	out, err := exec.Command(serverBin, "decode", pcapFile).Output()
+	if err != nil {
+		t.Fatalf("server decode: %v", err)
+	}
+	var printed inspect.Result
+	if err := json.Unmarshal(out, &printed); err != nil {
+		t.Fatal(err)
+	}
+	if len(printed.Entries) != len(res.Entries) || printed.Entries[0].Decoded == nil || printed.Entries[0].Command != "version" {
+		t.Errorf("server decode printed %d entries (first %+v), want %d", len(printed.Entries), printed.Entries[0], len(res.Entries))
+	}
+	cmd := exec.Command(serverBin, "decode", "-format", "core", "-")
+	cmd.Stdin = bytes.NewReader(inputs[0].Data)
+	if out, err = cmd.Output(); err != nil || !bytes.Contains(out, []byte(`"command":"version"`)) {
+		t.Errorf("server decode of standard input: %v %.200s", err, out)
+	}
+	err = exec.Command(serverBin, "decode", "-format", "xml", pcapFile).Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		t.Errorf("an unknown format: %v, want exit status 2", err)
+	}
+}

@@ -1,0 +1,351 @@
+package inspect
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// Format names how an input is read.
+type Format string
+
+// The input formats. Auto detects the others from the bytes: pcap and pcapng
+// by their magic numbers, framed messages by a known network magic, Core
+// capture files by a plausible first record, hex by its characters.
+const (
+	FormatAuto    Format = "auto"
+	FormatHex     Format = "hex"     // hex text of any of the binary formats, or of a payload
+	FormatFrames  Format = "frames"  // framed messages as on the wire, any network's magic
+	FormatPayload Format = "payload" // one bare payload; Options.Command names its command
+	FormatCore    Format = "core"    // Bitcoin Core -capturemessages file (also the node's -capture)
+	FormatPcap    Format = "pcap"    // pcap or pcapng of plaintext (v1) P2P traffic
+)
+
+// Formats lists the formats a user can choose, for flags and the page.
+var Formats = []Format{FormatAuto, FormatHex, FormatFrames, FormatPayload, FormatCore, FormatPcap}
+
+// ParseFormat returns the format named s ("" means auto).
+func ParseFormat(s string) (Format, error) {
+	if s == "" {
+		return FormatAuto, nil
+	}
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown format %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// Input is one file (or pasted text) to decode.
+type Input struct {
+	// Name is the file's name. For Core capture files it carries meaning, as
+	// in Core's layout: "msgs_recv.dat" / "msgs_sent.dat" give the direction
+	// and the parent directory (the peer's address) the connection.
+	Name string
+	Data []byte
+}
+
+// Options say how to read the inputs.
+type Options struct {
+	Format  Format
+	Command string // the command of a bare payload (FormatPayload)
+}
+
+// Entry kinds.
+const (
+	KindMessage = "message"
+	KindError   = "error"
+)
+
+// Directions of an entry. Core capture files are written by one node, so
+// their direction is relative to it; a packet capture only knows which side
+// opened the connection.
+const (
+	DirectionSent     = "sent"
+	DirectionRecv     = "recv"
+	DirectionToServer = "to-server"
+	DirectionToClient = "to-client"
+)
+
+// Entry is one message found in the inputs, or a point where reading them
+// went wrong (Kind "error"). It is the JSON the decoder page lists and
+// exports and `server decode` prints.
+type Entry struct {
+	Index  int    `json:"index"`
+	Kind   string `json:"kind"`
+	Source string `json:"source,omitempty"` // the input's name
+	// Offset is where the entry starts in its source: the byte offset of the
+	// frame or capture record in the file, or, for packet captures, in the
+	// reassembled byte stream of its direction.
+	Offset     int    `json:"offset"`
+	Time       string `json:"time,omitempty"` // RFC 3339 with nanoseconds, when the input records times
+	Direction  string `json:"direction,omitempty"`
+	From       string `json:"from,omitempty"`
+	To         string `json:"to,omitempty"`
+	Connection string `json:"connection,omitempty"`
+	Network    string `json:"network,omitempty"`
+	Command    string `json:"command,omitempty"`
+	Length     int    `json:"length"` // payload bytes
+	// Checksum is the header's checksum as on the wire; ChecksumValid says
+	// whether it matches the payload. Both are absent when the input has no
+	// header (Core capture files and bare payloads store none).
+	Checksum      string `json:"checksum,omitempty"`
+	ChecksumValid *bool  `json:"checksum_valid,omitempty"`
+	Summary       string `json:"summary,omitempty"`
+	// Error is why reading stopped or skipped bytes (Kind "error"), or why a
+	// message's payload did not decode (Kind "message").
+	Error   string   `json:"error,omitempty"`
+	Decoded *Message `json:"decoded,omitempty"` // the field tree; see Result.Detail
+
+	at      time.Time // zero when the input has no times
+	payload []byte
+}
+
+// Result is everything found in the inputs.
+type Result struct {
+	Format   string  `json:"format"` // the format read; "mixed" when inputs differ
+	Bytes    int     `json:"bytes"`  // input bytes
+	Messages int     `json:"messages"`
+	Errors   int     `json:"errors"`
+	Entries  []Entry `json:"entries"`
+}
+
+// Open reads inputs and lists their messages with summaries, checksums and
+// errors but without field trees, which Detail builds on demand: a list of
+// 100,000 messages is cheap, their trees are not. Entries of several inputs
+// are merged in time order when every input records times. It fails only on
+// bad options; problems in the bytes become error entries.
+func Open(inputs []Input, opt Options) (*Result, error) {
+	if opt.Format == "" {
+		opt.Format = FormatAuto
+	}
+	if _, err := ParseFormat(string(opt.Format)); err != nil {
+		return nil, err
+	}
+	if opt.Format == FormatPayload {
+		if _, err := protocol.ParseCommand([]byte(opt.Command)); err != nil || len(opt.Command) > protocol.CommandSize {
+			return nil, fmt.Errorf("a bare payload needs its command (1 to %d printable characters), got %q", protocol.CommandSize, opt.Command)
+		}
+	}
+	res := &Result{Entries: []Entry{}}
+	timed := true
+	for _, in := range inputs {
+		res.Bytes += len(in.Data)
+		format, entries := readInput(in, opt)
+		switch res.Format {
+		case "":
+			res.Format = string(format)
+		case string(format):
+		default:
+			res.Format = "mixed"
+		}
+		for i := range entries {
+			if entries[i].at.IsZero() {
+				timed = false
+			}
+		}
+		res.Entries = append(res.Entries, entries...)
+	}
+	if timed && len(inputs) > 1 {
+		sort.SliceStable(res.Entries, func(i, j int) bool { return res.Entries[i].at.Before(res.Entries[j].at) })
+	}
+	for i := range res.Entries {
+		e := &res.Entries[i]
+		e.Index = i
+		if !e.at.IsZero() {
+			e.Time = e.at.Format(time.RFC3339Nano)
+		}
+		if e.Kind == KindError {
+			res.Errors++
+		} else {
+			res.Messages++
+		}
+	}
+	return res, nil
+}
+
+// Payload returns entry i's payload (nil for error entries or a bad index):
+// the bytes the offsets of its field tree point into.
+func (r *Result) Payload(i int) []byte {
+	if i < 0 || i >= len(r.Entries) {
+		return nil
+	}
+	return r.Entries[i].payload
+}
+
+// Detail returns entry i with its field tree.
+func (r *Result) Detail(i int) (Entry, bool) {
+	if i < 0 || i >= len(r.Entries) {
+		return Entry{}, false
+	}
+	e := r.Entries[i]
+	if e.Kind == KindMessage {
+		m := Decode(e.Command, e.payload)
+		e.Decoded = &m
+	}
+	return e, true
+}
+
+// WithFields returns a copy of the result with every message's field tree:
+// the full export.
+func (r *Result) WithFields() *Result {
+	out := *r
+	out.Entries = make([]Entry, len(r.Entries))
+	for i := range r.Entries {
+		out.Entries[i], _ = r.Detail(i)
+	}
+	return &out
+}
+
+// readInput reads one input in the chosen (or detected) format.
+func readInput(in Input, opt Options) (Format, []Entry) {
+	data := in.Data
+	format := opt.Format
+	if format == FormatAuto {
+		format = detect(data, opt.Command)
+	}
+	if format == FormatHex {
+		raw, err := decodeHexText(data)
+		if err != nil {
+			return FormatHex, []Entry{errorEntry(in.Name, err.offset, err.Error())}
+		}
+		data = raw
+		if format = detect(raw, opt.Command); format == FormatHex || format == "" {
+			if opt.Format == FormatHex && opt.Command != "" {
+				format = FormatPayload
+			} else {
+				return FormatHex, []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
+					"the hex decodes to %d bytes that are neither framed messages (%s) nor a capture file; to decode a bare payload choose the payload format and its command",
+					len(raw), describeStart(raw)))}
+			}
+		}
+	}
+	switch format {
+	case FormatFrames:
+		return format, newFramer(in.Name).frames(data)
+	case FormatCore:
+		return format, readCore(in.Name, data)
+	case FormatPayload:
+		return format, []Entry{payloadEntry(in.Name, opt.Command, data)}
+	case FormatPcap:
+		return format, readPacketCaptureInput(in.Name, data)
+	}
+	return FormatAuto, []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
+		"not recognized: not a pcap or pcapng file, not framed messages (%s), not a Bitcoin Core capture file and not hex text; choose a format",
+		describeStart(data)))}
+}
+
+// detect names data's format, or "" when it is none of them. A bare payload
+// cannot be recognized by its bytes, so it is assumed only when a command was
+// given.
+func detect(data []byte, command string) Format {
+	switch {
+	case IsPacketCapture(data):
+		return FormatPcap
+	case len(data) >= 4 && knownMagic(data):
+		return FormatFrames
+	case looksLikeCoreCapture(data):
+		return FormatCore
+	case looksLikeHex(data):
+		return FormatHex
+	case command != "":
+		return FormatPayload
+	}
+	return ""
+}
+
+// describeStart names what the first four bytes are, for errors.
+func describeStart(data []byte) string {
+	if len(data) < 4 {
+		return fmt.Sprintf("%d bytes are too few for a network magic", len(data))
+	}
+	return fmt.Sprintf("the first 4 bytes %x are no network's magic", data[:4])
+}
+
+// readCore lists a Core capture file's records.
+func readCore(name string, data []byte) []Entry {
+	recs, err := ReadCoreCapture(data)
+	direction, connection := coreFileMeaning(name)
+	out := make([]Entry, 0, len(recs)+1)
+	for _, rec := range recs {
+		e := Entry{
+			Kind: KindMessage, Source: name, Offset: rec.Offset, Direction: direction,
+			Connection: connection, Command: rec.Command, Length: len(rec.Payload),
+			at: rec.Time, payload: rec.Payload,
+		}
+		e.Summary, e.Error = listSummary(rec.Command, rec.Payload)
+		out = append(out, e)
+	}
+	if ce, ok := err.(*CaptureError); ok {
+		e := errorEntry(name, ce.Offset, ce.Error())
+		if len(out) > 0 {
+			e.at, e.Direction, e.Connection = out[len(out)-1].at, direction, connection
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// coreFileMeaning reads what Core's capture layout says in a file's name:
+// <datadir>/message_capture/<peer address>/msgs_{recv,sent}.dat.
+func coreFileMeaning(name string) (direction, connection string) {
+	name = strings.ReplaceAll(name, "\\", "/")
+	switch path.Base(name) {
+	case "msgs_recv.dat":
+		direction = DirectionRecv
+	case "msgs_sent.dat":
+		direction = DirectionSent
+	}
+	if dir := path.Base(path.Dir(name)); direction != "" && dir != "." && dir != "/" {
+		connection = dir
+	}
+	return direction, connection
+}
+
+// payloadEntry lists one bare payload.
+func payloadEntry(name, command string, payload []byte) Entry {
+	e := Entry{Kind: KindMessage, Source: name, Command: command, Length: len(payload), payload: payload}
+	e.Summary, e.Error = listSummary(command, payload)
+	return e
+}
+
+// errorEntry is a point where reading an input went wrong.
+func errorEntry(name string, offset int, msg string) Entry {
+	return Entry{Kind: KindError, Source: name, Offset: offset, Error: msg}
+}
+
+// listSummary gives a message's one-line summary and, if the payload does
+// not decode, why. It takes the cheapest path for the list (blocks and
+// transactions are summarized in place) and builds the field tree only to
+// explain a failure or for the commands wire does not know.
+func listSummary(command string, payload []byte) (summary, errText string) {
+	if protocol.KnownCommand(command) {
+		s, err := protocol.SummarizePayload(command, payload)
+		if err == nil {
+			return s, ""
+		}
+		m := Decode(command, payload)
+		if m.Error != nil {
+			return m.Summary, m.Error.Error()
+		}
+		return m.Summary, err.Error()
+	}
+	if _, ok := decoders[command]; !ok {
+		return "unknown command, " + strconv.Itoa(len(payload)) + " bytes", ""
+	}
+	m := Decode(command, payload)
+	if m.Error != nil {
+		return m.Summary, m.Error.Error()
+	}
+	return m.Summary, ""
+}

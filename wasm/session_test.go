@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/watchnode/watchnode/node/inspect"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// testInput returns a ping and a headers message carrying the network's
+// genesis header, framed for network, as the page receives a dropped file.
+func testInput(t *testing.T, network protocol.Network) inspect.Input {
+	t.Helper()
+	headers := wire.NewMsgHeaders()
+	genesis := network.Params().GenesisBlock.Header
+	if err := headers.AddBlockHeader(&genesis); err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	for _, m := range []wire.Message{wire.NewMsgPing(42), headers} {
+		frame, err := protocol.EncodeFrame(network.Magic(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, frame...)
+	}
+	return inspect.Input{Name: "two.bin", Data: data}
+}
+
+// listJSON is the shape of open's result the tests look at.
+type listJSON struct {
+	Format   string
+	Messages int
+	Errors   int
+	Entries  []struct {
+		Index         int
+		Command       string
+		Network       string
+		ChecksumValid *bool `json:"checksum_valid"`
+		Summary       string
+		Decoded       *inspect.Message
+	}
+	Error string
+}
+
+func parseList(t *testing.T, s string) listJSON {
+	t.Helper()
+	var l listJSON
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return l
+}
+
+func TestSessionOpenMessageExport(t *testing.T) {
+	s := &session{}
+	if got := s.message(0); !strings.Contains(got, "nothing is open") {
+		t.Errorf("message before open: %s", got)
+	}
+	l := parseList(t, s.open([]inspect.Input{testInput(t, protocol.Mainnet)}, inspect.Options{}))
+	if l.Format != "frames" || l.Messages != 2 || l.Errors != 0 || len(l.Entries) != 2 {
+		t.Fatalf("list %+v", l)
+	}
+	if e := l.Entries[1]; e.Command != "headers" || e.Network != "mainnet" || !*e.ChecksumValid || e.Decoded != nil {
+		t.Errorf("entry 1 %+v", e)
+	}
+	if !strings.Contains(l.Entries[1].Summary, "0a8ce26f") {
+		t.Errorf("headers summary %q does not name the genesis hash", l.Entries[1].Summary)
+	}
+
+	var one struct {
+		Command string
+		Decoded inspect.Message
+	}
+	if err := json.Unmarshal([]byte(s.message(1)), &one); err != nil || one.Decoded.Fields[0].Children[0].Name != "count" {
+		t.Fatalf("message 1: %+v (%v)", one, err)
+	}
+	if got := s.message(2); !strings.Contains(got, "no entry 2") {
+		t.Errorf("message 2 of 2: %s", got)
+	}
+	if p := s.payload(0); len(p) != 8 {
+		t.Errorf("ping payload %x", p)
+	}
+
+	full := parseList(t, s.export())
+	if len(full.Entries) != 2 || full.Entries[0].Decoded == nil || full.Entries[1].Decoded == nil {
+		t.Errorf("export without trees: %+v", full)
+	}
+
+	if got := parseList(t, s.open(nil, inspect.Options{Format: inspect.FormatPayload})); got.Error == "" {
+		t.Error("a payload without a command was accepted")
+	}
+}
