@@ -249,7 +249,9 @@ type Conn struct {
 
 // Open writes a SYN, SYN-ACK and ACK between client and server at at and
 // returns the connection. The initial sequence numbers are deterministic but
-// differ between connections.
+// differ between connections. IPv4-mapped IPv6 addresses (as a dual-stack
+// listener reports IPv4 peers) are written as IPv4, as on the wire, so a
+// reader reports them unmapped.
 func (w *Writer) Open(at time.Time, client, server netip.AddrPort) (*Conn, error) {
 	w.mu.Lock()
 	c, s := w.isn, w.isn^0x5a5a_0000+0x1234

@@ -58,7 +58,9 @@ type Input struct {
 // Options say how to read the inputs.
 type Options struct {
 	Format  Format
-	Command string // the command of a bare payload (FormatPayload)
+	// Command is the command of a bare payload: with FormatPayload, or
+	// with FormatHex when the hex is a payload's.
+	Command string
 }
 
 // Entry kinds.
@@ -220,10 +222,12 @@ func readInput(in Input, opt Options) (Format, []Entry) {
 			return FormatHex, []Entry{errorEntry(in.Name, err.offset, err.Error())}
 		}
 		data = raw
-		if format = detect(raw, opt.Command); format == FormatHex || format == "" {
-			if opt.Format == FormatHex && opt.Command != "" {
-				format = FormatPayload
-			} else {
+		switch {
+		case opt.Format == FormatHex && opt.Command != "":
+			// Hex chosen with a command: the hex of a bare payload.
+			format = FormatPayload
+		default:
+			if format = detect(raw, ""); format == FormatHex || format == "" {
 				return FormatHex, []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
 					"the hex decodes to %d bytes that are neither framed messages (%s) nor a capture file; to decode a bare payload choose the payload format and its command",
 					len(raw), describeStart(raw)))}

@@ -431,9 +431,12 @@ func TestPacketCaptureConnections(t *testing.T) {
 		c4 := mustOpen(t, w, t0, cli4, srv4)
 		must(t, c4.Send(t0, false, c[:10]))
 		must(t, c4.Close(t0))
+		// A capture that starts at the SYN-ACK: its sender is the server.
+		must(t, w.WriteTCP(t0, srv6, cli6, 500, 1000, pcaptest.SYN, nil))
+		must(t, w.WriteTCP(t0, cli6, srv6, 1000, 501, pcaptest.PSH, []byte("hi")))
 	})
 	pc := readOK(t, file)
-	if len(pc.Streams) != 4 {
+	if len(pc.Streams) != 5 {
 		t.Fatalf("%d streams", len(pc.Streams))
 	}
 	type want struct {
@@ -445,6 +448,7 @@ func TestPacketCaptureConnections(t *testing.T) {
 		{cli6, srv6, c, b},
 		{srv4, cliB, d, e},
 		{cli4, srv4, nil, c[:10]},
+		{cli6, srv6, []byte("hi"), nil},
 	} {
 		s := pc.Streams[i]
 		if s.Client != w.client || s.Server != w.server {
@@ -835,4 +839,46 @@ func TestPacketCaptureReverseOrder(t *testing.T) {
 		t.Errorf("took %v", el)
 	}
 	checkData(t, "reverse", pc.Streams[0].ToServer, d, []StreamMark{{0, t0.Truncate(time.Microsecond)}}, nil)
+}
+
+// TestPacketCaptureAfterFIN: bytes beyond the FIN are not stream data,
+// whether they were held before the FIN arrived or come after it.
+func TestPacketCaptureAfterFIN(t *testing.T) {
+	d := payload(19, 3000)
+	file := writeCapture(t, pcaptest.Options{}, func(w *pcaptest.Writer) {
+		c, err := w.OpenISN(t0, cli4, srv4, 99, 0)
+		must(t, err)
+		// Held: 1000..2500, of which 1000..2000 is before the FIN, and
+		// 2600..3000, wholly after it.
+		must(t, c.SendSegments(t0, true,
+			pcaptest.Segment{Offset: 0, Data: d[:500]},
+			pcaptest.Segment{Offset: 1000, Data: d[1000:2500]},
+			pcaptest.Segment{Offset: 2600, Data: d[2600:3000]},
+		))
+		must(t, w.WriteTCP(t0, cli4, srv4, 100+2000, 1, pcaptest.FIN, nil))
+		must(t, c.SendSegments(t0, true, pcaptest.Segment{Offset: 500, Data: d[500:1000]}))
+		must(t, w.WriteTCP(t0, cli4, srv4, 100+1900, 1, pcaptest.PSH, d[1900:2500]))
+	})
+	checkData(t, "fin", readOK(t, file).Streams[0].ToServer, d[:2000], nil, nil)
+}
+
+// TestPacketCaptureSimplePacketSnaplen: a simple packet block has no
+// captured length; its data is cut at the interface's snaplen and padded,
+// and the padding must not be read as captured bytes.
+func TestPacketCaptureSimplePacketSnaplen(t *testing.T) {
+	const snap = 70 // Ethernet 14 + IPv4 20 + TCP 32 + 4 payload bytes
+	file := writeCapture(t, pcaptest.Options{Format: pcaptest.PCAPNG, Snaplen: snap}, func(*pcaptest.Writer) {})
+	frame := writeCapture(t, pcaptest.Options{}, func(w *pcaptest.Writer) {
+		must(t, w.WriteTCP(t0, cli4, srv4, 1, 1, pcaptest.PSH, []byte("0123456789")))
+	})[24+16:]
+	le := binary.LittleEndian
+	var spb []byte
+	spb = le.AppendUint32(spb, 3)
+	spb = le.AppendUint32(spb, 12+4+snap+2)
+	spb = le.AppendUint32(spb, uint32(len(frame)))
+	spb = append(spb, frame[:snap]...)
+	spb = append(spb, 0xEE, 0xEE) // padding
+	spb = le.AppendUint32(spb, 12+4+snap+2)
+	pc := readOK(t, append(file, spb...))
+	checkData(t, "spb", pc.Streams[0].ToServer, []byte("0123"), nil, []StreamGap{{4, 6}})
 }

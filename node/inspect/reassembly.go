@@ -22,10 +22,10 @@ type reassemblyLimits struct {
 	// buffered bounds the bytes of out-of-order data held, each segment
 	// counted with segmentOverhead for its bookkeeping.
 	buffered int64
-	// span bounds how far beyond the hole the held data may reach in
-	// sequence space. It keeps every position within 2^30 of the hole, so
-	// the signed 32-bit distances stay exact, and bounds the segment count
-	// when the capture cut every packet short.
+	// span bounds how far the furthest position seen may run ahead of the
+	// hole. When the capture cut every packet short, each held piece
+	// stands for a long run of sequence space and the bytes held stay
+	// small; this bounds how long such a stream waits on a hole.
 	span int64
 	// window is how far beyond the furthest position seen a segment may
 	// start and still be taken; one further is junk (or from another
@@ -66,15 +66,12 @@ type tcpConn struct {
 
 // halfStream reassembles one direction.
 type halfStream struct {
-	seen   bool   // a segment was seen, so base is set
-	synISN bool   // base came from a SYN rather than the first segment seen
-	base   uint32 // sequence number of relative position 0
-	next   int64  // relative position of the next byte to deliver
-	high   int64  // furthest relative position any segment reached
-	fin    int64  // relative position of the FIN, or -1
-	// skipped is the sequence space given up as gaps, so Data offsets are
-	// positions minus skipped.
-	skipped  int64
+	seen     bool    // a segment was seen, so base is set
+	synISN   bool    // base came from a SYN rather than the first segment seen
+	base     uint32  // sequence number of relative position 0
+	next     int64   // relative position of the next byte to deliver
+	high     int64   // furthest relative position any segment reached
+	fin      int64   // relative position of the FIN, or -1
 	held     heldSet // out-of-order data beyond next
 	heldCost int64
 	out      StreamData
@@ -268,6 +265,7 @@ func (h *halfStream) enforce(lim reassemblyLimits) {
 			h.skipTo(h.high)
 			return
 		}
+		h.skipTo(first.seg.start)
 		h.drain()
 	}
 }
@@ -284,7 +282,6 @@ func (h *halfStream) skipTo(pos int64) {
 	} else {
 		h.out.Gaps = append(h.out.Gaps, StreamGap{Offset: off, Length: n})
 	}
-	h.skipped += n
 	h.next = pos
 }
 

@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,8 +47,8 @@ func (f *Frame) WireSize() int { return HeaderSize + len(f.Payload) }
 
 // Checksum returns the first four bytes of the double SHA-256 of payload.
 func Checksum(payload []byte) [4]byte {
-	first := sha256.Sum256(payload)
-	second := sha256.Sum256(first[:])
+	first := sha256Sum(payload)
+	second := sha256Sum(first[:])
 	return [4]byte(second[:4])
 }
 

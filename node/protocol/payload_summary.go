@@ -1,10 +1,8 @@
 package protocol
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"math"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -61,7 +59,8 @@ func blockSummaryInPlace(b []byte) (string, bool) {
 			return "", false
 		}
 	}
-	hash := chainhash.DoubleHashH(b[:wire.MaxBlockHeaderPayload])
+	first := sha256Sum(b[:wire.MaxBlockHeaderPayload])
+	hash := chainhash.Hash(sha256Sum(first[:]))
 	return OneLine(fmt.Sprintf("block %s, %s", ShortHash(hash), count(int(n), "tx", "txs")), summaryMaxRunes), true
 }
 
@@ -85,9 +84,10 @@ func txSummaryInPlace(b []byte) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	h := sha256.New()
-	first := txidFirstPass(h, b, shape)
-	txid := chainhash.Hash(sha256.Sum256(first))
+	// The txid hashes version, inputs, outputs and lock time, leaving out
+	// marker, flag and witnesses.
+	first := sha256Sum(b[shape.start:shape.start+4], b[shape.bodyStart:shape.bodyEnd], b[shape.end-4:shape.end])
+	txid := chainhash.Hash(sha256Sum(first[:]))
 	s := fmt.Sprintf("tx %s, %d in, %d out", ShortHash(txid), shape.inputs, shape.outputs)
 	if shape.outputs > 0 && shape.saneTotal {
 		s += fmt.Sprintf(", %d.%08d BTC", shape.total/1e8, shape.total%1e8)
@@ -96,14 +96,6 @@ func txSummaryInPlace(b []byte) (string, bool) {
 		s += ", segwit"
 	}
 	return OneLine(s, summaryMaxRunes), true
-}
-
-// txidFirstPass hashes the transaction's non-witness serialization once.
-func txidFirstPass(h hash.Hash, b []byte, t txShape) []byte {
-	h.Write(b[t.start : t.start+4])
-	h.Write(b[t.bodyStart:t.bodyEnd])
-	h.Write(b[t.end-4 : t.end])
-	return h.Sum(nil)
 }
 
 // walkTx steps over one transaction the way wire decodes it, reporting false

@@ -170,9 +170,8 @@
   let goExited = false;
 
   async function loadDecoder() {
-    if (typeof globalThis.Go !== "function") {
-      throw new Error("the decoder's loader /decoder/wasm_exec.js did not load; run make build");
-    }
+    // The module first: when nothing is built, both files are missing, and
+    // its 404 says so best.
     let resp;
     try {
       resp = await fetch(WASM_URL, { credentials: "same-origin" });
@@ -181,6 +180,9 @@
     }
     if (resp.status === 404) throw new Error("the decoder module is not built; run make build");
     if (!resp.ok) throw new Error("could not fetch the decoder module: HTTP " + resp.status);
+    if (typeof globalThis.Go !== "function") {
+      throw new Error("the decoder's loader /decoder/wasm_exec.js did not load; run make build");
+    }
     const go = new globalThis.Go();
     let instance;
     try {
@@ -331,6 +333,7 @@
     ].join(" \u00b7 "));
     $("dec-export").disabled = false;
     $("dec-export-msg").textContent = "";
+    setTimeout(buildSearch, 100);
   }
 
   const dirRank = (d) => (DIR_ORDER.indexOf(d) + DIR_ORDER.length + 1) % (DIR_ORDER.length + 1); // unknown last
@@ -359,7 +362,7 @@
     const n = model.entries.length;
     const c = filterValue("dec-f-command"), d = filterValue("dec-f-dir"), k = filterValue("dec-f-conn");
     const q = $("dec-f-search").value.trim().toLowerCase();
-    if (q && !model.search) model.search = model.entries.map((e) => (str(e.summary) + "\n" + str(e.error)).toLowerCase());
+    if (q) buildSearch();
     const { cmd, dir, conn, search } = model;
     const out = new Int32Array(n);
     let m = 0;
@@ -372,6 +375,13 @@
     $("dec-f-count").textContent = n ? (m === n ? plural(n, "entry", "entries") : fmtInt(m) + " of " + plural(n, "entry", "entries")) : "";
     list.box.scrollTop = Math.min(list.box.scrollTop, Math.max(0, m * ROW_H - list.box.clientHeight));
     renderList(true);
+  }
+
+  // buildSearch makes the lowercased text that searches look through.
+  // load asks for it once the list is on screen, so the first search
+  // does not wait for it.
+  function buildSearch() {
+    if (!model.search) model.search = model.entries.map((e) => (str(e.summary) + "\n" + str(e.error)).toLowerCase());
   }
 
   // scheduleFilter filters once per frame however fast the user types.
