@@ -57,7 +57,7 @@ type Input struct {
 
 // Options say how to read the inputs.
 type Options struct {
-	Format  Format
+	Format Format
 	// Command is the command of a bare payload: with FormatPayload, or
 	// with FormatHex when the hex is a payload's.
 	Command string
