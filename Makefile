@@ -9,7 +9,7 @@ ARGS      ?=
 FUZZTIME  ?= 10s
 BIN       := bin/server
 
-.PHONY: all build run test tools browser-deps templ-check fmt-check vet unit fuzz wasm-test wasm bench demo clean
+.PHONY: all build run test tools browser-deps templ-check generate-check fmt-check vet unit fuzz wasm-test wasm bench demo clean
 
 all: build
 
@@ -33,6 +33,13 @@ templ-check:
 	$(GO) tool templ generate -path web/views
 	@out=$$(git status --porcelain web/views); \
 	if [ -n "$$out" ]; then echo "templ: generated files were stale (run: go tool templ generate -path web/views, then commit):"; echo "$$out"; exit 1; fi
+
+# The unrolled SHA-256 (node/protocol/sha256_unrolled.go) is generated and
+# committed too; regenerating it must change nothing.
+generate-check:
+	cd node/protocol && $(GO) generate
+	@out=$$(git status --porcelain node/protocol); \
+	if [ -n "$$out" ]; then echo "go generate: generated files were stale (run: cd node/protocol && go generate, then commit):"; echo "$$out"; exit 1; fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
@@ -76,7 +83,7 @@ wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -o bin/decoder.wasm ./wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" bin/wasm_exec.js
 
-test: templ-check fmt-check vet unit fuzz wasm-test build
+test: templ-check generate-check fmt-check vet unit fuzz wasm-test build
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

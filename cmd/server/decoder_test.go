@@ -28,7 +28,7 @@ import (
 type recordingProxy struct {
 	ln     net.Listener
 	target string
-	pcap   bytes.Buffer
+	pcap   lockedBuffer
 	w      *pcaptest.Writer
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -52,6 +52,25 @@ func startRecordingProxy(t *testing.T, target string, format pcaptest.Format) *r
 }
 
 func (p *recordingProxy) addr() string { return p.ln.Addr().String() }
+
+// lockedBuffer lets a test read the capture while the proxy still writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
 
 func (p *recordingProxy) accept(t *testing.T) {
 	defer p.wg.Done()

@@ -368,3 +368,17 @@ func TestTshark(t *testing.T) {
 		}
 	}
 }
+
+// TestMappedAddresses: a dual-stack listener reports IPv4 peers as
+// IPv4-mapped IPv6 addresses; they go on the wire as IPv4.
+func TestMappedAddresses(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, PCAP)
+	mapped := netip.MustParseAddrPort("[::ffff:10.0.0.1]:50000")
+	if _, err := w.Open(t0, mapped, srv4); err != nil {
+		t.Fatal(err)
+	}
+	if got := decode(t, buf.Bytes()); len(got) != 3 || got[0].src != cli4 || got[1].dst != cli4 {
+		t.Errorf("%+v", got)
+	}
+}

@@ -488,6 +488,26 @@ func TestPacketCaptureIgnored(t *testing.T) {
 	frag6 := append(append(append([]byte{}, tcp6[:40]...), 6, 0, 0, 1, 0, 0, 0, 1), tcp6[40:]...)
 	frag6[6] = 44
 	binary.BigEndian.PutUint16(frag6[4:], uint16(len(frag6)-40))
+	// An authentication header ((1+2)*4 = 12 bytes) before TCP.
+	withAH := append(append(append([]byte{}, tcp6[:40]...), 6, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1), tcp6[40:]...)
+	withAH[6] = 51
+	binary.BigEndian.PutUint16(withAH[4:], uint16(len(withAH)-40))
+	// Payload length 0 (a jumbogram, or offload): the captured bytes count.
+	zeroLen := append([]byte{}, tcp6...)
+	zeroLen[4], zeroLen[5] = 0, 0
+	binary.BigEndian.PutUint32(zeroLen[40+4:], 2000+11)
+	// 17 chained empty destination options headers: over the walk's bound.
+	chain := append([]byte{}, tcp6[:40]...)
+	chain[6] = 60
+	for i := range 17 {
+		nh := byte(60)
+		if i == 16 {
+			nh = 6
+		}
+		chain = append(chain, nh, 0, 1, 4, 0, 0, 0, 0)
+	}
+	chain = append(chain, tcp6[40:]...)
+	binary.BigEndian.PutUint16(chain[4:], uint16(len(chain)-40))
 	badIHL := rawIP(t, cli4, srv4, 1, 0, nil)
 	badIHL[0] = 0x44
 	badDoff := rawIP(t, cli4, srv4, 1, 0, nil)
@@ -495,18 +515,18 @@ func TestPacketCaptureIgnored(t *testing.T) {
 	tcp4 := rawIP(t, cli4, srv4, 5000, pcaptest.PSH, []byte("v4 data"))
 
 	file := writeCapture(t, pcaptest.Options{LinkType: pcaptest.LinkRaw, Format: pcaptest.PCAPNG}, func(w *pcaptest.Writer) {
-		for _, p := range [][]byte{udp, frag4, frag4off, withExt, frag6, badIHL, badDoff, tcp4, {0x45}, {}} {
+		for _, p := range [][]byte{udp, frag4, frag4off, withExt, frag6, badIHL, badDoff, tcp4, {0x45}, {}, withAH, zeroLen, chain} {
 			must(t, w.WritePacket(t0, p))
 		}
 	})
 	pc := readOK(t, file)
-	if pc.Packets != 10 || pc.Ignored != 8 {
+	if pc.Packets != 13 || pc.Ignored != 9 {
 		t.Errorf("%d packets, %d ignored", pc.Packets, pc.Ignored)
 	}
 	if len(pc.Streams) != 2 {
 		t.Fatalf("%d streams", len(pc.Streams))
 	}
-	checkData(t, "v6 with extension headers", pc.Streams[0].ToServer, []byte("ext headers"), nil, nil)
+	checkData(t, "v6 with extension headers", pc.Streams[0].ToServer, []byte("ext headersext headers"), nil, []StreamGap{{11, 1000}})
 	checkData(t, "v4", pc.Streams[1].ToServer, []byte("v4 data"), nil, nil)
 
 	// Ethernet: ARP and a frame too short for its header are ignored.
@@ -881,4 +901,50 @@ func TestPacketCaptureSimplePacketSnaplen(t *testing.T) {
 	spb = le.AppendUint32(spb, 12+4+snap+2)
 	pc := readOK(t, append(file, spb...))
 	checkData(t, "spb", pc.Streams[0].ToServer, []byte("0123"), nil, []StreamGap{{4, 6}})
+}
+
+// TestPacketCaptureSpanLimit lowers the bound on how far the stream may run
+// ahead of a hole: with data held, and with only a FIN beyond the hole.
+// Either way the hole becomes a gap at once, so bytes that come later to
+// fill it are too late.
+func TestPacketCaptureSpanLimit(t *testing.T) {
+	d := payload(20, 3000)
+	lim := defaultReassemblyLimits
+	lim.span = 1500
+	for _, finOnly := range []bool{false, true} {
+		file := writeCapture(t, pcaptest.Options{}, func(w *pcaptest.Writer) {
+			c := mustOpen(t, w, t0, cli4, srv4)
+			must(t, c.Send(t0, true, d[:1000]))
+			if finOnly {
+				c.Skip(true, 2000)
+			} else {
+				c.Skip(true, 1000)
+				must(t, c.Send(t0, true, d[2000:3000]))
+			}
+			must(t, c.CloseHalf(t0, true))
+			must(t, c.SendSegments(t0, true, pcaptest.Segment{Offset: 1000, Data: d[1000:3000]}))
+		})
+		pc, err := readPacketCapture(file, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(append([]byte{}, d[:1000]...), d[2000:3000]...)
+		if finOnly {
+			want = d[:1000]
+		}
+		checkData(t, fmt.Sprintf("limited, fin only %v", finOnly), pc.Streams[0].ToServer, want, nil, []StreamGap{{1000, int64(3000 - len(want))}})
+		checkData(t, "default", readOK(t, file).Streams[0].ToServer, d, nil, nil)
+	}
+}
+
+// TestPacketCaptureWindow: a segment starting more than 1 GiB beyond the
+// furthest byte seen cannot belong to the stream (TCP windows are at most
+// 1 GiB) and is dropped rather than turning the distance into a gap.
+func TestPacketCaptureWindow(t *testing.T) {
+	file := writeCapture(t, pcaptest.Options{}, func(w *pcaptest.Writer) {
+		must(t, w.WriteTCP(t0, cli4, srv4, 1, 1, pcaptest.PSH, []byte("abc")))
+		must(t, w.WriteTCP(t0, cli4, srv4, 1+0x6000_0000, 1, pcaptest.PSH, []byte("junk")))
+		must(t, w.WriteTCP(t0, cli4, srv4, 4, 1, pcaptest.PSH, []byte("def")))
+	})
+	checkData(t, "window", readOK(t, file).Streams[0].ToServer, []byte("abcdef"), nil, nil)
 }
