@@ -49,13 +49,15 @@ vet:
 	$(GO) vet ./...
 
 # Installs Debian's Chromium for the browser tests (driven from Go with
-# chromedp) and Node.js for the script checks, when they are missing.
+# chromedp), Node.js for the script checks, and tshark, which checks the
+# packet captures the decoder's tests write, when they are missing.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { \
-		echo "browser-deps: installing chromium and nodejs with apt-get"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium nodejs; \
+	@command -v chromium >/dev/null 2>&1 && command -v node >/dev/null 2>&1 && command -v tshark >/dev/null 2>&1 || { \
+		echo "browser-deps: installing chromium, nodejs and tshark with apt-get"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium nodejs tshark; \
 	}
 	@command -v chromium >/dev/null 2>&1 || { echo "browser-deps: chromium is still missing" >&2; exit 1; }
+	@command -v tshark >/dev/null 2>&1 || { echo "browser-deps: tshark is still missing" >&2; exit 1; }
 
 # CI=true makes every suite that needs btcd, Chromium or the shared mainnet
 # data fail rather than skip when they are missing.

@@ -22,6 +22,7 @@ const (
 // returns from main is torn down, and every later call from JavaScript into a
 // registered function would fail.
 func main() {
+	warmUp()
 	register(&session{})
 	select {}
 }

@@ -95,3 +95,17 @@ func TestSessionOpenMessageExport(t *testing.T) {
 		t.Error("a payload without a command was accepted")
 	}
 }
+
+// TestWarmUpCapture checks the warm-up decodes cleanly, so it runs the same
+// paths a real capture does (a block, segwit transactions, checksums).
+func TestWarmUpCapture(t *testing.T) {
+	res, err := inspect.Open([]inspect.Input{{Data: warmUpCapture()}}, inspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages != 401 || res.Errors != 0 || res.Entries[0].Command != "block" || res.Entries[1].Error != "" ||
+		!strings.Contains(res.Entries[1].Summary, "segwit") || len(res.Entries[0].Summary) == 0 {
+		t.Fatalf("warm-up capture: %d messages, %d errors, first %+v, second %+v", res.Messages, res.Errors, res.Entries[0], res.Entries[1])
+	}
+	warmUp()
+}
