@@ -40,7 +40,7 @@ func warmUpCapture() []byte {
 			in := wire.NewTxIn(wire.NewOutPoint(&prev, uint32(i*2+j)), nil, [][]byte{bytes.Repeat([]byte{byte(i)}, 72), bytes.Repeat([]byte{2}, 33)})
 			tx.AddTxIn(in)
 		}
-		tx.AddTxOut(wire.NewTxOut(int64(i)*1000, append([]byte{0x00, 0x14}, bytes.Repeat([]byte{byte(i*7)}, 20)...)))
+		tx.AddTxOut(wire.NewTxOut(int64(i)*1000, append([]byte{0x00, 0x14}, bytes.Repeat([]byte{byte(i * 7)}, 20)...)))
 		tx.AddTxOut(wire.NewTxOut(5000, append([]byte{0x51, 0x20}, bytes.Repeat([]byte{3}, 32)...)))
 		block.AddTransaction(tx)
 	}
@@ -59,4 +59,3 @@ func warmUpCapture() []byte {
 	}
 	return out
 }
-
