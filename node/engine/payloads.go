@@ -7,10 +7,13 @@ import (
 )
 
 // payloadBudget bounds the bytes of recent messages the engine keeps so the
-// dashboard can open a logged message in the decoder. 16 MiB holds the last
-// few thousand ordinary messages, or a few full blocks, whichever comes first;
-// older messages keep their log line but lose their bytes.
-const payloadBudget = 16 << 20
+// dashboard can open a logged message in the decoder. 4 MiB holds the whole
+// 4,096-line log of ordinary traffic (pings, invs, transactions of a few
+// hundred bytes), or the last 25 batches of 2,000 headers, or a block;
+// older messages keep their log line but lose their bytes. It is small
+// because it counts against the node's memory per header during sync (a
+// 16 MiB budget measured 165 bytes per header at 1M, over the 150 target).
+const payloadBudget = 4 << 20
 
 // payloadStore keeps the payloads of the newest logged messages, by log
 // sequence number, within a byte budget, dropping the oldest first. The
