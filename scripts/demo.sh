@@ -41,7 +41,7 @@ ctl generate 101 >/dev/null
 echo "demo: btcd on $P2P with $(ctl getblockcount) blocks"
 
 ./bin/server -network=regtest -datadir="$DEMO_DIR/a" -listen=127.0.0.1:18555 -http=127.0.0.1:8080 \
-  -connect="$P2P" 2>"$DEMO_DIR/a.log" &
+  -connect="$P2P" -capture 2>"$DEMO_DIR/a.log" &
 pids+=($!)
 ./bin/server -network=regtest -datadir="$DEMO_DIR/b" -listen=127.0.0.1:18556 -http=127.0.0.1:8081 \
   -connect="$P2P" -connect=127.0.0.1:18555 2>"$DEMO_DIR/b.log" &
@@ -49,6 +49,7 @@ pids+=($!)
 
 echo "demo: dashboard of node A: http://127.0.0.1:8080/   (logs: $DEMO_DIR/a.log)"
 echo "demo: dashboard of node B: http://127.0.0.1:8081/   (logs: $DEMO_DIR/b.log)"
+echo "demo: node A captures its messages; open them in the decoder from http://127.0.0.1:8080/bans"
 echo "demo: controls need the token in $DEMO_DIR/a/regtest/.cookie (log in at /login)"
 echo "demo: mining a block every 5 s; Ctrl-C stops everything"
 while true; do
