@@ -153,6 +153,12 @@ func TestDecoderPageInBrowser(t *testing.T) {
 	if format, msgs, errs := decodedState(t, ctx); format != "frames" || msgs != 1 || errs != 0 {
 		t.Errorf("logged message: format %q, %d messages, %d errors", format, msgs, errs)
 	}
+	// A message whose bytes the node no longer keeps: the page says so.
+	browse(t, ctx, "open a forgotten message", chromedp.Navigate(base+"/decoder#seq=99999999"),
+		chromedp.Poll(`(() => {
+			const s = document.querySelector("#dec-status");
+			return s.dataset.state === "error" && s.textContent.includes("no longer kept");
+		})()`, nil, chromedp.WithPollingTimeout(10*time.Second)))
 	if d := dialogs.Load(); d != 0 {
 		t.Errorf("%d dialogs opened", d)
 	}

@@ -1045,7 +1045,16 @@
   async function fetchBytes(url, what) {
     const resp = await fetch(url, { credentials: "same-origin" });
     if (resp.status === 401 || resp.status === 403) throw Object.assign(new Error("log in to open the node's " + what), { login: true });
-    if (!resp.ok) throw new Error("GET " + url + ": HTTP " + resp.status);
+    if (!resp.ok) {
+      // The API explains itself in {"error": ...}, e.g. a message whose
+      // bytes the node no longer keeps.
+      let why = "GET " + url + ": HTTP " + resp.status;
+      try {
+        const body = await resp.json();
+        if (body && typeof body.error === "string") why = body.error;
+      } catch (_) { /* not JSON: keep the status */ }
+      throw new Error(why);
+    }
     return new Uint8Array(await resp.arrayBuffer());
   }
 
