@@ -77,7 +77,10 @@ func precheck(command string, payload []byte) error {
 	return nil
 }
 
-var errShort = errors.New("payload ends early")
+var (
+	errShort        = errors.New("payload ends early")
+	errNonCanonical = errors.New("malformed CompactSize")
+)
 
 // cursor reads a payload without copying.
 type cursor struct {
@@ -117,14 +120,18 @@ func (c *cursor) varInt() (uint64, error) {
 	if c.len() < size {
 		return 0, fmt.Errorf("%w: CompactSize at offset %d needs %d bytes", errShort, c.off-1, size)
 	}
-	var v uint64
+	var v, least uint64
 	switch size {
 	case 2:
-		v = uint64(binary.LittleEndian.Uint16(c.b[c.off:]))
+		v, least = uint64(binary.LittleEndian.Uint16(c.b[c.off:])), 0xfd
 	case 4:
-		v = uint64(binary.LittleEndian.Uint32(c.b[c.off:]))
+		v, least = uint64(binary.LittleEndian.Uint32(c.b[c.off:])), 0x10000
 	default:
-		v = binary.LittleEndian.Uint64(c.b[c.off:])
+		v, least = binary.LittleEndian.Uint64(c.b[c.off:]), 0x100000000
+	}
+	// Bitcoin Core and wire both refuse a value a shorter form could hold.
+	if v < least {
+		return 0, fmt.Errorf("%w: non-canonical CompactSize at offset %d: %d in %d bytes", errNonCanonical, c.off-1, v, size+1)
 	}
 	c.off += size
 	return v, nil
