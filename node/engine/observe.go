@@ -92,7 +92,7 @@ func (e *Engine) logMessage(p *peerState, inbound bool, command string, size int
 func (e *Engine) logInbound(p *peerState, command string, size int, msg wire.Message, payload []byte, headers int, first, last string, at time.Time) {
 	if headers > 0 {
 		rec := MessageRecord{Time: at, Peer: p.id, Addr: p.addr.String(), Inbound: true, Command: command, Size: size,
-			summary: fmt.Sprintf("%d headers, %s .. %s", headers, first, last)}
+			summary: protocol.HeadersSummary(headers, first, last)}
 		e.payloads.put(e.msgLog.Append(rec), payload)
 		return
 	}

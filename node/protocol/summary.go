@@ -244,13 +244,23 @@ func headersSummary(headers []*wire.BlockHeader) string {
 		}
 		return ShortHash(h.BlockHash())
 	}
-	switch len(headers) {
+	if len(headers) == 0 {
+		return HeadersSummary(0, "", "")
+	}
+	return HeadersSummary(len(headers), hash(headers[0]), hash(headers[len(headers)-1]))
+}
+
+// HeadersSummary is a headers message's summary from its count and its
+// first and last hashes (as ShortHash gives them), for callers that hold
+// the headers in another form (the node's fast headers path).
+func HeadersSummary(n int, first, last string) string {
+	switch n {
 	case 0:
 		return "0 headers"
 	case 1:
-		return "1 header, " + hash(headers[0])
+		return "1 header, " + first
 	}
-	return fmt.Sprintf("%d headers, %s .. %s", len(headers), hash(headers[0]), hash(headers[len(headers)-1]))
+	return fmt.Sprintf("%d headers, %s .. %s", n, first, last)
 }
 
 // Inventory types wire has no constant for.
