@@ -8,12 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/watchnode/watchnode/internal/btcdtest"
 	"github.com/watchnode/watchnode/internal/pcaptest"
 	"github.com/watchnode/watchnode/node/engine"
 )
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
 
 // waitDecoded waits for the decoder page's open number `opens` to finish,
 // and fails if it ended in an error.
@@ -144,6 +147,19 @@ func TestDecoderPageInBrowser(t *testing.T) {
 	if format, msgs, errs := decodedState(t, ctx); format != "core" || msgs < 8 || errs != 0 {
 		t.Errorf("Core capture files: format %q, %d messages, %d errors", format, msgs, errs)
 	}
+
+	// A file dropped on the page, as a person drags one in.
+	browse(t, ctx, "drop a capture file", chromedp.Evaluate(`(async () => {
+		const bytes = await (await fetch("/api/captures/`+conn+`/msgs_recv.dat")).arrayBuffer();
+		const dt = new DataTransfer();
+		dt.items.add(new File([bytes], "msgs_recv.dat"));
+		document.querySelector("#dec-drop").dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+	})()`, nil, awaitPromise))
+	waitDecoded(t, ctx, "the dropped file", 4)
+	if format, msgs, errs := decodedState(t, ctx); format != "core" || msgs < 4 || errs != 0 {
+		t.Errorf("dropped file: format %q, %d messages, %d errors", format, msgs, errs)
+	}
+	selectRowAndField(t, ctx, "version", "0")
 
 	// A logged message, from the messages page.
 	browse(t, ctx, "open a logged message", chromedp.Navigate(base+"/messages"),
