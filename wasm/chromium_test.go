@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/runtime"
@@ -35,16 +33,10 @@ const modulePage = `<!doctype html><meta charset="utf-8"><script src="/wasm_exec
 func serveModule(tb testing.TB, files map[string][]byte) *httptest.Server {
 	tb.Helper()
 	dir := tb.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "decoder.wasm"), ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building the module: %v\n%s", err, out)
-	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
+	if err := browsertest.BuildDecoder(dir, "."); err != nil {
 		tb.Fatal(err)
 	}
-	loader, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
+	loader, err := os.ReadFile(filepath.Join(dir, "wasm_exec.js"))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/watchnode/watchnode/internal/browsertest"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/protocol"
 	"github.com/watchnode/watchnode/web"
@@ -50,21 +51,7 @@ func buildServer(dir string) error {
 	if err := build.Run(); err != nil {
 		return err
 	}
-	wasm := exec.Command("go", "build", "-o", filepath.Join(dir, "decoder.wasm"), "../../wasm")
-	wasm.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	wasm.Stdout, wasm.Stderr = os.Stderr, os.Stderr
-	if err := wasm.Run(); err != nil {
-		return err
-	}
-	goroot, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return err
-	}
-	loader, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "wasm_exec.js"), loader, 0o644)
+	return browsertest.BuildDecoder(dir, "../../wasm")
 }
 
 // nodeProc is one running instance of bin/server.

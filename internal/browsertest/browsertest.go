@@ -5,8 +5,11 @@ package browsertest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,4 +72,24 @@ func Start(t testing.TB) (ctx context.Context, dialogs *atomic.Int32) {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	return ctx, dialogs
+}
+
+// BuildDecoder builds the browser decoder into dir as `make build` does:
+// the js/wasm build of wasmPkg (a package path or a directory) as
+// decoder.wasm, and Go's loader of the same version as wasm_exec.js.
+func BuildDecoder(dir, wasmPkg string) error {
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "decoder.wasm"), wasmPkg)
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the decoder module: %w\n%s", err, out)
+	}
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("finding GOROOT: %w", err)
+	}
+	loader, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		return fmt.Errorf("reading Go's wasm loader: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, "wasm_exec.js"), loader, 0o644)
 }

@@ -3,29 +3,17 @@ package inspect
 import (
 	"bytes"
 	"crypto/sha256"
-	"errors"
-	"io/fs"
-	"os"
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/internal/mainnetdata"
 )
 
-const block830000Path = "../../../shared/testdata/mainnet/blocks/830000.bin"
-
-// readBlock830000 loads the real block, skipping when the shared test data
-// is absent unless CI is "true".
+// readBlock830000 loads the real block from the shared mainnet data.
 func readBlock830000(tb testing.TB) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(block830000Path)
-	if errors.Is(err, fs.ErrNotExist) && os.Getenv("CI") != "true" {
-		tb.Skipf("%s absent (set CI=true to require it)", block830000Path)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return mainnetdata.Read(tb, "blocks/830000.bin")
 }
 
 func dsha(b []byte) chainhash.Hash {
