@@ -56,17 +56,17 @@ func runHeadersCommand(name string, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := chain.Open(dir, consensus.ParamsFor(net), log)
+	c, store, err := chain.Open(dir, consensus.ParamsFor(net), log)
 	if err != nil {
 		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
 		return 1
 	}
 	if name == "import-headers" {
-		err = importHeaders(c, fs.Arg(0), stdout)
+		err = importHeaders(c, store, fs.Arg(0), stdout)
 	} else {
 		err = exportHeaders(c, fs.Arg(0), stdout)
 	}
-	if cerr := c.Close(); err == nil && cerr != nil {
+	if cerr := store.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
@@ -76,8 +76,9 @@ func runHeadersCommand(name string, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-// importHeaders validates and adds the headers in path, in batches.
-func importHeaders(c *chain.Chain, path string, stdout io.Writer) error {
+// importHeaders validates and adds the headers in path, in batches, and
+// stores them.
+func importHeaders(c *chain.Chain, store *chain.Store, path string, stdout io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -98,6 +99,10 @@ func importHeaders(c *chain.Chain, path string, stdout io.Writer) error {
 	start := time.Now()
 	flush := func() error {
 		res, err := c.Accept(batch, nil, time.Now().Unix())
+		// Stored with an error too: the headers before it were accepted.
+		for _, w := range res.Writes {
+			store.Write(w)
+		}
 		added += res.New
 		known += res.Duplicates
 		if err != nil {
@@ -130,7 +135,7 @@ func importHeaders(c *chain.Chain, path string, stdout io.Writer) error {
 			return err
 		}
 	}
-	if err := c.Flush(); err != nil {
+	if err := store.Flush(); err != nil {
 		return err
 	}
 	height, hash, work := c.Tip()

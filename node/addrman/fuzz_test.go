@@ -48,7 +48,7 @@ func FuzzLoad(f *testing.F) {
 		checkInvariants(t, m)
 		// Round trip in memory: Save's fsyncs would dominate the run
 		// time, and TestSaveLoadRoundTrip covers the file side.
-		again, err := m.encode()
+		again, err := m.Snapshot().encode()
 		if err != nil {
 			t.Fatal(err)
 		}

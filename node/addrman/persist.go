@@ -222,8 +222,43 @@ func truncate(s string) string {
 // fsynced, so a crash leaves either the old file or the new one, never a
 // torn one. Entries are written tried table first, in bucket order, so the
 // output depends only on the table contents.
-func (m *Manager) Save(path string) error {
-	data, err := m.encode()
+func (m *Manager) Save(path string) error { return m.Snapshot().Save(path) }
+
+// Snapshot is a copy of the tables, taken cheaply by the owner of a Manager
+// (a copy of each entry's fields, tried table first, in bucket order) and
+// encoded and saved later, on any goroutine: encoding a full table takes
+// about 150 ms, which must not stall the owner.
+type Snapshot struct {
+	key     [32]byte
+	entries []entry
+}
+
+// Snapshot copies the tables for Save.
+func (m *Manager) Snapshot() *Snapshot {
+	s := &Snapshot{key: m.key, entries: make([]entry, 0, len(m.all))}
+	for b := range m.triedTable {
+		for _, e := range m.triedTable[b] {
+			if e != nil {
+				s.entries = append(s.entries, *e)
+			}
+		}
+	}
+	for b := range m.newTable {
+		for _, e := range m.newTable[b] {
+			if e != nil {
+				s.entries = append(s.entries, *e)
+			}
+		}
+	}
+	return s
+}
+
+// Len returns the number of addresses in the snapshot.
+func (s *Snapshot) Len() int { return len(s.entries) }
+
+// Save writes the snapshot to path atomically (see Manager.Save).
+func (s *Snapshot) Save(path string) error {
+	data, err := s.encode()
 	if err != nil {
 		return fmt.Errorf("addrman: save: %w", err)
 	}
@@ -234,25 +269,14 @@ func (m *Manager) Save(path string) error {
 }
 
 // encode is the file contents Save writes.
-func (m *Manager) encode() ([]byte, error) {
+func (s *Snapshot) encode() ([]byte, error) {
 	ff := fileFormat{
 		Version: fileVersion,
-		Key:     hex.EncodeToString(m.key[:]),
-		Entries: make([]fileEntry, 0, len(m.all)),
+		Key:     hex.EncodeToString(s.key[:]),
+		Entries: make([]fileEntry, 0, len(s.entries)),
 	}
-	for b := range m.triedTable {
-		for _, e := range m.triedTable[b] {
-			if e != nil {
-				ff.Entries = append(ff.Entries, e.toFile())
-			}
-		}
-	}
-	for b := range m.newTable {
-		for _, e := range m.newTable[b] {
-			if e != nil {
-				ff.Entries = append(ff.Entries, e.toFile())
-			}
-		}
+	for i := range s.entries {
+		ff.Entries = append(ff.Entries, s.entries[i].toFile())
 	}
 	return json.Marshal(&ff)
 }

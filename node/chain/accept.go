@@ -31,25 +31,34 @@ type AcceptResult struct {
 	LastHeight int32
 	TipChanged bool
 	Reorg      *Reorg
+	// Writes describe the batch's changes to the main chain, in order,
+	// for the owner to pass to its Store (empty when the main chain did
+	// not change). They are set with an error too: the headers accepted
+	// before it must be stored.
+	Writes []Write
 }
 
 // Accept validates headers in order and adds them: to the main chain when
 // they extend it, to a fork otherwise, switching the main chain when a fork
 // gains more work. hashes, if not nil, are the headers' hashes computed by
 // the caller (the peer's reader goroutine hashes them in parallel);
-// otherwise Accept computes them. hashes is not modified. now is the current time in Unix seconds.
+// otherwise Accept computes them. hashes is not modified. now is the
+// current time in Unix seconds. Accept does no I/O: what is to be stored
+// comes back in the result's Writes.
 //
 // It stops at the first header that fails: the headers before it stay
 // accepted and are reported in the result along with the error.
 func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now int64) (res AcceptResult, err error) {
 	startTip := c.tipHash
-	var pending []byte // main-chain records to store
+	// The current run of main-chain appends starts at pendingFrom; its
+	// records are made from the chain's array in one pass when the run
+	// ends (flush): before a reorg, and at the end of the batch.
 	pendingFrom := int32(-1)
 	flush := func() {
-		if c.store != nil && len(pending) > 0 {
-			c.store.write(int64(pendingFrom), pending)
+		if pendingFrom >= 0 {
+			res.Writes = append(res.Writes, c.records(pendingFrom))
 		}
-		pending, pendingFrom = nil, -1
+		pendingFrom = -1
 	}
 	defer func() {
 		flush()
@@ -83,14 +92,10 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 			if err := consensus.CheckHeader(&mainCtx, h, hash); err != nil {
 				return res, err
 			}
-			if c.store != nil {
-				if pendingFrom < 0 {
-					pendingFrom = height
-					pending = make([]byte, 0, (len(headers)-i)*recordSize)
-				}
-				pending = appendRecord(pending, h, height)
-			}
 			c.appendMain(h, hash)
+			if pendingFrom < 0 {
+				pendingFrom = height
+			}
 			res.New++
 			res.Last, res.LastHeight = *hash, height
 			continue
@@ -108,11 +113,22 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 		res.Last, res.LastHeight = *hash, n.height
 		if n.work.Cmp(c.tipWork) > 0 {
 			flush()
-			r := c.reorgTo(n)
+			r, w := c.reorgTo(n)
 			res.Reorg = &r
+			res.Writes = append(res.Writes, w)
 		}
 	}
 	return res, nil
+}
+
+// records returns the write that stores the main chain from height from
+// to the tip.
+func (c *Chain) records(from int32) Write {
+	w := Write{From: from, Records: make([]byte, 0, (len(c.headers)-int(from))*recordSize)}
+	for h := int(from); h < len(c.headers); h++ {
+		w.Records = appendRecord(w.Records, &c.headers[h], int32(h))
+	}
+	return w
 }
 
 // appendMain adds a validated header on top of the main chain.
@@ -124,8 +140,9 @@ func (c *Chain) appendMain(h *consensus.Header, hash *chainhash.Hash) {
 	c.headers = append(c.headers, *h)
 	c.tipWork = c.tipWork.Add(c.works.Work(h.Bits))
 	c.tipHash = *hash
-	c.indexAdd(hash, height)
+	c.index.add(hashKey(hash), height)
 	c.updateRegular(height)
+	c.views.mainChanges++
 }
 
 // addFork validates h against its parent off the main chain and keeps it
@@ -171,9 +188,10 @@ func (c *Chain) lastCheckpointBelow(height int32) int32 {
 	return best
 }
 
-// reorgTo makes the branch ending at tip the main chain. The old main
-// chain above the fork point becomes a fork (up to maxOldBranch headers).
-func (c *Chain) reorgTo(tip *forkNode) Reorg {
+// reorgTo makes the branch ending at tip the main chain and returns the
+// store write that records it. The old main chain above the fork point
+// becomes a fork (up to maxOldBranch headers).
+func (c *Chain) reorgTo(tip *forkNode) (Reorg, Write) {
 	var branch []*forkNode
 	for n := tip; n != nil; n = n.parent {
 		branch = append(branch, n)
@@ -181,33 +199,34 @@ func (c *Chain) reorgTo(tip *forkNode) Reorg {
 	fork := branch[len(branch)-1].height - 1
 	r := Reorg{ForkHeight: fork, OldTip: c.tipHash, OldHeight: c.Height(), NewTip: tip.hash, NewHeight: tip.height}
 
-	// Take the old main chain above the fork point off the main chain.
+	// Take the old main chain above the fork point off the main chain. Its
+	// index entries stay (the index is append-only, see index.go): they
+	// no longer match the chain, so lookups skip them.
 	oldTop := c.Height()
-	keepOld := oldTop-fork <= maxOldBranch
 	var old []*forkNode
-	for h := fork + 1; h <= oldTop; h++ {
-		hash := c.HashAt(h)
-		if keepOld {
-			old = append(old, &forkNode{header: c.headers[h], hash: hash, height: h, work: c.WorkAt(h)})
+	if oldTop-fork <= maxOldBranch {
+		for h := fork + 1; h <= oldTop; h++ {
+			old = append(old, &forkNode{header: c.headers[h], hash: c.HashAt(h), height: h, work: c.WorkAt(h)})
 		}
-		c.indexRemove(&hash, h)
 	}
+	if int(fork)+1 < c.views.frozen {
+		// Views share the arrays below frozen, which the new branch would
+		// overwrite: move the main chain to new arrays first.
+		c.thaw(fork)
+	}
+	forkHash := c.HashAt(fork)
 	c.headers = c.headers[:fork+1]
 	c.cumWork = c.cumWork[:fork/workStride+1]
 	c.tipWork = c.WorkAt(fork)
-	c.tipHash = c.HashAt(fork)
+	c.tipHash = forkHash
 
 	// Move the winning branch onto the main chain.
-	var records []byte
 	for i := len(branch) - 1; i >= 0; i-- {
 		n := branch[i]
 		c.forks.remove(n)
-		records = appendRecord(records, &n.header, n.height)
 		c.appendMain(&n.header, &n.hash)
 	}
-	if c.store != nil {
-		c.store.write(int64(fork+1), records)
-	}
+	w := c.records(fork + 1)
 	// Keep the losing stretch as a fork.
 	for i, n := range old {
 		if i > 0 {
@@ -230,6 +249,5 @@ func (c *Chain) reorgTo(tip *forkNode) Reorg {
 		}
 	}
 	c.reorgs = append(c.reorgs, r)
-	c.log.Info("reorganized", "fork_height", fork, "old_tip", r.OldTip, "new_tip", r.NewTip, "new_height", r.NewHeight)
-	return r
+	return r, w
 }

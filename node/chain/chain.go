@@ -3,8 +3,6 @@ package chain
 import (
 	"encoding/binary"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/watchnode/watchnode/node/consensus"
@@ -24,8 +22,6 @@ const StoreFile = "headers.dat"
 // Chain is the header tree. See the package documentation.
 type Chain struct {
 	params *consensus.Params
-	store  *Store // nil: memory only
-	log    *slog.Logger
 
 	headers []consensus.Header // the main chain; index = height
 	tipHash chainhash.Hash
@@ -44,6 +40,8 @@ type Chain struct {
 	forks forkSet
 	// Reorgs counts switches of the main chain to another branch.
 	reorgs []Reorg
+
+	views viewState // what the Views taken so far share (view.go)
 }
 
 // Reorg records one switch of the main chain to a branch with more work.
@@ -55,89 +53,63 @@ type Reorg struct {
 	NewHeight  int32
 }
 
-// Open loads the chain from dir (creating it with the network's genesis if
-// the store is new). An empty dir keeps the chain in memory only.
-func Open(dir string, params *consensus.Params, log *slog.Logger) (*Chain, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	c := &Chain{params: params, log: log}
-	c.index = newHeightIndex(func(h int32) uint64 { hash := c.HashAt(h); return hashKey(&hash) })
-	c.forks.init()
-	var stored []consensus.Header
-	if dir != "" {
-		s, headers, err := openStore(filepath.Join(dir, StoreFile), log)
-		if err != nil {
-			return nil, err
-		}
-		c.store, stored = s, headers
-	}
-	if len(stored) > 0 && stored[0].Hash() != params.GenesisHash {
-		c.store.Close()
-		return nil, fmt.Errorf("header store in %s starts with %s, not the %s genesis %s: wrong data folder?",
-			dir, stored[0].Hash(), params.Network, params.GenesisHash)
-	}
+// New builds the chain from stored, the main chain as loaded from a Store
+// (genesis first), without revalidating it: the store's checksums vouch
+// for records this node validated before writing them. The chain keeps
+// stored as its own array; the caller must not use it afterwards. With
+// nothing stored the chain holds the network's genesis, and the writes
+// returned store it. It fails when stored is another network's chain.
+func New(params *consensus.Params, stored []consensus.Header) (*Chain, []Write, error) {
+	var writes []Write
 	if len(stored) == 0 {
-		stored = []consensus.Header{params.Genesis}
-		if c.store != nil {
-			c.store.write(0, appendRecord(nil, &params.Genesis, 0))
-		}
+		stored = make([]consensus.Header, 1, 4096)
+		stored[0] = params.Genesis
+		writes = []Write{{From: 0, Records: appendRecord(nil, &params.Genesis, 0)}}
+	} else if got := stored[0].Hash(); got != params.GenesisHash {
+		return nil, nil, fmt.Errorf("stored chain starts with %s, not the %s genesis %s: wrong data folder?",
+			got, params.Network, params.GenesisHash)
 	}
+	c := &Chain{params: params}
+	c.index = newHeightIndex(c.keyOf)
+	c.forks.init()
 	c.load(stored)
-	return c, nil
+	return c, writes, nil
 }
 
-// load installs a validated main chain without revalidating it: the store's
-// checksums vouch for records this node validated before writing them.
+// load installs a validated main chain.
 func (c *Chain) load(headers []consensus.Header) {
 	c.headers = headers
-	c.index.reset()
-	// Size the index once instead of growing it through every doubling.
-	for len(c.index.slots) < 2*len(headers)+2 {
-		c.index.slots = make([]int32, 2*len(c.index.slots))
-		c.index.shift--
-	}
-	c.cumWork = c.cumWork[:0]
+	c.tipHash = headers[len(headers)-1].Hash()
+	c.cumWork = make([]consensus.U256, 0, len(headers)/workStride+1)
 	var total consensus.U256
 	for h := range headers {
 		if h%workStride == 0 {
 			c.cumWork = append(c.cumWork, total)
 		}
 		total = total.Add(c.works.Work(headers[h].Bits))
-		if h+1 < len(headers) {
-			c.indexAdd(&headers[h+1].PrevBlock, int32(h))
-		}
 	}
 	c.tipWork = total
 	c.regularAt = -1
-	c.tipHash = headers[len(headers)-1].Hash()
-	c.indexAdd(&c.tipHash, int32(len(headers)-1))
+	// Size the index once instead of growing it through every doubling.
+	size := minIndexSize
+	for size < 2*len(headers)+2 {
+		size *= 2
+	}
+	c.index.rebuild(size, int32(len(headers)))
 }
 
-// Close flushes the store and closes it.
-func (c *Chain) Close() error {
-	if c.store == nil {
-		return nil
+// keyOf is the index key of the live main chain's header at height.
+func (c *Chain) keyOf(height int32) uint64 {
+	if int(height)+1 < len(c.headers) {
+		return hashKey(&c.headers[height+1].PrevBlock)
 	}
-	return c.store.Close()
-}
-
-// Flush waits until every accepted header is on disk.
-func (c *Chain) Flush() error {
-	if c.store == nil {
-		return nil
-	}
-	return c.store.Flush()
+	return hashKey(&c.tipHash)
 }
 
 // Params returns the chain's consensus parameters.
 func (c *Chain) Params() *consensus.Params { return c.params }
 
 func hashKey(h *chainhash.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
-
-func (c *Chain) indexAdd(h *chainhash.Hash, height int32) { c.index.insert(hashKey(h), height) }
-
-func (c *Chain) indexRemove(h *chainhash.Hash, height int32) { c.index.remove(hashKey(h), height) }
 
 // Height returns the main chain's tip height.
 func (c *Chain) Height() int32 { return int32(len(c.headers) - 1) }
@@ -163,7 +135,11 @@ func (c *Chain) HashAt(height int32) chainhash.Hash {
 
 // MainHeight returns the height of hash if it is on the main chain.
 func (c *Chain) MainHeight(hash *chainhash.Hash) (int32, bool) {
-	return c.index.lookup(hashKey(hash), func(h int32) bool { return c.HashAt(h) == *hash })
+	// The index may hold stale entries of branches the main chain left,
+	// possibly above today's tip: check the height too.
+	return c.index.table.lookup(hashKey(hash), func(h int32) bool {
+		return int(h) < len(c.headers) && c.HashAt(h) == *hash
+	})
 }
 
 // WorkAt returns the cumulative work of the main chain up to and including
@@ -251,12 +227,11 @@ func (c *Chain) Reserve(height int32) {
 	}
 	grown := make([]consensus.Header, len(c.headers), n)
 	copy(grown, c.headers)
-	c.headers = grown
-	if 2*n > len(c.index.slots) {
-		size := len(c.index.slots)
-		for size < 2*n {
-			size *= 2
-		}
-		c.index.resize(size)
-	}
+	// The work table moves too, so that both arrays Views may share are
+	// left behind and nothing is frozen in the new ones.
+	work := make([]consensus.U256, len(c.cumWork), max(n/workStride+1, cap(c.cumWork)))
+	copy(work, c.cumWork)
+	c.headers, c.cumWork = grown, work
+	c.views.frozen = 0
+	c.index.grow(n, int32(len(c.headers)))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +41,25 @@ func branch(t *testing.T, c *Chain, height int32, n int, seed uint64) []consensu
 
 func openMem(t *testing.T) *Chain {
 	t.Helper()
-	c, err := Open("", regtest(), nil)
+	c, writes, err := New(regtest(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(writes) != 1 || writes[0].From != 0 || writes[0].Count() != 1 {
+		t.Fatalf("a new chain's writes: %+v", writes)
+	}
 	return c
+}
+
+// acceptStored accepts hs and writes the result's writes to s, as the
+// engine does.
+func acceptStored(t *testing.T, c *Chain, s *Store, hs []consensus.Header) AcceptResult {
+	t.Helper()
+	res := accept(t, c, hs)
+	for _, w := range res.Writes {
+		s.Write(w)
+	}
+	return res
 }
 
 func accept(t *testing.T, c *Chain, hs []consensus.Header) AcceptResult {
@@ -226,78 +241,85 @@ func TestPruneOldForks(t *testing.T) {
 
 func TestStoreReopenAndCrashSafety(t *testing.T) {
 	dir := t.TempDir()
-	c, err := Open(dir, regtest(), nil)
+	c, s, err := Open(dir, regtest(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := gen(3000, 12)
-	accept(t, c, hs)
+	acceptStored(t, c, s, hs)
 	_, wantTip, wantWork := c.Tip()
-	if err := c.Close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	c, err = Open(dir, regtest(), nil)
+	c, s, err = Open(dir, regtest(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h, tip, work := c.Tip(); h != 3000 || tip != wantTip || work != wantWork {
 		t.Fatalf("reopened tip %d %s", h, tip)
 	}
-	if _, err := Open(dir, regtest(), nil); err == nil {
+	if _, _, err := Open(dir, regtest(), nil); err == nil {
 		t.Fatal("a second Open of the same store must fail while it is in use")
 	}
-	c.Close()
+	s.Close()
 
 	path := filepath.Join(dir, StoreFile)
 	// A torn last record is cut off.
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.Write([]byte("torn record"))
 	f.Close()
-	c = mustOpen(t, dir)
+	c, s = mustOpen(t, dir)
 	if c.Height() != 3000 {
 		t.Errorf("after a torn tail: height %d", c.Height())
 	}
-	c.Close()
+	s.Close()
 	// A flipped bit in record 2000 keeps 0..1999.
 	data, _ := os.ReadFile(path)
 	data[2000*recordSize+40] ^= 1
 	os.WriteFile(path, data, 0o600)
-	c = mustOpen(t, dir)
+	c, s = mustOpen(t, dir)
 	if c.Height() != 1999 || c.HashAt(1999) != hs[1998].Hash() {
 		t.Errorf("after corruption: height %d", c.Height())
 	}
 	// The chain goes on from there.
-	accept(t, c, hs[1999:])
-	c.Close()
-	if c = mustOpen(t, dir); c.Height() != 3000 {
+	acceptStored(t, c, s, hs[1999:])
+	s.Close()
+	if c, s = mustOpen(t, dir); c.Height() != 3000 {
 		t.Errorf("after resync: height %d", c.Height())
 	}
-	c.Close()
+	s.Close()
 	// A store of another network is refused.
-	if _, err := Open(dir, consensus.ParamsFor(protocol.Mainnet), nil); err == nil {
+	if _, _, err := Open(dir, consensus.ParamsFor(protocol.Mainnet), nil); err == nil {
 		t.Error("opening a regtest store as mainnet must fail")
+	} else if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "wrong data folder") {
+		t.Errorf("wrong network: %v", err)
 	}
 }
 
 func TestStoreKeepsReorg(t *testing.T) {
 	dir := t.TempDir()
-	c := mustOpen(t, dir)
-	accept(t, c, gen(100, 13))
-	accept(t, c, branch(t, c, 80, 30, 14))
+	c, s := mustOpen(t, dir)
+	acceptStored(t, c, s, gen(100, 13))
+	res := acceptStored(t, c, s, branch(t, c, 80, 30, 14))
+	// The branch wins at its 21st header (height 101): the reorg's write
+	// puts 81..101 in place of 81..100, then the rest is appended.
+	if ws := res.Writes; res.Reorg == nil || len(ws) != 2 || ws[0].From != 81 || ws[0].Count() != 21 || ws[1].From != 102 || ws[1].Count() != 9 {
+		t.Fatalf("reorg writes: %d", len(res.Writes))
+	}
 	_, tip, _ := c.Tip()
-	c.Close()
-	c = mustOpen(t, dir)
-	defer c.Close()
+	s.Close()
+	c, s = mustOpen(t, dir)
+	defer s.Close()
 	if h, got, _ := c.Tip(); h != 110 || got != tip {
 		t.Errorf("reopened after reorg: %d %s, want 110 %s", h, got, tip)
 	}
 }
 
-func mustOpen(t *testing.T, dir string) *Chain {
+func mustOpen(t *testing.T, dir string) (*Chain, *Store) {
 	t.Helper()
-	c, err := Open(dir, regtest(), nil)
+	c, s, err := Open(dir, regtest(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, s
 }

@@ -35,12 +35,16 @@ type forkNode struct {
 type forkSet struct {
 	nodes map[chainhash.Hash]*forkNode
 	seq   uint64
+	// version counts changes to the set, so a View reuses the previous
+	// View's copy of the forks while it is unchanged.
+	version uint64
 }
 
 func (f *forkSet) init() { f.nodes = make(map[chainhash.Hash]*forkNode) }
 
 func (f *forkSet) add(n *forkNode) {
 	f.seq++
+	f.version++
 	n.seq = f.seq
 	if n.parent != nil {
 		n.parent.children++
@@ -49,6 +53,7 @@ func (f *forkSet) add(n *forkNode) {
 }
 
 func (f *forkSet) remove(n *forkNode) {
+	f.version++
 	if n.parent != nil {
 		n.parent.children--
 	}
@@ -137,6 +142,11 @@ type Tip struct {
 // Tips returns the active tip followed by every fork tip, most work first.
 func (c *Chain) Tips() []Tip {
 	tips := []Tip{{Hash: c.tipHash, Height: c.Height(), Work: c.tipWork, Status: "active"}}
+	return c.appendForkTips(tips)
+}
+
+// appendForkTips appends every fork tip, most work first.
+func (c *Chain) appendForkTips(tips []Tip) []Tip {
 	for _, leaf := range c.forks.leaves() {
 		tips = append(tips, Tip{Hash: leaf.hash, Height: leaf.height, BranchLength: leaf.height - forkPoint(leaf), Work: leaf.work, Status: "valid-headers"})
 	}

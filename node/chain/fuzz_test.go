@@ -24,11 +24,11 @@ func FuzzOpenStore(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, StoreFile), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Open(dir, params, nil)
+		c, s, err := Open(dir, params, nil)
 		if err != nil {
 			return // e.g. a store of another network: refused, not used
 		}
-		defer c.Close()
+		defer s.Close()
 		if c.HashAt(0) != params.GenesisHash {
 			t.Fatalf("chain does not start at genesis")
 		}

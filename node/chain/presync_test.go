@@ -29,7 +29,7 @@ func batches(hs []consensus.Header, size int) [][]consensus.Header {
 }
 
 func TestPresyncThenRedownload(t *testing.T) {
-	c, err := Open("", presyncParams(), nil)
+	c, _, err := New(presyncParams(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestPresyncThenRedownload(t *testing.T) {
 }
 
 func TestPresyncCatchesADifferentRedownload(t *testing.T) {
-	c, _ := Open("", presyncParams(), nil)
+	c, _, _ := New(presyncParams(), nil)
 	honest, other := gen(5000, 21), gen(5000, 22)
 	p := c.NewPresync()
 	for _, b := range batches(honest, 2000) {
@@ -97,7 +97,7 @@ func TestPresyncCatchesADifferentRedownload(t *testing.T) {
 }
 
 func TestPresyncKeepsLowWorkChainOutOfMemory(t *testing.T) {
-	c, _ := Open("", presyncParams(), nil)
+	c, _, _ := New(presyncParams(), nil)
 	p := c.NewPresync()
 	for _, b := range batches(gen(4900, 23), 2000) {
 		if _, _, err := p.Process(b, nil, end.Unix()); err != nil {
@@ -111,7 +111,7 @@ func TestPresyncKeepsLowWorkChainOutOfMemory(t *testing.T) {
 }
 
 func TestPresyncValidates(t *testing.T) {
-	c, _ := Open("", presyncParams(), nil)
+	c, _, _ := New(presyncParams(), nil)
 	hs := gen(100, 24)
 	hs[50].Bits = 0x1d00ffff
 	p := c.NewPresync()

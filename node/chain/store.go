@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -13,55 +12,76 @@ import (
 	"github.com/watchnode/watchnode/node/consensus"
 )
 
-// recordSize is one stored header: 80 bytes, then a CRC-32C over those bytes
-// and the header's height. The height in the checksum catches a record that
-// is intact but in the wrong place.
-const recordSize = 84
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// recordCRC checksums buf, which holds a header's 80 bytes followed by its
-// height (4 bytes, little endian).
-func recordCRC(buf []byte) uint32 { return crc32.Checksum(buf, castagnoli) }
-
-func appendRecord(dst []byte, hdr *consensus.Header, height int32) []byte {
-	start := len(dst)
-	dst = hdr.Serialize(dst)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(height))
-	// The height was only there to be checksummed: the CRC takes its place.
-	binary.LittleEndian.PutUint32(dst[start+80:], recordCRC(dst[start:]))
-	return dst
-}
-
-// Store is the main chain on disk: one file of records in height order.
+// Store is the main chain on disk: one file of records in height order. It
+// is the shell's I/O piece: the Chain returns its changes as Writes and the
+// Chain's owner passes them to Write, in order.
 //
-// Appends and truncations go to a writer goroutine in order, which writes
-// them and fsyncs whenever it has caught up, so the engine never waits for
-// the disk and a batch of 2000 headers costs one write. A crash (kill -9, or
-// power loss after the last fsync) leaves a prefix of what was accepted; a
-// torn or corrupt record at the end is found by its checksum at the next
-// open and cut off, never accepted.
+// Writes go to a writer goroutine in order, which writes them and fsyncs
+// whenever it has caught up, so the owner never waits for the disk and a
+// batch of 2000 headers costs one write. A crash (kill -9, or power loss
+// after the last fsync) leaves a prefix of what was accepted; a torn or
+// corrupt record at the end is found by its checksum at the next open and
+// cut off, never accepted.
+//
+// The first failure (a full disk, an I/O error) stops the store: every
+// later operation is refused, so what is on disk stays a valid prefix, and
+// the failure is reported through StoreOptions.OnError, Err, Flush and
+// Close.
 type Store struct {
-	f   *os.File
-	log *slog.Logger
+	f    storeFile
+	path string
+	log  *slog.Logger
+	opts StoreOptions
 
 	ops  chan storeOp
 	done chan struct{}
 
 	mu  sync.Mutex
-	err error // the first write error; later operations are refused
+	err error // the first failure; later operations are refused
+}
+
+// StoreOptions configures a Store.
+type StoreOptions struct {
+	// OnError, if not nil, is called once, on the store's writer
+	// goroutine, with the first failure, as soon as it happens: the owner
+	// learns that headers are no longer being saved without polling Err.
+	// It must return promptly and must not call the store's Write, Flush
+	// or Close (the writer goroutine is the one that would serve them).
+	OnError func(error)
+}
+
+// storeFile is what a Store writes through: the *os.File it opened, or a
+// test's wrapper around it that fails on demand.
+type storeFile interface {
+	Write(p []byte) (int, error)
+	Truncate(size int64) error
+	Seek(offset int64, whence int) (int64, error)
+	Sync() error
+	Close() error
 }
 
 type storeOp struct {
-	truncateTo int64 // >= 0: cut the file to this many records first
+	truncateTo int64 // cut the file to this many records first (when it holds more)
 	data       []byte
-	flushed    chan struct{} // closed once everything before it is synced
+	// flushed, if not nil, makes this a flush: it is closed once
+	// everything queued before it is synced.
+	flushed chan struct{}
 }
 
-// openStore opens (or creates) the store at path and returns the headers
-// of every intact record, in height order. Everything after the first bad
-// record is cut off and reported in the log.
-func openStore(path string, log *slog.Logger) (*Store, []consensus.Header, error) {
+// OpenStore opens (or creates) the store at path, locks it against other
+// processes and returns the headers of every intact record, in height
+// order. Everything after the first bad record is cut off and reported in
+// the log (nil: no log).
+func OpenStore(path string, log *slog.Logger, opts StoreOptions) (*Store, []consensus.Header, error) {
+	return openStore(path, log, opts, nil)
+}
+
+// openStore is OpenStore; wrap, if not nil, wraps the opened file for the
+// writer goroutine (tests inject failures with it).
+func openStore(path string, log *slog.Logger, opts StoreOptions, wrap func(*os.File) storeFile) (*Store, []consensus.Header, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening header store: %w", err)
@@ -98,18 +118,21 @@ func openStore(path string, log *slog.Logger) (*Store, []consensus.Header, error
 		log.Warn("header store: cutting off a torn or corrupt tail", "kept_records", good/recordSize, "dropped_bytes", len(data)-good)
 		if err := f.Truncate(int64(good)); err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("truncating header store: %w", err)
+			return nil, nil, fmt.Errorf("truncating header store %s: %w", path, err)
 		}
 		if err := f.Sync(); err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("syncing header store: %w", err)
+			return nil, nil, fmt.Errorf("syncing header store %s: %w", path, err)
 		}
 	}
 	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("seeking header store: %w", err)
+		return nil, nil, fmt.Errorf("seeking header store %s: %w", path, err)
 	}
-	s := &Store{f: f, log: log, ops: make(chan storeOp, 1024), done: make(chan struct{})}
+	s := &Store{f: f, path: path, log: log, opts: opts, ops: make(chan storeOp, 1024), done: make(chan struct{})}
+	if wrap != nil {
+		s.f = wrap(f)
+	}
 	go s.writeLoop(int64(good / recordSize))
 	return s, headers, nil
 }
@@ -125,8 +148,11 @@ func (s *Store) writeLoop(records int64) {
 			select {
 			case op, ok = <-s.ops:
 			default:
-				// Caught up: make everything written so far durable.
-				s.fail(s.f.Sync())
+				// Caught up: make everything written so far durable (after
+				// a failure too: the records before it are good).
+				if dirty {
+					s.fail(s.wrapErr("syncing", s.f.Sync()))
+				}
 				dirty = false
 				for _, w := range waiting {
 					close(w)
@@ -139,85 +165,115 @@ func (s *Store) writeLoop(records int64) {
 		}
 		if !ok {
 			if dirty {
-				s.fail(s.f.Sync())
+				s.fail(s.wrapErr("syncing", s.f.Sync()))
 			}
 			for _, w := range waiting {
 				close(w)
 			}
 			return
 		}
-		if s.failed() {
-			if op.flushed != nil {
-				close(op.flushed)
-			}
+		if op.flushed != nil {
+			waiting = append(waiting, op.flushed)
 			continue
 		}
-		if op.truncateTo >= 0 && op.truncateTo < records {
+		if s.failed() {
+			continue
+		}
+		if op.truncateTo > records {
+			// A gap: the records in between were never handed to the
+			// store. Writing would put records at the wrong offsets; refuse
+			// instead, leaving the file as it is.
+			s.fail(fmt.Errorf("header store %s holds %d records; refusing a write at height %d that would leave a gap", s.path, records, op.truncateTo))
+			continue
+		}
+		if op.truncateTo < records {
 			records = op.truncateTo
 			if err := s.f.Truncate(records * recordSize); err != nil {
-				s.fail(fmt.Errorf("truncating header store: %w", err))
+				s.fail(s.wrapErr("truncating", err))
 				continue
 			}
 			if _, err := s.f.Seek(records*recordSize, io.SeekStart); err != nil {
-				s.fail(fmt.Errorf("seeking header store: %w", err))
+				s.fail(s.wrapErr("seeking", err))
 				continue
 			}
 			dirty = true
 		}
 		if len(op.data) > 0 {
+			// A short write leaves at most a torn record after the last
+			// whole one, which the next open cuts off by its checksum.
 			if _, err := s.f.Write(op.data); err != nil {
-				s.fail(fmt.Errorf("writing header store: %w", err))
+				s.fail(s.wrapErr("writing", err))
 				continue
 			}
 			records += int64(len(op.data) / recordSize)
 			dirty = true
 		}
-		if op.flushed != nil {
-			waiting = append(waiting, op.flushed)
-		}
 	}
 }
 
+func (s *Store) wrapErr(doing string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s header store %s: %w", doing, s.path, err)
+}
+
+// fail records the first failure and reports it; it runs on the writer
+// goroutine.
 func (s *Store) fail(err error) {
 	if err == nil {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
+	first := s.err == nil
+	if first {
 		s.err = err
-		s.log.Error("header store failed; no further headers will be saved", "err", err)
+	}
+	s.mu.Unlock()
+	if !first {
+		return
+	}
+	s.log.Error("header store failed; no further headers will be saved", "err", err)
+	if s.opts.OnError != nil {
+		s.opts.OnError(err)
 	}
 }
 
-func (s *Store) failed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.err != nil
-}
+func (s *Store) failed() bool { return s.Err() != nil }
 
-// Err returns the first write error, if any.
+// Err returns the first failure, if any.
 func (s *Store) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
 }
 
-// write queues records (made with appendRecord) to be written after the
-// file has been cut to truncateTo records (-1: no cut).
-func (s *Store) write(truncateTo int64, records []byte) {
-	s.ops <- storeOp{truncateTo: truncateTo, data: records}
+// Write queues w for the writer goroutine; writes are applied in the order
+// they are queued, and w.Records now belongs to the store. After a failure
+// it does nothing. It blocks only when the writer is 1024 writes behind.
+// It must not be called after Close, and panics on a write that is not
+// whole records (a caller's bug, not a disk's).
+func (s *Store) Write(w Write) {
+	if w.From < 0 || len(w.Records)%recordSize != 0 {
+		panic(fmt.Sprintf("chain: bad store write from %d with %d bytes", w.From, len(w.Records)))
+	}
+	if s.failed() {
+		return
+	}
+	s.ops <- storeOp{truncateTo: int64(w.From), data: w.Records}
 }
 
-// Flush waits until everything queued so far is written and synced.
+// Flush waits until everything queued so far is written and synced, and
+// returns the first failure, if any.
 func (s *Store) Flush() error {
 	ch := make(chan struct{})
-	s.ops <- storeOp{truncateTo: -1, flushed: ch}
+	s.ops <- storeOp{flushed: ch}
 	<-ch
 	return s.Err()
 }
 
-// Close flushes and closes the file.
+// Close flushes and closes the file (releasing its lock) and returns the
+// first failure, if any.
 func (s *Store) Close() error {
 	close(s.ops)
 	<-s.done

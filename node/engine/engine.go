@@ -20,6 +20,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/peer"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -66,6 +67,7 @@ type Engine struct {
 	msgLog            *Ring[MessageRecord]
 	eventLog          *Ring[Event]
 	chain             *chain.Chain
+	store             *chain.Store // the chain on disk; nil without a data folder
 	sync              headerSync
 	disconnectsByKind map[DropKind]uint64
 	requestTimeouts   uint64
@@ -138,9 +140,19 @@ func New(cfg Config) (*Engine, error) {
 	if e.bans, err = loadBans(banPath); err != nil {
 		return nil, err
 	}
-	if e.chain, err = chain.Open(cfg.DataDir, cfg.Params, cfg.Logger.With("component", "chain")); err != nil {
-		return nil, err
+	var stored []consensus.Header
+	if cfg.DataDir != "" {
+		e.store, stored, err = chain.OpenStore(filepath.Join(cfg.DataDir, chain.StoreFile), cfg.Logger.With("component", "chain"), chain.StoreOptions{})
+		if err != nil {
+			return nil, err
+		}
 	}
+	var writes []chain.Write
+	if e.chain, writes, err = chain.New(cfg.Params, stored); err != nil {
+		err = fmt.Errorf("header store in %s: %w", cfg.DataDir, err)
+		return nil, errors.Join(err, e.closeStore())
+	}
+	e.storeWrites(writes)
 	e.sync.state = SyncIdle
 	for _, t := range cfg.Connect {
 		e.targets = append(e.targets, &target{addr: t, persistent: true})
@@ -216,7 +228,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		ln, err := net.Listen("tcp", e.cfg.Listen)
 		if err != nil {
 			// The store's writer goroutine and file lock go with the engine.
-			return errors.Join(fmt.Errorf("listening for peers on %s: %w", e.cfg.Listen, err), e.chain.Close())
+			return errors.Join(fmt.Errorf("listening for peers on %s: %w", e.cfg.Listen, err), e.closeStore())
 		}
 		e.listenAddr = ln.Addr().String()
 		e.log.Info("listening for peers", "addr", e.listenAddr)
@@ -382,7 +394,7 @@ func (e *Engine) shutdown() error {
 		case <-done:
 			e.saveAddrs(now)
 			e.publish(now)
-			if err := e.chain.Close(); err != nil {
+			if err := e.closeStore(); err != nil {
 				return fmt.Errorf("closing header store: %w", err)
 			}
 			return nil
@@ -392,6 +404,24 @@ func (e *Engine) shutdown() error {
 			}
 		}
 	}
+}
+
+// storeWrites hands the chain's writes to the store, in order.
+func (e *Engine) storeWrites(ws []chain.Write) {
+	if e.store == nil {
+		return
+	}
+	for _, w := range ws {
+		e.store.Write(w)
+	}
+}
+
+// closeStore flushes and closes the header store, if there is one.
+func (e *Engine) closeStore() error {
+	if e.store == nil {
+		return nil
+	}
+	return e.store.Close()
 }
 
 // publish stores a fresh snapshot for observers.

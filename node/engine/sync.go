@@ -212,6 +212,7 @@ func (e *Engine) handleHeaders(p *peerState, m peer.Inbound, answered *Request, 
 		<-m.Hashed
 	}
 	res, err := e.chain.Accept(headers, hashes, now.Unix())
+	e.storeWrites(res.Writes) // with an error too: the valid prefix stays
 	e.learnedFrom(p, res)
 	if err != nil {
 		var rerr *consensus.RuleError
@@ -448,6 +449,7 @@ func (e *Engine) handlePresyncHeaders(p *peerState, headers []consensus.Header, 
 	}
 	if len(out) > 0 {
 		res, err := e.chain.Accept(out, outHashes, now.Unix())
+		e.storeWrites(res.Writes)
 		if err != nil {
 			e.resetSyncPeer()
 			e.drop(p, violation("invalid header on redownload: %v", err), now)

@@ -1,0 +1,42 @@
+package chain
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+
+	"github.com/watchnode/watchnode/node/consensus"
+)
+
+// recordSize is one stored header: 80 bytes, then a CRC-32C over those bytes
+// and the header's height. The height in the checksum catches a record that
+// is intact but in the wrong place.
+const recordSize = 84
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// recordCRC checksums buf, which holds a header's 80 bytes followed by its
+// height (4 bytes, little endian).
+func recordCRC(buf []byte) uint32 { return crc32.Checksum(buf, castagnoli) }
+
+func appendRecord(dst []byte, hdr *consensus.Header, height int32) []byte {
+	start := len(dst)
+	dst = hdr.Serialize(dst)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(height))
+	// The height was only there to be checksummed: the CRC takes its place.
+	binary.LittleEndian.PutUint32(dst[start+80:], recordCRC(dst[start:]))
+	return dst
+}
+
+// Write is one change to the stored main chain, as the Chain hands it to
+// its owner to pass on to a Store: cut the store to From records (a no-op
+// when it holds exactly From), then append Records, the records of heights
+// From, From+1, … in the store's format. A Chain describes every change of
+// its main chain by writes; applied in order, they keep the store equal to
+// the main chain, so the Chain itself never touches a file.
+type Write struct {
+	From    int32
+	Records []byte
+}
+
+// Count returns how many headers the write appends.
+func (w Write) Count() int { return len(w.Records) / recordSize }

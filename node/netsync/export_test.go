@@ -1,0 +1,43 @@
+package netsync
+
+import (
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/watchnode/watchnode/node/p2p"
+)
+
+// Internals the external tests (package netsync_test) look at.
+
+const (
+	MaxHeadersPerMsg        = maxHeadersPerMsg
+	MaxAnnounce             = maxAnnounce
+	MaxUnconnecting         = maxUnconnecting
+	HeadersTimeoutBase      = headersTimeoutBase
+	HeadersTimeoutPerHeader = headersTimeoutPerHeader
+)
+
+func (s *Sync) State() string        { return s.state }
+func (s *Sync) SyncPeer() p2p.PeerID { return s.peer }
+
+// PeerState is a test's view of what sync knows of a peer.
+type PeerState struct {
+	BestKnown    int32
+	BestHash     chainhash.Hash
+	Announced    chainhash.Hash
+	TipAsked     bool
+	Unconnecting int
+	LowWork      bool
+	SyncDone     bool
+}
+
+func (s *Sync) PeerState(id p2p.PeerID) (PeerState, bool) {
+	sp, ok := s.peers[id]
+	if !ok {
+		return PeerState{}, false
+	}
+	return PeerState{sp.bestKnown, sp.bestHash, sp.announced, sp.tipAsked, sp.unconnecting, sp.lowWork, sp.syncDone}, true
+}
+
+// Status is the sync status at now.
+func (s *Sync) StatusAt(now time.Time) Status { return s.status(now) }

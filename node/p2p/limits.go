@@ -1,0 +1,66 @@
+package p2p
+
+import "time"
+
+// Memory bounds: everything a peer can make the node keep is counted
+// against one of these.
+//
+//   - Outbound queue: the core counts every frame it queues for a peer at
+//     its length plus FrameOverhead. Past OutQueueLimit it makes no optional
+//     work for the peer (HasRoom); past twice that it stops serving the
+//     peer's messages until the writer drains the queue, so control replies
+//     (pongs) stop too. A bulk frame queued past twice the limit means a
+//     producer ignored HasRoom: the peer is dropped. Per peer: at most
+//     2*OutQueueLimit plus one turn's control replies.
+//   - Inbound queue: the shell's queue of decoded messages waiting for the
+//     core, counted by Message.Cost (payload, decoded form, overhead). A
+//     peer may have InQueueFloor queued; a single message larger than
+//     that is admitted into an empty queue only while the InQueuePool
+//     shared by all peers has room. In all: peers*InQueueFloor +
+//     InQueuePool. A full queue stops the peer's reader, and TCP pushes
+//     back on that peer alone.
+const (
+	OutQueueLimit = 512 << 10
+	FrameOverhead = 64
+	InQueueFloor  = 512 << 10
+	InQueuePool   = 32 << 20
+)
+
+// PerTurn is how many messages the core takes from one peer's inbound
+// queue before serving the next peer, so a flooding peer delays the others
+// by at most PerTurn messages.
+const PerTurn = 8
+
+// progressUnit is what counts as progress for the send-stall rule: a
+// peer with something queued must accept one whole message, or this many
+// bytes of a larger one, every WriteTimeout.
+const progressUnit = 64 << 10
+
+// Other bounds and durations.
+const (
+	// discouragement is how long a misbehaving address is refused (Core's
+	// discouragement filter is cleared roughly daily).
+	discouragement = 24 * time.Hour
+	// maxDisconnects is how many recent disconnects are kept for the UI.
+	maxDisconnects = 100
+	// maxDialsPerTick keeps a burst of failures from hammering the
+	// address book.
+	maxDialsPerTick = 2
+)
+
+// AdmitInbound applies the inbound queue bound: may a message of cost join
+// a peer's queue that holds queued cost in count messages, while the
+// shared pool has poolUsed taken? It returns how much of the pool the
+// message takes (0 while the peer stays within its floor). A message that
+// is not admitted waits: the reader stops reading until the core has
+// taken enough from the queue, or the pool has room.
+func AdmitInbound(queued, count, cost, poolUsed int) (poolCharge int, ok bool) {
+	if queued+cost <= InQueueFloor {
+		return 0, true
+	}
+	if count > 0 {
+		return 0, false
+	}
+	charge := cost - InQueueFloor
+	return charge, poolUsed+charge <= InQueuePool
+}

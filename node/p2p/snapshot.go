@@ -1,0 +1,152 @@
+package p2p
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// Snapshot is a copy of the core's state for observers: it shares nothing
+// with the core, so it may be read from any goroutine.
+type Snapshot struct {
+	Peers       []PeerInfo
+	Disconnects []Disconnect // newest first
+	Bans        []Ban
+	Network     string
+	StartedAt   time.Time
+	UptimeS     int64
+	// Discovery says what peer discovery is doing, or plainly why it found
+	// nothing.
+	Discovery         string
+	Listen            string
+	AddrNew           int
+	AddrTried         int
+	UserAgent         string
+	ProtocolVersion   uint32
+	Inbound           int
+	Outbound          int
+	DisconnectsByKind map[DropKind]uint64
+	RequestTimeouts   uint64
+	Capturing         bool
+}
+
+// PeerInfo describes one connected peer. The core fills what it knows; the
+// shell adds the traffic counters its connections keep.
+type PeerInfo struct {
+	ID           PeerID                    `json:"id"`
+	Addr         string                    `json:"addr"`
+	Inbound      bool                      `json:"inbound"`
+	ConnType     ConnType                  `json:"conn_type"`
+	Established  bool                      `json:"established"`
+	UserAgent    string                    `json:"user_agent"`
+	Version      int32                     `json:"version"`
+	Services     uint64                    `json:"services"`
+	ServiceNames []string                  `json:"service_names"`
+	StartHeight  int32                     `json:"start_height"`
+	SyncedHeight int32                     `json:"synced_height"` // highest main-chain header it is known to have
+	Transport    string                    `json:"transport"`     // "v1" (plaintext); BIP324 v2 is not spoken yet
+	PingMs       float64                   `json:"ping_ms"`       // last round trip; 0 before the first pong
+	MinPingMs    float64                   `json:"min_ping_ms"`   // 0 before the first pong
+	PingWaitMs   float64                   `json:"ping_wait_ms"`
+	BytesSent    uint64                    `json:"bytes_sent"`
+	BytesRecv    uint64                    `json:"bytes_recv"`
+	MsgsSent     map[string]CommandTraffic `json:"msgs_sent"`
+	MsgsRecv     map[string]CommandTraffic `json:"msgs_recv"`
+	ConnectedAt  time.Time                 `json:"connected_at"`
+	LastSend     time.Time                 `json:"last_send"`
+	LastRecv     time.Time                 `json:"last_recv"`
+	QueueBytes   int                       `json:"queue_bytes"`
+	QueueMsgs    int                       `json:"queue_msgs"`
+	InQueueBytes int                       `json:"in_queue_bytes"`
+	Inflight     []RequestInfo             `json:"inflight"`
+	Features     Features                  `json:"features"`
+	Misbehavior  int                       `json:"misbehavior"`
+	Unsolicited  map[string]uint64         `json:"unsolicited"`
+	AddrDropped  uint64                    `json:"addr_rate_limited"`
+	Ignored      uint64                    `json:"ignored"`
+	Redundant    uint64                    `json:"redundant"`
+	Capture      bool                      `json:"capture"`
+}
+
+// CommandTraffic counts the messages of one command in one direction.
+type CommandTraffic struct {
+	Bytes    uint64 `json:"bytes"`
+	Messages uint64 `json:"msgs"`
+}
+
+// RequestInfo describes one tracked request in flight.
+type RequestInfo struct {
+	ID      uint64    `json:"id"`
+	Command string    `json:"command"`
+	Queued  time.Time `json:"queued"`
+	Written time.Time `json:"written"` // zero while still queued
+	AgeMs   float64   `json:"age_ms"`
+	// TimeoutMs is how long the peer has to answer once the request is
+	// written.
+	TimeoutMs float64 `json:"timeout_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Snapshot copies the core's state at now.
+func (c *Core) Snapshot(now time.Time) *Snapshot {
+	s := &Snapshot{
+		Peers:             make([]PeerInfo, 0, len(c.peers)),
+		Bans:              c.bans.list(now),
+		Network:           string(c.cfg.Network),
+		StartedAt:         c.startedAt,
+		UptimeS:           int64(now.Sub(c.startedAt) / time.Second),
+		Discovery:         c.discovery.describe(),
+		Listen:            c.listenAddr,
+		UserAgent:         c.cfg.UserAgent,
+		ProtocolVersion:   protocol.ProtocolVersion,
+		DisconnectsByKind: maps.Clone(c.disconnectsByKind),
+		RequestTimeouts:   c.requestTimeouts,
+		Capturing:         c.capturing,
+	}
+	s.AddrNew, s.AddrTried = c.addrs.Counts()
+	for _, id := range c.order {
+		p := c.peers[id]
+		s.Peers = append(s.Peers, c.peerInfo(p, now))
+		if p.inbound() {
+			s.Inbound++
+		} else {
+			s.Outbound++
+		}
+	}
+	s.Disconnects = slices.Clone(c.disconnects)
+	slices.Reverse(s.Disconnects)
+	return s
+}
+
+func (c *Core) peerInfo(p *peerState, now time.Time) PeerInfo {
+	info := PeerInfo{
+		ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), ConnType: p.connType,
+		Established: p.established(),
+		PingMs:      ms(p.lastPing), MinPingMs: ms(p.minPing),
+		ConnectedAt: p.connectedAt,
+		QueueBytes:  p.out.bytes, QueueMsgs: p.out.messages,
+		Features: p.features, Misbehavior: p.misbehavior,
+		AddrDropped: p.addrDropped, Ignored: p.ignored, Redundant: p.redundant,
+		Inflight: []RequestInfo{}, Transport: "v1", Capture: p.capture,
+		Unsolicited: maps.Clone(p.unsolicited),
+	}
+	if v := p.version; v != nil {
+		info.UserAgent = v.UserAgent
+		info.Version = v.ProtocolVersion
+		info.Services = uint64(v.Services)
+		info.ServiceNames = protocol.ServiceNames(v.Services)
+		info.StartHeight = v.LastBlock
+	}
+	for _, r := range p.reqs {
+		ri := RequestInfo{ID: r.ID, Command: r.Command, Queued: r.Queued, Written: r.Written, AgeMs: ms(now.Sub(r.Queued)), TimeoutMs: ms(r.Timeout)}
+		info.Inflight = append(info.Inflight, ri)
+		if r.Command == wire.CmdPing && !r.Written.IsZero() {
+			info.PingWaitMs = ms(now.Sub(r.Written))
+		}
+	}
+	return info
+}
