@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/p2p"
 )
 
 // fakeEngine records the operator calls the API makes.
@@ -87,7 +88,7 @@ func (f *fakeEngine) Disconnect(_ context.Context, id engine.PeerID) error {
 
 func (f *fakeEngine) Ban(_ context.Context, addr, reason string, d time.Duration) (engine.Ban, error) {
 	f.calls = append(f.calls, fmt.Sprintf("ban %s %q %s", addr, reason, d))
-	ip, err := engine.ParseBanAddr(addr)
+	ip, err := p2p.ParseBanAddr(addr)
 	if err != nil {
 		return engine.Ban{}, err
 	}

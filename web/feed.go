@@ -79,7 +79,7 @@ func lineOf(seq uint64, m *engine.MessageRecord) MessageLine {
 	if m.Inbound {
 		dir = "in"
 	}
-	return MessageLine{Seq: seq, Time: m.Time, Peer: uint64(m.Peer), Addr: m.Addr, Dir: dir, Command: m.Command, Size: m.Size, Summary: m.Summary()}
+	return MessageLine{Seq: seq, Time: m.Time, Peer: uint64(m.Peer), Addr: m.Addr, Dir: dir, Command: m.Command, Size: m.Size, Summary: m.Summary}
 }
 
 func (r clientRequest) matches(m *engine.MessageRecord) bool {

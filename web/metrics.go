@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/watchnode/watchnode/node/engine"
-	"github.com/watchnode/watchnode/node/peer"
 )
 
 // routeMetrics registers /metrics: the node's state in the Prometheus text
@@ -105,7 +104,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 
 	counter(c.bytes, float64(st.BytesRecv), "in")
 	counter(c.bytes, float64(st.BytesSent), "out")
-	for dir, byCmd := range map[string]map[string]peer.CommandTraffic{"in": st.MsgsRecv, "out": st.MsgsSent} {
+	for dir, byCmd := range map[string]map[string]engine.CommandTraffic{"in": st.MsgsRecv, "out": st.MsgsSent} {
 		for cmd, t := range foldTraffic(byCmd) {
 			counter(c.messages, float64(t.Messages), cmd, dir)
 			counter(c.messageBytes, float64(t.Bytes), cmd, dir)
@@ -123,8 +122,8 @@ func labelValue(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 // foldTraffic keys m by sanitized command, summing commands that sanitize
 // alike: two series with the same labels would fail the whole scrape.
-func foldTraffic(m map[string]peer.CommandTraffic) map[string]peer.CommandTraffic {
-	out := make(map[string]peer.CommandTraffic, len(m))
+func foldTraffic(m map[string]engine.CommandTraffic) map[string]engine.CommandTraffic {
+	out := make(map[string]engine.CommandTraffic, len(m))
 	for cmd, t := range m {
 		k := labelValue(cmd)
 		sum := out[k]

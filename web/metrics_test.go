@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/watchnode/watchnode/node/engine"
-	"github.com/watchnode/watchnode/node/peer"
 )
 
 func metricsSnapshot() engine.Snapshot {
@@ -26,11 +25,11 @@ func metricsSnapshot() engine.Snapshot {
 			AddrNew:   1500,
 			AddrTried: 42,
 			BytesSent: 1000, BytesRecv: 2000,
-			MsgsSent: map[string]peer.CommandTraffic{
+			MsgsSent: map[string]engine.CommandTraffic{
 				"ping":    {Messages: 5, Bytes: 160},
 				"version": {Messages: 1, Bytes: 126},
 			},
-			MsgsRecv: map[string]peer.CommandTraffic{
+			MsgsRecv: map[string]engine.CommandTraffic{
 				"headers": {Messages: 7, Bytes: 1_000_000},
 				"*other*": {Messages: 2, Bytes: 50},
 			},
@@ -194,7 +193,7 @@ func TestMetricsTwoServers(t *testing.T) {
 // with duplicate series; valid values, odd as they may be, are kept.
 func TestMetricsLabelValues(t *testing.T) {
 	snap := metricsSnapshot()
-	snap.Status.MsgsRecv = map[string]peer.CommandTraffic{
+	snap.Status.MsgsRecv = map[string]engine.CommandTraffic{
 		"a\xff":      {Messages: 1, Bytes: 10},
 		"a\xfe":      {Messages: 2, Bytes: 20},
 		`q"uo\te`:    {Messages: 3, Bytes: 30},
@@ -263,7 +262,7 @@ func TestMetricsRace(t *testing.T) {
 			s := metricsSnapshot()
 			s.Status.Height = int32(i)
 			s.Status.BytesRecv = 2000 + i
-			s.Status.MsgsRecv = map[string]peer.CommandTraffic{"headers": {Messages: 7 + i, Bytes: i}, fmt.Sprintf("cmd%d", i%5): {Messages: i}}
+			s.Status.MsgsRecv = map[string]engine.CommandTraffic{"headers": {Messages: 7 + i, Bytes: i}, fmt.Sprintf("cmd%d", i%5): {Messages: i}}
 			s.Status.DisconnectsByKind = map[engine.DropKind]uint64{engine.DropStall: i}
 			s.Peers = append(s.Peers, engine.PeerInfo{ID: engine.PeerID(i), QueueBytes: int(i)})
 			f.setSnapshot(s)

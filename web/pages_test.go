@@ -20,7 +20,6 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/coder/websocket"
 	"github.com/watchnode/watchnode/node/engine"
-	"github.com/watchnode/watchnode/node/peer"
 	"github.com/watchnode/watchnode/web/views"
 )
 
@@ -61,7 +60,7 @@ func hashOf(n int) string { return fmt.Sprintf("%064x", n) }
 // 25-header chain.
 func newPagesEngine() *pagesEngine {
 	f := &fakeEngine{msgs: engine.NewRing[engine.MessageRecord](256), events: engine.NewRing[engine.Event](64)}
-	traffic := map[string]peer.CommandTraffic{"ping": {Bytes: 320, Messages: 10}, "headers": {Bytes: 5 << 20, Messages: 3}}
+	traffic := map[string]engine.CommandTraffic{"ping": {Bytes: 320, Messages: 10}, "headers": {Bytes: 5 << 20, Messages: 3}}
 	f.snap = engine.Snapshot{
 		Time: testTime,
 		Status: engine.Status{
@@ -70,12 +69,12 @@ func newPagesEngine() *pagesEngine {
 			Sync:    engine.SyncStatus{State: "headers", Progress: 0.5234, HeadersPerSec: 1234.5, EtaS: 3725, Target: 50, Peer: 3},
 			Peers:   3, Inbound: 1, Outbound: 2, UptimeS: 90061, Discovery: "asking DNS seeds",
 			BytesRecv: 1536, BytesSent: 2 << 20,
-			MsgsRecv: traffic, MsgsSent: map[string]peer.CommandTraffic{"getheaders": {Bytes: 1000, Messages: 2}, "ping": {Bytes: 32, Messages: 1}},
+			MsgsRecv: traffic, MsgsSent: map[string]engine.CommandTraffic{"getheaders": {Bytes: 1000, Messages: 2}, "ping": {Bytes: 32, Messages: 1}},
 		},
 		Peers: []engine.PeerInfo{
 			{ID: 7, Addr: "127.0.0.1:18444", UserAgent: xssScript, Version: 70016, ServiceNames: []string{"NETWORK", "WITNESS"},
 				PingMs: 12.34, MinPingMs: 10, BytesSent: 2048, BytesRecv: 1 << 20, ConnectedAt: time.Now().Add(-3 * time.Minute),
-				StartHeight: 1234, QueueBytes: 100, Misbehavior: 5, MsgsRecv: traffic, MsgsSent: map[string]peer.CommandTraffic{"getheaders": {Bytes: 93, Messages: 1}},
+				StartHeight: 1234, QueueBytes: 100, Misbehavior: 5, MsgsRecv: traffic, MsgsSent: map[string]engine.CommandTraffic{"getheaders": {Bytes: 93, Messages: 1}},
 				Inflight: []engine.RequestInfo{{ID: 1, Command: "getheaders", Queued: testTime, AgeMs: 1500}, {ID: 2, Command: "ping", Queued: testTime, AgeMs: 20}},
 				Features: engine.Features{SendHeaders: true, WtxidRelay: true, FeeFilter: 1000}},
 			{ID: 3, Addr: "10.0.0.3:8333", UserAgent: "/btcd:0.24.2/", Version: 70016, ServiceNames: []string{"NETWORK"}},

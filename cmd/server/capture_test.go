@@ -10,7 +10,6 @@ import (
 	"github.com/watchnode/watchnode/internal/btcdtest"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/inspect"
-	"github.com/watchnode/watchnode/node/peer"
 )
 
 // TestCaptureMessages: with -capture the node records every message of its
@@ -68,7 +67,7 @@ func TestCaptureMessages(t *testing.T) {
 	}
 }
 
-func counts(m map[string]peer.CommandTraffic) map[string]uint64 {
+func counts(m map[string]engine.CommandTraffic) map[string]uint64 {
 	out := map[string]uint64{}
 	for k, v := range m {
 		out[k] = v.Messages

@@ -53,7 +53,7 @@ func TestBtcdHandshake(t *testing.T) {
 	}
 	var st engine.Status
 	n.get("/api/status", &st)
-	if st.Network != "regtest" || st.Peers != 1 || st.Outbound != 1 || st.BestHash == "" || !strings.Contains(st.Discovery, "--connect") {
+	if st.Network != "regtest" || st.Peers != 1 || st.Outbound != 1 || st.BestHash == "" || !strings.Contains(st.Discovery, "-connect") {
 		t.Errorf("status: %+v", st)
 	}
 }

@@ -48,10 +48,17 @@ type StoreOptions struct {
 	// It must return promptly and must not call the store's Write, Flush
 	// or Close (the writer goroutine is the one that would serve them).
 	OnError func(error)
+	// WrapFile, if not nil, wraps the opened file for the writer
+	// goroutine: tests of the store's owners inject write failures (a full
+	// disk) with it.
+	WrapFile func(*os.File) WritableFile
 }
 
-// storeFile is what a Store writes through: the *os.File it opened, or a
-// test's wrapper around it that fails on demand.
+// WritableFile is what a Store writes through: the *os.File it opened, or
+// a test's wrapper around it that fails on demand.
+type WritableFile = storeFile
+
+// storeFile is the file interface a Store needs.
 type storeFile interface {
 	Write(p []byte) (int, error)
 	Truncate(size int64) error
@@ -73,7 +80,7 @@ type storeOp struct {
 // order. Everything after the first bad record is cut off and reported in
 // the log (nil: no log).
 func OpenStore(path string, log *slog.Logger, opts StoreOptions) (*Store, []consensus.Header, error) {
-	return openStore(path, log, opts, nil)
+	return openStore(path, log, opts, opts.WrapFile)
 }
 
 // openStore is OpenStore; wrap, if not nil, wraps the opened file for the

@@ -2,13 +2,14 @@ package engine
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
+	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
+	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -16,8 +17,8 @@ import (
 // means "use the default" (see the Default* constants).
 type Config struct {
 	Network protocol.Network
-	// DataDir is the per-network folder for the address book and bans; empty
-	// keeps everything in memory (tests).
+	// DataDir is the per-network folder for the header store, the address
+	// book and bans; empty keeps everything in memory (tests).
 	DataDir string
 	// Connect, when non-empty, restricts outbound connections to these
 	// host:port targets, reconnecting with backoff; discovery is off.
@@ -56,67 +57,37 @@ type Config struct {
 	// Now is the clock; nil uses time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
+
+	// storeFile, when set (by tests), wraps the header store's file, to
+	// make writes fail on demand.
+	storeFile func(*os.File) chain.WritableFile
 }
 
 // Defaults, chosen as Bitcoin Core chooses them where it has an equivalent.
 const (
-	DefaultMaxPeers         = 125
-	DefaultMaxOutbound      = 8
-	DefaultHandshakeTimeout = 60 * time.Second // Core's -peertimeout for the version handshake
-	DefaultPingInterval     = 2 * time.Minute  // Core's PING_INTERVAL
-	DefaultPingTimeout      = 20 * time.Minute // Core's TIMEOUT_INTERVAL
-	DefaultWriteTimeout     = 60 * time.Second
+	DefaultMaxPeers         = p2p.DefaultMaxPeers
+	DefaultMaxOutbound      = p2p.DefaultMaxOutbound
+	DefaultHandshakeTimeout = p2p.DefaultHandshakeTimeout
+	DefaultPingInterval     = p2p.DefaultPingInterval
+	DefaultPingTimeout      = p2p.DefaultPingTimeout
+	DefaultWriteTimeout     = p2p.DefaultWriteTimeout
 	DefaultDialTimeout      = 5 * time.Second // Core's DEFAULT_CONNECT_TIMEOUT
-	DefaultBackoffMin       = time.Second
-	DefaultBackoffMax       = 60 * time.Second
-	// DefaultUserAgent follows BIP14.
-	DefaultUserAgent = "/watchnode:0.1.0/"
-
-	// outQueueLimit is the soft bound of a peer's outbound queue: a few full
-	// headers messages. Past it the engine makes no optional work for the peer.
-	outQueueLimit = 1 << 20
-	// inQueueLimit bounds a peer's decoded-but-unhandled messages; a full
-	// block (4 MB) still fits alone.
-	inQueueLimit = 1 << 20
-	// perTurn is how many messages the engine takes from one peer's inbound
-	// queue before serving the next peer.
-	perTurn = 8
-	// discouragement is how long a misbehaving address is refused (Core's
-	// discouragement filter is cleared roughly daily).
-	discouragement = 24 * time.Hour
-	// maxDisconnects is how many recent disconnects are kept for the UI.
-	maxDisconnects = 100
+	DefaultBackoffMin       = p2p.DefaultBackoffMin
+	DefaultBackoffMax       = p2p.DefaultBackoffMax
+	DefaultUserAgent        = p2p.DefaultUserAgent
 )
 
 func (c *Config) setDefaults() error {
-	if c.Network == "" {
-		c.Network = protocol.Mainnet
-	}
-	if _, err := protocol.ParseNetwork(string(c.Network)); err != nil {
+	pc := c.p2pConfig()
+	if err := pc.SetDefaults(); err != nil {
 		return err
 	}
-	if c.MaxPeers == 0 {
-		c.MaxPeers = DefaultMaxPeers
+	c.Network, c.MaxPeers, c.MaxOutbound, c.UserAgent = pc.Network, pc.MaxPeers, pc.MaxOutbound, pc.UserAgent
+	c.HandshakeTimeout, c.PingInterval, c.PingTimeout, c.WriteTimeout = pc.HandshakeTimeout, pc.PingInterval, pc.PingTimeout, pc.WriteTimeout
+	c.BackoffMin, c.BackoffMax = pc.BackoffMin, pc.BackoffMax
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
 	}
-	if c.MaxOutbound == 0 {
-		c.MaxOutbound = DefaultMaxOutbound
-	}
-	if c.MaxPeers < 0 || c.MaxOutbound < 0 {
-		return errors.New("maxpeers and maxoutbound must not be negative")
-	}
-	if c.MaxOutbound > c.MaxPeers {
-		return fmt.Errorf("maxoutbound (%d) exceeds maxpeers (%d)", c.MaxOutbound, c.MaxPeers)
-	}
-	if c.UserAgent == "" {
-		c.UserAgent = DefaultUserAgent
-	}
-	setDuration(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	setDuration(&c.PingInterval, DefaultPingInterval)
-	setDuration(&c.PingTimeout, DefaultPingTimeout)
-	setDuration(&c.WriteTimeout, DefaultWriteTimeout)
-	setDuration(&c.DialTimeout, DefaultDialTimeout)
-	setDuration(&c.BackoffMin, DefaultBackoffMin)
-	setDuration(&c.BackoffMax, DefaultBackoffMax)
 	if c.Dial == nil {
 		c.Dial = (&net.Dialer{}).DialContext
 	}
@@ -135,8 +106,15 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
-func setDuration(d *time.Duration, def time.Duration) {
-	if *d <= 0 {
-		*d = def
+// p2pConfig is the core's part of the configuration.
+func (c *Config) p2pConfig() p2p.Config {
+	return p2p.Config{
+		Network: c.Network, Connect: c.Connect, AddNode: c.AddNode,
+		MaxPeers: c.MaxPeers, MaxOutbound: c.MaxOutbound, UserAgent: c.UserAgent,
+		HandshakeTimeout: c.HandshakeTimeout, PingInterval: c.PingInterval, PingTimeout: c.PingTimeout,
+		WriteTimeout: c.WriteTimeout, BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
+		Persist: c.DataDir != "", CaptureAvailable: c.CaptureDir != "", Capture: c.Capture,
+		// Regtest and test setups run every node on loopback.
+		AllowLocal: c.Network == protocol.Regtest,
 	}
 }

@@ -1,16 +1,60 @@
-// Package engine is the single owner of the node's protocol state: the peer
-// table, the handshake, request tracking, misbehaviour and bans, the address
-// manager and the connection policy.
+// Package engine is the shell around the node's pure cores: it owns the
+// sockets, the goroutines, the files and the clock, feeds events to the
+// p2p.Core (with netsync.Sync plugged in) and carries out the actions it
+// returns. All protocol decisions are the cores'; the engine only does what
+// they decide, and reports back what happened.
 //
-// One goroutine runs the engine (Engine.Run). Connections have their own
-// reader and writer goroutines (package peer); they talk to the engine only
-// through per-peer bounded queues and an event channel, and everything
-// outside the engine refers to a peer by its PeerID, never by pointer.
-// Observers (the web layer) read immutable snapshots that the engine
-// publishes a few times a second; nothing they do can block it.
+// # Who owns what
 //
-// The protocol logic is written against small seams rather than sockets and
-// clocks: a peer is a pair of queues plus a link that can be closed, and every
-// handler takes the current time as an argument. Tests drive the same code
-// with in-memory queues and a fake clock, deterministically.
+//   - The Core owns every peer's protocol state, the request tracker, the
+//     bans and the address book; netsync owns the header chain. Both are
+//     touched only by the engine goroutine.
+//   - The engine owns one connection per admitted peer (connection in
+//     conns.go): the socket, its peer.Conn goroutines, the inbound queue
+//     (decoded messages, bounded by their cost through a peer.Pool shared
+//     by all peers) and the outbound queue (frames; the core keeps the
+//     account that bounds it).
+//   - Observers (the web layer) get immutable Snapshots, published a few
+//     times a second and after every operator command, with an immutable
+//     view of the header chain in them; and two logs, the message log
+//     (appended by the peers' goroutines) and the event log (appended by
+//     the engine goroutine), read by sequence number. A read never reaches
+//     the engine goroutine and never publishes.
+//
+// # Which goroutine runs what
+//
+//   - The engine goroutine (Run) is the loop: it handles events from its
+//     channel (a socket connected or accepted, a dial failed, a writer's
+//     progress report, a connection that ended, a job's result, an
+//     operator's command), serves the inbound queues round-robin
+//     (Core.ServeRound, PerTurn messages a peer at a time), runs the timers
+//     every 250 ms (Core.Tick), publishes snapshots, and carries out the
+//     cores' actions (apply.go). It never blocks on the network, a disk or
+//     an observer.
+//   - Each connection's reader goroutine frames, checksums, reserves the
+//     message's cost in the inbound bound, decodes and hashes it, logs it
+//     and queues it: what it hands over is complete and never written to
+//     again. Its writer goroutine drains the outbound queue in batches,
+//     logging and stamping each message as its write starts, and reports
+//     progress after each write call; the core judges stalls from those
+//     reports.
+//   - Jobs run the slow work off the loop (jobs.go): header records go to
+//     the store's own writer goroutine, in order; address-book and ban
+//     saves run on lanes (one at a time, the newest state replacing one
+//     still waiting); DNS lookups, dials and capture-file opens on their own
+//     goroutines. Each reports back as an event.
+//
+// # Stopping
+//
+// Run returns when its context ends, or when a header store write fails:
+// the chain in memory would run ahead of the disk, so the node stops with
+// an error that says so, as Bitcoin Core stops when it cannot write.
+// Either way it drops every peer ("shutdown"), saves the address book,
+// waits for every goroutine and job it started, and closes the store.
+//
+// # Adding an effect
+//
+// A new kind of slow work is a new p2p.Job type (plain data, in the core
+// that asks for it) and a case in runJob that does the I/O and posts the
+// result as an event, handled in handle (events.go) by calling the core.
 package engine

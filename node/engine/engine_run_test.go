@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/watchnode/watchnode/node/peer"
 	"github.com/watchnode/watchnode/node/protocol"
 	"go.uber.org/goleak"
 )
@@ -25,6 +23,8 @@ type running struct {
 	e      *Engine
 	cancel context.CancelFunc
 	err    chan error
+	once   sync.Once
+	result error
 }
 
 func startEngine(t *testing.T, cfg Config) *running {
@@ -40,21 +40,26 @@ func startEngine(t *testing.T, cfg Config) *running {
 	return r
 }
 
-// stop cancels the engine and checks that Run returns nil promptly. It is
-// idempotent.
+// wait waits for Run to return (by itself or after stop) and returns its
+// error. It is idempotent.
+func (r *running) wait(t *testing.T) error {
+	t.Helper()
+	r.once.Do(func() {
+		select {
+		case r.result = <-r.err:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return within 10s")
+		}
+	})
+	return r.result
+}
+
+// stop cancels the engine and checks that Run returns nil promptly.
 func (r *running) stop(t *testing.T) {
 	t.Helper()
 	r.cancel()
-	select {
-	case err, ok := <-r.err:
-		if ok && err != nil {
-			t.Errorf("Run returned %v, want nil", err)
-		}
-		if ok {
-			close(r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return within 10s of cancellation")
+	if err := r.wait(t); err != nil && !t.Failed() {
+		t.Errorf("Run returned %v, want nil", err)
 	}
 }
 
@@ -79,13 +84,22 @@ func establishedPeer(s *Snapshot, ct ConnType) (PeerInfo, bool) {
 	return PeerInfo{}, false
 }
 
-func TestTwoEnginesOverTCP(t *testing.T) {
-	a := startEngine(t, Config{Network: protocol.Regtest, Listen: "127.0.0.1:0", UserAgent: "/a:1/"})
-	var listen string
-	waitFor(t, "A to listen", func() bool {
-		listen = a.e.Snapshot().Status.Listen
-		return listen != ""
+// listening starts an engine that listens on loopback and returns its
+// address.
+func listening(t *testing.T, cfg Config) (*running, string) {
+	t.Helper()
+	cfg.Network, cfg.Listen = protocol.Regtest, "127.0.0.1:0"
+	r := startEngine(t, cfg)
+	var addr string
+	waitFor(t, "the engine to listen", func() bool {
+		addr = r.e.Snapshot().Status.Listen
+		return addr != ""
 	})
+	return r, addr
+}
+
+func TestTwoEnginesOverTCP(t *testing.T) {
+	a, listen := listening(t, Config{UserAgent: "/a:1/"})
 	b := startEngine(t, Config{Network: protocol.Regtest, Connect: []string{listen}, UserAgent: "/b:1/"})
 
 	var inA, outB PeerInfo
@@ -115,6 +129,9 @@ func TestTwoEnginesOverTCP(t *testing.T) {
 	if s := b.e.Snapshot(); len(s.Peers) != 0 || len(s.Disconnects) == 0 || s.Disconnects[0].Kind != DropShutdown {
 		t.Errorf("B after shutdown: %d peers, disconnects %+v", len(s.Peers), s.Disconnects)
 	}
+	if st := b.e.Snapshot().Status; st.BytesSent == 0 || st.MsgsRecv[wire.CmdVerAck].Messages != 1 {
+		t.Errorf("closed connections' traffic lost from the totals: %d bytes sent, %v", st.BytesSent, st.MsgsRecv)
+	}
 }
 
 func TestEngineAPI(t *testing.T) {
@@ -132,9 +149,10 @@ func TestEngineAPI(t *testing.T) {
 	if bans := r.e.Snapshot().Bans; len(bans) != 1 || bans[0].Addr != "203.0.113.5" {
 		t.Errorf("snapshot bans = %+v", bans)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "bans.json")); err != nil {
-		t.Errorf("ban not persisted: %v", err)
-	}
+	waitFor(t, "the ban list to be saved", func() bool {
+		bans, err := loadBans(filepath.Join(dir, "bans.json"))
+		return err == nil && len(bans) == 1
+	})
 	if _, err := r.e.Ban(ctx, "nonsense", "", 0); err == nil {
 		t.Error("Ban accepted a non-address")
 	}
@@ -152,6 +170,9 @@ func TestEngineAPI(t *testing.T) {
 	}
 
 	r.stop(t)
+	if bans, err := loadBans(filepath.Join(dir, "bans.json")); err != nil || len(bans) != 0 {
+		t.Errorf("unban not saved: %v %v", bans, err)
+	}
 	if _, err := r.e.Ban(ctx, "203.0.113.6", "", 0); !errors.Is(err, errStopped) {
 		t.Errorf("Ban after stop = %v, want errStopped", err)
 	}
@@ -160,46 +181,102 @@ func TestEngineAPI(t *testing.T) {
 	}
 }
 
-// Peers that keep the engine busy must not starve its timers: pings,
-// handshake and ping timeouts, and snapshots all run from the ticker. Several
-// peers' readers decode in parallel while one goroutine serves them all, so
-// on a machine with enough cores a flood from a handful of peers keeps some
-// inbound queue non-empty at every serveRound. (With few cores the queues
-// drain now and then and the ticker gets its turn anyway, so this test can
-// only catch a regression where there are cores to spare.)
-func TestBusyPeersDoNotStarveTimers(t *testing.T) {
-	r := startEngine(t, Config{Network: protocol.Regtest})
-	var queues []*peer.InQueue
-	err := r.e.do(context.Background(), func(now time.Time) error {
-		for i := range 8 {
-			in := peer.NewInQueue(1<<12, r.e.notify)
-			queues = append(queues, in)
-			r.e.lastID++
-			addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), 18444)
-			p := r.e.addPeer(r.e.lastID, &fakeLink{}, in, peer.NewOutQueue(outQueueLimit), addr, Inbound, now)
-			p.version, p.verackRecv = peerVersion(70016), true
+func TestBanFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"corrupt": "{not json",
+		"version": `{"version": 2, "bans": []}`,
+		"addr":    `{"version": 1, "bans": [{"addr": "not-an-ip"}]}`,
+	} {
+		path := filepath.Join(dir, name+".json")
+		os.WriteFile(path, []byte(content), 0o600)
+		if _, err := loadBans(path); err == nil {
+			t.Errorf("%s ban file loaded without error", name)
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	// And New refuses to start with a corrupt one rather than forget bans.
+	os.WriteFile(filepath.Join(dir, "bans.json"), []byte("{not json"), 0o600)
+	if _, err := New(Config{Network: protocol.Regtest, DataDir: dir}); err == nil {
+		t.Error("New accepted a corrupt ban file")
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	for _, bad := range []Config{
+		{Network: "nonet"},
+		{MaxPeers: -1},
+		{MaxPeers: 4, MaxOutbound: 8},
+	} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%+v) succeeded", bad)
+		}
+	}
+	c := Config{}
+	if err := c.setDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	for _, in := range queues {
-		for range 2 {
-			wg.Go(func() {
-				// Headers announcements: allowed unsolicited, no answer.
-				// Push until the engine drops the peer at shutdown.
-				for in.Push(peer.Inbound{Msg: wire.NewMsgHeaders(), Command: wire.CmdHeaders, Size: 1}) {
-				}
-			})
-		}
+	if c.Network != protocol.Mainnet || c.MaxPeers != DefaultMaxPeers || c.PingTimeout != DefaultPingTimeout || c.UserAgent != DefaultUserAgent || c.DialTimeout != DefaultDialTimeout {
+		t.Errorf("defaults %+v", c)
 	}
+}
+
+// Peers that keep the engine busy must not starve its timers: pings,
+// handshake and ping timeouts, and snapshots all run from the ticker.
+// Several peers' readers decode in parallel while one goroutine serves them
+// all, so a flood from a handful of peers can keep some inbound queue
+// non-empty at every round.
+func TestBusyPeersDoNotStarveTimers(t *testing.T) {
+	r, addr := listening(t, Config{})
+	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer r.stop(t)
-
+	// Headers announcements: allowed unsolicited, no answer.
+	announce := frame(t, wire.NewMsgHeaders())
+	var flood []byte
+	for range 1000 {
+		flood = append(flood, announce...)
+	}
+	for i := range 8 {
+		p := dialRaw(t, addr)
+		p.handshake(uint64(100 + i))
+		p.discard()
+		wg.Go(func() {
+			for p.write(flood) == nil {
+			}
+		})
+	}
 	first := r.e.Snapshot().Time
 	waitFor(t, "a snapshot from the ticker while peers flood", func() bool {
 		return r.e.Snapshot().Time.After(first.Add(300 * time.Millisecond))
 	})
+}
+
+// A read never involves the engine goroutine: the chain's views answer
+// header lookups even when the engine is not running at all (before the
+// change, every lookup waited for the engine's loop and published a
+// snapshot).
+func TestReadsNeedNoEngineLoop(t *testing.T) {
+	e, err := New(Config{Network: protocol.Regtest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	before := e.Snapshot()
+	hv, err := e.Header(ctx, "0")
+	if err != nil || hv.Hash != protocol.Regtest.Params().GenesisHash.String() {
+		t.Fatalf("Header(0) = %+v, %v", hv, err)
+	}
+	if _, err := e.Header(ctx, hv.Hash); err != nil {
+		t.Fatalf("Header(genesis hash): %v", err)
+	}
+	if tips, err := e.Tips(ctx); err != nil || len(tips) != 1 || tips[0].Status != "active" {
+		t.Fatalf("Tips = %+v, %v", tips, err)
+	}
+	if e.Snapshot() != before {
+		t.Error("a read published a snapshot")
+	}
+	if _, err := e.Header(ctx, "1"); !errors.Is(err, ErrUnknownHeader) {
+		t.Errorf("Header(1) on a genesis-only chain: %v", err)
+	}
 }

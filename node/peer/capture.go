@@ -92,3 +92,11 @@ func (cf *captureFile) close() error {
 	}
 	return errors.Join(err, cf.f.Close())
 }
+
+// Close closes the capture's files: for a capture that no connection's
+// goroutines ever took over (its connection ended before it started).
+// It must not be called once the capture was given to Start.
+func (c *Capture) Close() error {
+	c.Stop()
+	return errors.Join(c.recv.close(), c.sent.close())
+}

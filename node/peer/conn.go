@@ -1,58 +1,94 @@
 package peer
 
 import (
-	"errors"
+	"bufio"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 
-	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/watchnode/watchnode/node/consensus"
+	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
-// ErrSendStall is reported when the socket accepted no bytes for the whole
-// write timeout: the peer stopped reading.
-var ErrSendStall = errors.New("send stall")
+const (
+	// readBuffer is the reader's buffer: a flood of small messages costs
+	// one read syscall per buffer, not two per message. Larger payloads are
+	// read straight into their own buffers.
+	readBuffer = 32 << 10
+	// writeBatch is the most the writer hands the socket in one call: a
+	// batch of whole frames up to this size, or one chunk of a larger
+	// frame. The core's send-stall rule counts progress in the same unit.
+	writeBatch = 64 << 10
+)
 
-// writeChunk is how much the writer hands the socket at once. The write
-// deadline is renewed per chunk, so a peer that reads slowly but steadily is
-// not mistaken for one that stopped reading.
-const writeChunk = 64 << 10
+// Reporter hears from a connection's goroutines. Calls come from the reader
+// or writer goroutine and must not block for long: the engine posts them to
+// its event loop.
+type Reporter interface {
+	// Written is called after every write call: the bytes that reached the
+	// socket, the messages completed, and the requests started (their
+	// stamps, in the first report of a batch).
+	Written(id p2p.PeerID, r p2p.WriteReport)
+	// Closed is called with the first read or write error, once, and never
+	// for an error that comes after Close.
+	Closed(id p2p.PeerID, err error)
+}
+
+// Recorder is the node's message log: one record per message, received (at
+// receipt, by the reader) or sent (when its write starts, by the writer).
+// It returns the record's sequence number. It is called from both
+// goroutines of every connection, so it must be safe for concurrent use;
+// payload is shared and must not be modified.
+type Recorder interface {
+	Record(r Record, payload []byte) uint64
+}
+
+// Record is one message in the message log.
+type Record struct {
+	Time    time.Time
+	Peer    p2p.PeerID
+	Addr    string
+	Inbound bool // received (true) or sent
+	Command string
+	Size    int // bytes on the wire, header included
+	// Summary is one line, made by the goroutine that logs the message (for
+	// a sent one, the Frame's Summary, made once by the core).
+	Summary string
+}
 
 // Config sets up a Conn.
 type Config struct {
-	Magic        wire.BitcoinNet
-	WriteTimeout time.Duration // a socket that accepts nothing for this long is dropped
-	In           *InQueue
-	Out          *OutQueue
-	// OnWritten is called from the writer goroutine after a message with a
-	// non-zero Request has been written. It must not block for long.
-	OnWritten func(request uint64, at time.Time)
-	// OnClose is called once, from the reader or writer goroutine, with the
-	// error that ended the connection, unless Close was called first. It must
-	// not block for long.
-	OnClose func(err error)
-	Now     func() time.Time
+	ID      p2p.PeerID
+	Addr    string
+	Magic   wire.BitcoinNet
+	In      *InQueue
+	Out     *OutQueue
+	Reports Reporter
+	Log     Recorder // nil: no message log
 	// Capture, when not nil, records every message both ways; the Conn
 	// closes it when its goroutines end.
 	Capture *Capture
+	Now     func() time.Time // nil: time.Now
 }
 
-// Conn runs the reader and writer goroutines of one TCP connection.
+// Conn runs the reader and writer goroutines of one connection.
 type Conn struct {
 	nc    net.Conn
 	cfg   Config
 	Stats Stats
 
+	done      chan struct{} // closed by Close
 	closeOnce sync.Once
-	mu        sync.Mutex
-	closing   bool // set by Close: the engine already knows why
-	done      chan struct{}
 	wg        sync.WaitGroup
+
+	mu       sync.Mutex
+	reported bool // an error was reported, or Close was called: report nothing more
+
+	stampMu    sync.Mutex
+	stamps     []p2p.RequestStamp // written requests not yet attached to a received message
+	readerGone bool               // nobody takes stamps any more
 }
 
 // Start takes ownership of nc and starts its goroutines.
@@ -73,19 +109,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // LocalAddr returns our side's address.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
-// Close closes the socket and both queues; the goroutines exit soon after
-// and OnClose is not called. It is idempotent.
+// Close closes the socket and both queues: a blocked read, write or Push
+// returns and the goroutines exit soon after (Wait). No Closed report is
+// made for what follows, and no Written report for a write that ends after
+// it (a report already under way may still arrive). It is idempotent.
 func (c *Conn) Close() {
 	c.mu.Lock()
-	c.closing = true
+	c.reported = true
 	c.mu.Unlock()
-	c.shutdown()
-}
-
-// Wait blocks until both goroutines have exited.
-func (c *Conn) Wait() { c.wg.Wait() }
-
-func (c *Conn) shutdown() {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		c.nc.Close()
@@ -94,78 +125,140 @@ func (c *Conn) shutdown() {
 	})
 }
 
-// fail ends the connection because of err and reports it, once.
+// Wait blocks until both goroutines have exited.
+func (c *Conn) Wait() { c.wg.Wait() }
+
+// fail reports err unless an error was reported before or Close was
+// called.
 func (c *Conn) fail(err error) {
 	c.mu.Lock()
-	report := !c.closing
-	c.closing = true
+	report := !c.reported
+	c.reported = true
 	c.mu.Unlock()
-	c.shutdown()
-	if report && c.cfg.OnClose != nil {
-		c.cfg.OnClose(err)
+	if report && c.cfg.Reports != nil {
+		c.cfg.Reports.Closed(c.cfg.ID, err)
 	}
 }
 
+// closing reports whether Close has been called.
+func (c *Conn) closing() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// readLoop frames, decodes and hashes each message completely, logs it and
+// hands it to the inbound queue; nothing writes to a message after that. A
+// read or decode error is reported and ends the loop, and nothing else:
+// the socket and the queues stay open (the writer goes on) until the engine
+// closes the connection, so a protocol violation is what the engine hears,
+// not the effects of a close it caused.
 func (c *Conn) readLoop() {
 	defer c.wg.Done()
-	if c.cfg.Capture != nil {
-		defer c.cfg.Capture.recv.close()
-	}
+	defer c.readerExit()
+	br := bufio.NewReaderSize(c.nc, readBuffer)
 	for {
-		f, err := protocol.ReadFrame(c.nc, c.cfg.Magic)
+		f, err := protocol.ReadFrame(br, c.cfg.Magic)
 		if err != nil {
 			c.fail(err)
 			return
 		}
 		now := c.cfg.Now()
-		c.Stats.AddRecv(CounterKey(f.Command), f.WireSize(), now)
+		size := f.WireSize()
+		c.Stats.AddRecv(CounterKey(f.Command), size, now)
 		if c.cfg.Capture != nil {
 			c.cfg.Capture.recv.add(now, f.Command, f.Payload)
 		}
-		in := Inbound{Command: f.Command, Size: f.WireSize(), Received: now, Payload: f.Payload}
-		var hashing []consensus.Header
-		if f.Command == wire.CmdHeaders {
-			if hs, err := decodeHeaders(f.Payload); err == nil {
-				in.Msg, in.Headers = &wire.MsgHeaders{}, hs
-				if len(hs) > 0 {
-					in.HeaderHashes = make([]chainhash.Hash, len(hs))
-					in.HeaderHashes[len(hs)-1] = hs[len(hs)-1].Hash()
-					in.Hashed = make(chan struct{})
-					hashing = hs
-				}
-			}
+		// The message's memory is reserved in the inbound bound before
+		// anything is decoded: a peer cannot make us allocate first and
+		// count later.
+		cost, err := p2p.MessageCost(f.Command, f.Payload)
+		if err != nil {
+			c.fail(err)
+			return
 		}
-		if in.Msg == nil {
-			msg, err := protocol.Decode(f.Command, f.Payload)
-			if err != nil {
-				c.fail(err)
-				return
-			}
-			in.Msg = msg
-			if hm, ok := msg.(*wire.MsgHeaders); ok {
-				in.Headers, in.HeaderHashes = HashHeaders(hm)
-			}
-		}
-		if !c.cfg.In.Push(in) {
-			if in.Hashed != nil {
-				close(in.Hashed)
-			}
+		if !c.cfg.In.Reserve(cost) {
 			return // closed
 		}
-		if hashing != nil {
-			hashInto(hashing, in.HeaderHashes, in.Hashed)
+		var m *p2p.Message
+		decode := func() { m, err = p2p.DecodeMessageCosting(f.Command, f.Payload, now, cost) }
+		if f.Command == wire.CmdTx || f.Command == wire.CmdBlock {
+			c.cfg.In.pool.decode(decode)
+		} else {
+			decode()
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if c.cfg.Log != nil {
+			c.cfg.Log.Record(Record{
+				Time: now, Peer: c.cfg.ID, Addr: c.cfg.Addr, Inbound: true,
+				Command: f.Command, Size: size, Summary: summary(m),
+			}, f.Payload)
+		}
+		m.Stamps = c.takeStamps()
+		if !c.cfg.In.Commit(m) {
+			return // closed
 		}
 	}
 }
 
+func (c *Conn) readerExit() {
+	c.stampMu.Lock()
+	c.readerGone, c.stamps = true, nil
+	c.stampMu.Unlock()
+	if c.cfg.Capture != nil {
+		c.cfg.Capture.recv.close()
+	}
+}
+
+// summary is a received message's line in the message log.
+func summary(m *p2p.Message) string {
+	if n := len(m.Headers); n > 0 {
+		return protocol.HeadersSummary(n, protocol.ShortHash(m.Hashes[0]), protocol.ShortHash(m.Hashes[n-1]))
+	}
+	return protocol.Summary(m.Msg)
+}
+
+// takeStamps returns the requests the writer started since the last
+// message was read. The reader takes them after a message's bytes have
+// arrived, so a reply carries the stamp of its request, which the writer
+// recorded before writing it.
+func (c *Conn) takeStamps() []p2p.RequestStamp {
+	c.stampMu.Lock()
+	defer c.stampMu.Unlock()
+	s := c.stamps
+	c.stamps = nil
+	return s
+}
+
+// addStamps records requests the writer is about to write, for the reader
+// to attach to the next message.
+func (c *Conn) addStamps(s []p2p.RequestStamp) {
+	c.stampMu.Lock()
+	if !c.readerGone {
+		c.stamps = append(c.stamps, s...)
+	}
+	c.stampMu.Unlock()
+}
+
+// writeLoop writes the out queue in batches until Close or a write error.
+// It sets no deadlines and judges no stalls: it reports its progress after
+// every write call, and the core decides when a peer is too slow.
 func (c *Conn) writeLoop() {
 	defer c.wg.Done()
 	if c.cfg.Capture != nil {
 		defer c.cfg.Capture.sent.close()
 	}
+	var batch []Outbound
+	var bufs [][]byte
 	for {
-		m, ok := c.cfg.Out.Pop()
-		if !ok {
+		batch = c.cfg.Out.PopBatch(batch[:0], writeBatch)
+		if len(batch) == 0 {
 			select {
 			case <-c.cfg.Out.Ready():
 				continue
@@ -173,45 +266,84 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		}
-		// Stamped as the bytes go to the kernel, not after the write
-		// returns: a fast peer's reply can reach the engine before this
-		// goroutine runs again. Tracked requests are small, so the write
-		// itself takes no measurable time.
-		if m.Written != nil {
-			m.Written.Store(c.cfg.Now().UnixNano())
-		}
-		if err := c.write(m.Frame); err != nil {
-			c.fail(err)
+		var err error
+		bufs, err = c.writeBatch(batch, bufs)
+		clear(batch) // let the frames go
+		if err != nil {
+			if !c.closing() {
+				c.fail(fmt.Errorf("writing to socket: %w", err))
+				c.nc.Close() // the reader stops; its error is not reported
+			}
 			return
-		}
-		now := c.cfg.Now()
-		c.Stats.AddSent(m.Command, len(m.Frame), now)
-		if c.cfg.Capture != nil {
-			c.cfg.Capture.sent.add(now, m.Command, m.Frame[protocol.HeaderSize:])
-		}
-		if m.Request != 0 && c.cfg.OnWritten != nil {
-			c.cfg.OnWritten(m.Request, now)
 		}
 	}
 }
 
-func (c *Conn) write(frame []byte) error {
-	for len(frame) > 0 {
-		n := min(len(frame), writeChunk)
-		if err := c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout)); err != nil {
-			return fmt.Errorf("setting write deadline: %w", err)
+// writeBatch starts the batch's messages (stamps, log, capture), writes it
+// and reports progress. bufs is scratch space, returned for reuse.
+func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
+	now := c.cfg.Now() // the whole batch starts in one write call
+	var stamps []p2p.RequestStamp
+	for _, o := range batch {
+		f := o.Frame
+		if o.Request != 0 {
+			stamps = append(stamps, p2p.RequestStamp{ID: o.Request, At: now})
 		}
-		written, err := c.nc.Write(frame[:n])
-		frame = frame[written:]
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && written == 0 {
-				return fmt.Errorf("%w: the peer accepted no bytes for %s", ErrSendStall, c.cfg.WriteTimeout)
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			return fmt.Errorf("writing to socket: %w", err)
+		if c.cfg.Log != nil {
+			c.cfg.Log.Record(Record{
+				Time: now, Peer: c.cfg.ID, Addr: c.cfg.Addr, Inbound: false,
+				Command: f.Command, Size: len(f.Bytes), Summary: f.Summary,
+			}, f.Payload())
+		}
+		if c.cfg.Capture != nil {
+			c.cfg.Capture.sent.add(now, f.Command, f.Payload())
 		}
 	}
-	return nil
+	if stamps != nil {
+		// Before the bytes go out: a reply cannot arrive before this.
+		c.addStamps(stamps)
+	}
+
+	if len(batch) == 1 && len(batch[0].Frame.Bytes) > writeBatch {
+		// One large frame, in chunks: a report per chunk.
+		b := batch[0].Frame.Bytes
+		for off := 0; off < len(b); {
+			n, err := c.nc.Write(b[off:min(off+writeBatch, len(b))])
+			off += n
+			if err != nil {
+				return bufs, err
+			}
+			done := 0
+			if off == len(b) {
+				done = 1
+			}
+			c.written(p2p.WriteReport{Bytes: n, Messages: done, Requests: stamps}, batch[:done])
+			stamps = nil
+		}
+		return bufs, nil
+	}
+
+	bufs = bufs[:0]
+	for _, o := range batch {
+		bufs = append(bufs, o.Frame.Bytes)
+	}
+	nb := net.Buffers(bufs)
+	n, err := nb.WriteTo(c.nc) // writev on a TCP socket
+	clear(bufs)
+	if err != nil {
+		return bufs, err
+	}
+	c.written(p2p.WriteReport{Bytes: int(n), Messages: len(batch), Requests: stamps}, batch)
+	return bufs, nil
+}
+
+// written counts the completed messages and reports a write call, unless
+// the connection is closing.
+func (c *Conn) written(r p2p.WriteReport, completed []Outbound) {
+	if len(completed) > 0 {
+		c.Stats.addSentBatch(completed, c.cfg.Now())
+	}
+	if c.cfg.Reports != nil && !c.closing() {
+		c.cfg.Reports.Written(c.cfg.ID, r)
+	}
 }

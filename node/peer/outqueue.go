@@ -2,65 +2,54 @@ package peer
 
 import (
 	"sync"
-	"sync/atomic"
+
+	"github.com/watchnode/watchnode/node/p2p"
 )
 
-// Outbound is one framed message waiting to be written. Frame is shared
-// read-only between every peer the message goes to: it is serialized and
-// framed once.
+// Outbound is one framed message waiting to be written. The Frame is
+// shared read-only by every queue it goes to: it is serialized, framed and
+// summarized once, by the core.
 type Outbound struct {
-	Frame   []byte
-	Command string
-	// Control messages (verack, pong, ping, ...) are written ahead of bulk
-	// data so a peer busy downloading still answers pings in time.
-	Control bool
-	// Request, when non-zero, identifies a tracked request; the writer
-	// reports it through Conn's onWritten callback once its bytes are on the
-	// socket, which is when the request's timeout starts.
+	Frame *p2p.Frame
+	// Request is the id of the tracked request the frame carries, 0 if
+	// none. The writer stamps it when it starts writing the frame.
 	Request uint64
-	// Written, when not nil, receives the time (Unix nanoseconds) the
-	// writer hands the message to the socket. The engine reads it to time a
-	// reply that arrives before the OnWritten event has reached it.
-	Written *atomic.Int64
 }
 
-// OutQueue is a peer's outbound queue, bounded in bytes. The engine pushes;
-// the connection's writer goroutine pops. It is safe for concurrent use.
+// OutQueue is one connection's queue of frames to write: two FIFOs, control
+// frames (Frame.Control: handshake, pings, pongs, getheaders) written ahead
+// of bulk ones, so a peer busy downloading still answers pings in time. The
+// engine pushes; the connection's writer pops. It is safe for concurrent
+// use.
 //
-// The bound is soft for the engine's own discipline: HasRoom tells producers
-// of optional work (serving headers, relaying addresses) to make none, while
-// messages the protocol requires (pong, verack) are always accepted. A hard
-// limit of twice the soft one catches a producer that ignores HasRoom.
+// The queue has no limit of its own: the core keeps an account of every
+// frame it queues for a peer, and bounds it (p2p.OutQueueLimit).
 type OutQueue struct {
 	mu      sync.Mutex
 	control []Outbound
 	bulk    []Outbound
-	bytes   int
-	limit   int
 	closed  bool
 	ready   chan struct{}
 }
 
-// NewOutQueue returns an empty queue whose soft limit is limit bytes.
-func NewOutQueue(limit int) *OutQueue {
-	return &OutQueue{limit: limit, ready: make(chan struct{}, 1)}
+// NewOutQueue returns an empty queue.
+func NewOutQueue() *OutQueue {
+	return &OutQueue{ready: make(chan struct{}, 1)}
 }
 
-// Push appends m and wakes the writer. It returns false, and queues nothing,
-// when the queue is closed or when m is bulk data and the queue already holds
-// twice its limit.
+// Push appends m and wakes the writer. It returns false, queueing nothing,
+// only once the queue is closed.
 func (q *OutQueue) Push(m Outbound) bool {
 	q.mu.Lock()
-	if q.closed || (!m.Control && q.bytes >= 2*q.limit) {
+	if q.closed {
 		q.mu.Unlock()
 		return false
 	}
-	if m.Control {
+	if m.Frame.Control {
 		q.control = append(q.control, m)
 	} else {
 		q.bulk = append(q.bulk, m)
 	}
-	q.bytes += len(m.Frame)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -69,50 +58,53 @@ func (q *OutQueue) Push(m Outbound) bool {
 	return true
 }
 
-// Pop removes and returns the next message, control messages first.
-func (q *OutQueue) Pop() (Outbound, bool) {
+// PopBatch removes frames in writing order (control first, then bulk, each
+// in the order pushed) and appends them to dst, while their summed length
+// stays within maxBytes; the first frame is taken whatever its size, so a
+// batch holds at least one frame whenever the queue is not empty. It stops
+// at the first frame that does not fit: no frame overtakes another of its
+// class, and no bulk frame a control one.
+func (q *OutQueue) PopBatch(dst []Outbound, maxBytes int) []Outbound {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var m Outbound
-	switch {
-	case len(q.control) > 0:
-		m = q.control[0]
-		q.control[0] = Outbound{}
-		q.control = q.control[1:]
-	case len(q.bulk) > 0:
-		m = q.bulk[0]
-		q.bulk[0] = Outbound{}
-		q.bulk = q.bulk[1:]
-	default:
-		return Outbound{}, false
+	total, first := 0, len(dst)
+	take := func(fifo *[]Outbound) bool {
+		s := *fifo
+		i := 0
+		for ; i < len(s); i++ {
+			n := len(s[i].Frame.Bytes)
+			if len(dst) > first && total+n > maxBytes {
+				break
+			}
+			total += n
+			dst = append(dst, s[i])
+			s[i] = Outbound{}
+		}
+		*fifo = s[i:]
+		return i == len(s)
 	}
-	q.bytes -= len(m.Frame)
-	return m, true
+	if take(&q.control) {
+		take(&q.bulk)
+	}
+	return dst
 }
 
-// Ready is signalled after a Push; the writer waits on it when Pop finds
-// nothing.
+// Ready is signalled after a Push; the writer waits on it when PopBatch
+// finds nothing.
 func (q *OutQueue) Ready() <-chan struct{} { return q.ready }
 
-// HasRoom reports whether the queue is below its soft limit, i.e. whether
-// the engine may make optional work for this peer.
-func (q *OutQueue) HasRoom() bool {
+// Len returns the number of queued frames.
+func (q *OutQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return !q.closed && q.bytes < q.limit
+	return len(q.control) + len(q.bulk)
 }
 
-// Bytes returns the number of queued bytes.
-func (q *OutQueue) Bytes() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.bytes
-}
-
-// Close discards everything queued and refuses further pushes.
+// Close discards everything queued and refuses further pushes. It is
+// idempotent.
 func (q *OutQueue) Close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
-	q.control, q.bulk, q.bytes = nil, nil, 0
+	q.control, q.bulk = nil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -17,15 +18,10 @@ const OtherCommand = "*other*"
 type Traffic struct {
 	Bytes    uint64
 	Messages uint64
-	// ByCommand maps a command to its bytes and message count.
-	ByCommand map[string]CommandTraffic
+	// ByCommand maps a command (as CounterKey folds it) to its bytes and
+	// message count.
+	ByCommand map[string]p2p.CommandTraffic
 	Last      time.Time
-}
-
-// CommandTraffic counts the messages of one command in one direction.
-type CommandTraffic struct {
-	Bytes    uint64 `json:"bytes"`
-	Messages uint64 `json:"msgs"`
 }
 
 // Stats holds a connection's traffic counters. The reader and writer
@@ -52,6 +48,15 @@ func (s *Stats) AddSent(command string, size int, at time.Time) {
 	s.mu.Unlock()
 }
 
+// addSentBatch counts the messages of a completed write.
+func (s *Stats) addSentBatch(batch []Outbound, at time.Time) {
+	s.mu.Lock()
+	for _, o := range batch {
+		add(&s.sent, CounterKey(o.Frame.Command), len(o.Frame.Bytes), at)
+	}
+	s.mu.Unlock()
+}
+
 // AddRecv counts a message read from the socket.
 func (s *Stats) AddRecv(command string, size int, at time.Time) {
 	s.mu.Lock()
@@ -61,7 +66,7 @@ func (s *Stats) AddRecv(command string, size int, at time.Time) {
 
 func add(t *Traffic, command string, size int, at time.Time) {
 	if t.ByCommand == nil {
-		t.ByCommand = make(map[string]CommandTraffic)
+		t.ByCommand = make(map[string]p2p.CommandTraffic)
 	}
 	t.Bytes += uint64(size)
 	t.Messages++

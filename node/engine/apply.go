@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/watchnode/watchnode/node/netsync"
+	"github.com/watchnode/watchnode/node/p2p"
+	"github.com/watchnode/watchnode/node/peer"
+)
+
+// apply carries out the actions the core produced, in order. Nothing here
+// calls back into the core (the action list is the core's buffer).
+func (e *Engine) apply() {
+	publish := false
+	for _, a := range e.core.TakeActions() {
+		switch a.Kind {
+		case p2p.ActSend:
+			if c, ok := e.conns[a.Peer]; ok {
+				c.out.Push(peer.Outbound{Frame: a.Frame, Request: a.Request})
+			}
+		case p2p.ActDrop:
+			if c, ok := e.conns[a.Peer]; ok {
+				e.closeConn(c)
+			}
+		case p2p.ActDial:
+			e.dial(a.Addr, a.Manual)
+		case p2p.ActJob:
+			e.runJob(a.Job)
+		case p2p.ActEvent:
+			e.eventLog.Append(a.Event)
+		case p2p.ActLog:
+			e.log.Log(context.Background(), a.Log.Level, a.Log.Msg, a.Log.Attrs...)
+		case p2p.ActStopCaptures:
+			e.capturing.Store(false)
+			for _, c := range e.conns {
+				if c.capture != nil {
+					c.capture.Stop()
+					c.capture = nil
+				}
+			}
+		case p2p.ActPublish:
+			publish = true
+		}
+	}
+	if publish {
+		e.publish(e.cfg.Now())
+	}
+}
+
+// runJob starts job off the engine goroutine.
+func (e *Engine) runJob(job p2p.Job) {
+	switch j := job.(type) {
+	case netsync.StoreHeaders:
+		e.storeHeaders(j.Write)
+	case p2p.SaveAddrs:
+		if e.addrsPath != "" {
+			e.jobs.addrs.latest(func() error { return j.Book.Save(e.addrsPath) })
+		}
+	case p2p.SaveBans:
+		if e.bansPath != "" {
+			e.jobs.bans.latest(func() error { return saveBans(e.bansPath, j.Bans) })
+		}
+	case p2p.ResolveSeeds:
+		e.resolveSeeds(j)
+	default:
+		e.log.Error("unknown job", "job", job.JobName())
+	}
+}
+
+// classifyConnError turns the error that ended a connection's reader or
+// writer into a reason: the core's classification, plus the socket errors
+// only the shell sees.
+func classifyConnError(err error) p2p.Reason {
+	if errors.Is(err, net.ErrClosed) {
+		return p2p.Because(p2p.DropRemoteClose, "connection closed")
+	}
+	return p2p.ReadFailure(err)
+}

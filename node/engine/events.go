@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/watchnode/watchnode/node/p2p"
+	"github.com/watchnode/watchnode/node/peer"
+)
+
+// event is something that happened off the engine goroutine: a socket, a
+// writer's report, a job's result, an operator's command.
+type event interface{}
+
+type (
+	evConnected struct {
+		nc      net.Conn
+		target  string // "" for inbound
+		manual  bool
+		inbound bool
+	}
+	evDialFailed struct {
+		target string
+		err    error
+	}
+	evClosed struct {
+		id  p2p.PeerID
+		err error
+	}
+	evWritten struct {
+		id     p2p.PeerID
+		report p2p.WriteReport
+	}
+	evSeeds struct {
+		addrs []netip.AddrPort
+		errs  []string
+	}
+	evCaptureOpened struct {
+		id      p2p.PeerID
+		nc      net.Conn
+		capture *peer.Capture // nil when opening failed
+	}
+	evStoreFailed struct{ err error }
+	evCommand     struct {
+		fn func(now time.Time)
+	}
+)
+
+// post hands ev to the engine goroutine, or drops it once the engine stopped.
+func (e *Engine) post(ev event) {
+	select {
+	case e.events <- ev:
+	case <-e.quit:
+	}
+}
+
+// notify wakes the engine after a peer's inbound queue got a message.
+func (e *Engine) notify() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) handle(ev event) {
+	now := e.cfg.Now()
+	switch ev := ev.(type) {
+	case evConnected:
+		e.connected(ev, now)
+	case evDialFailed:
+		e.core.DialFailed(now, ev.target, ev.err.Error())
+		e.log.Debug("dial failed", "addr", ev.target, "err", ev.err)
+	case evClosed:
+		e.core.Closed(now, ev.id, classifyConnError(ev.err))
+	case evWritten:
+		e.core.Written(now, ev.id, ev.report)
+	case evSeeds:
+		e.core.SeedsResolved(now, ev.addrs, ev.errs)
+	case evCaptureOpened:
+		e.captureOpened(ev)
+	case evStoreFailed:
+		e.storeFailed(ev.err, now)
+	case evCommand:
+		ev.fn(now)
+	}
+	e.apply()
+}
+
+// reporter receives a connection's reports on its reader and writer
+// goroutines and posts them to the engine.
+type reporter struct{ e *Engine }
+
+func (r reporter) Written(id p2p.PeerID, w p2p.WriteReport) { r.e.post(evWritten{id: id, report: w}) }
+
+func (r reporter) Closed(id p2p.PeerID, err error) { r.e.post(evClosed{id: id, err: err}) }

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/p2p"
+)
+
+// jobRunner runs the core's slow work off the engine goroutine. Saves of
+// the same file go through a lane, so they happen in order and a newer
+// state replaces one still waiting; header writes go to the store's own
+// writer goroutine, in order.
+type jobRunner struct {
+	wg          sync.WaitGroup
+	addrs, bans lane
+}
+
+func (j *jobRunner) init(e *Engine) {
+	j.addrs = lane{name: "saving address book", log: e.log, wg: &j.wg}
+	j.bans = lane{name: "saving ban list", log: e.log, wg: &j.wg}
+}
+
+// wait waits for every job started so far.
+func (j *jobRunner) wait() { j.wg.Wait() }
+
+// lane runs one kind of job, one at a time, newest state last.
+type lane struct {
+	name    string
+	log     *slog.Logger
+	wg      *sync.WaitGroup
+	mu      sync.Mutex
+	running bool
+	next    func() error
+}
+
+// latest runs fn on the lane: after the job running now, replacing one
+// that is still waiting (only the newest state of a file matters).
+func (l *lane) latest(fn func() error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next = fn
+	if !l.running {
+		l.running = true
+		l.wg.Go(l.loop)
+	}
+}
+
+func (l *lane) loop() {
+	for {
+		l.mu.Lock()
+		fn := l.next
+		l.next = nil
+		if fn == nil {
+			l.running = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		if err := fn(); err != nil {
+			l.log.Error(l.name, "err", err)
+		}
+	}
+}
+
+// storeHeaders hands a header write to the store's writer goroutine.
+func (e *Engine) storeHeaders(w chain.Write) {
+	if e.store != nil {
+		e.store.Write(w)
+	}
+}
+
+// storeFailed stops the node: the chain in memory is ahead of the disk
+// and could no longer be saved, as Bitcoin Core stops when it cannot
+// write ("Disk space is too low!", "A fatal internal error occurred").
+// What is on disk is a valid prefix of the chain; the next start resumes
+// from it.
+func (e *Engine) storeFailed(err error, now time.Time) {
+	if e.fatal != nil {
+		return
+	}
+	e.fatal = fmt.Errorf("header store failed, the node stopped so that nothing is lost (free disk space or fix the disk, then restart): %w", err)
+	e.log.Error("fatal: header store write failed; stopping", "err", err)
+	e.eventLog.Append(Event{Time: now, Kind: EventFatal, Text: e.fatal.Error()})
+}
+
+// resolveSeeds asks the DNS seeds in the background.
+func (e *Engine) resolveSeeds(j p2p.ResolveSeeds) {
+	ctx := e.ctx
+	e.wg.Go(func() {
+		var ev evSeeds
+		for _, host := range j.Hosts {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			hosts, err := e.cfg.LookupHost(lctx, host)
+			cancel()
+			if err != nil {
+				ev.errs = append(ev.errs, shortDNSError(fmt.Errorf("%s: %w", host, err)))
+				continue
+			}
+			for _, h := range hosts {
+				if ip, err := netip.ParseAddr(h); err == nil {
+					ev.addrs = append(ev.addrs, netip.AddrPortFrom(ip.Unmap(), j.Port))
+				}
+			}
+		}
+		e.post(ev)
+	})
+}
+
+// shortDNSError keeps the part of a resolver error a person needs.
+func shortDNSError(err error) string {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.Name + ": " + dnsErr.Err
+	}
+	return err.Error()
+}

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/watchnode/watchnode/node/p2p"
+	"github.com/watchnode/watchnode/node/peer"
+)
+
+// closedTraffic sums the traffic of connections already gone.
+type closedTraffic struct {
+	sent, recv       uint64
+	sentCmd, recvCmd map[string]p2p.CommandTraffic
+}
+
+func (t *closedTraffic) add(sent, recv peer.Traffic) {
+	t.sent += sent.Bytes
+	t.recv += recv.Bytes
+	t.sentCmd = addTraffic(t.sentCmd, sent.ByCommand)
+	t.recvCmd = addTraffic(t.recvCmd, recv.ByCommand)
+}
+
+// addTraffic adds per-command counters into total (allocating it if nil).
+func addTraffic(total map[string]p2p.CommandTraffic, add map[string]p2p.CommandTraffic) map[string]p2p.CommandTraffic {
+	if total == nil {
+		total = make(map[string]p2p.CommandTraffic)
+	}
+	for cmd, t := range add {
+		c := total[cmd]
+		c.Bytes += t.Bytes
+		c.Messages += t.Messages
+		total[cmd] = c
+	}
+	return total
+}
+
+// publish builds a snapshot from the cores' copies and the connections'
+// counters and stores it for observers. It runs on the engine goroutine,
+// a few times a second, and after the operator's commands; reads never
+// publish.
+func (e *Engine) publish(now time.Time) {
+	e.publishAt = now.Add(publishInterval)
+	ps := e.core.Snapshot(now)
+	ss := e.sync.Snapshot(now)
+	s := &Snapshot{Time: now, Peers: ps.Peers, Disconnects: ps.Disconnects, Bans: ps.Bans, Chain: ss.Chain}
+	st := &s.Status
+	height, tip, work := ss.Chain.Tip()
+	st.Network = ps.Network
+	st.Height, st.BestHash, st.ChainWork = height, tip.String(), work.Hex()
+	st.TipTime = time.Unix(int64(ss.Chain.TipHeader().Timestamp), 0).UTC()
+	st.Sync = ss.Status
+	st.ForkHeaders = ss.Chain.ForkCount()
+	st.UptimeS = ps.UptimeS
+	st.Discovery = ps.Discovery
+	st.Listen = ps.Listen
+	st.AddrNew, st.AddrTried = ps.AddrNew, ps.AddrTried
+	st.UserAgent = ps.UserAgent
+	st.ProtocolV = ps.ProtocolVersion
+	st.StartedAt = ps.StartedAt
+	st.DisconnectsByKind = ps.DisconnectsByKind
+	st.RequestTimeouts = ps.RequestTimeouts
+	st.Inbound, st.Outbound, st.Peers = ps.Inbound, ps.Outbound, len(ps.Peers)
+	st.BytesSent, st.BytesRecv = e.closed.sent, e.closed.recv
+	st.MsgsSent = addTraffic(nil, e.closed.sentCmd)
+	st.MsgsRecv = addTraffic(nil, e.closed.recvCmd)
+	st.InQueuePool = e.pool.Used()
+	for i := range s.Peers {
+		info := &s.Peers[i]
+		info.SyncedHeight = ss.PeerHeights[info.ID]
+		st.OutQueueBytes += info.QueueBytes
+		c, ok := e.conns[info.ID]
+		if !ok {
+			continue
+		}
+		info.InQueueBytes = c.in.Cost()
+		st.InQueueBytes += info.InQueueBytes
+		if c.conn == nil {
+			continue
+		}
+		sent, recv := c.conn.Stats.Snapshot()
+		info.BytesSent, info.BytesRecv = sent.Bytes, recv.Bytes
+		info.MsgsSent, info.MsgsRecv = sent.ByCommand, recv.ByCommand
+		info.LastSend, info.LastRecv = sent.Last, recv.Last
+		st.BytesSent += sent.Bytes
+		st.BytesRecv += recv.Bytes
+		st.MsgsSent = addTraffic(st.MsgsSent, sent.ByCommand)
+		st.MsgsRecv = addTraffic(st.MsgsRecv, recv.ByCommand)
+	}
+	e.snapshot.Store(s)
+}

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/netsync"
+	"github.com/watchnode/watchnode/node/p2p"
+)
+
+// The core's vocabulary, re-exported so that observers (the web layer)
+// depend on the shell alone.
+type (
+	PeerID         = p2p.PeerID
+	PeerInfo       = p2p.PeerInfo
+	Ban            = p2p.Ban
+	Disconnect     = p2p.Disconnect
+	DropKind       = p2p.DropKind
+	Event          = p2p.Event
+	Features       = p2p.Features
+	RequestInfo    = p2p.RequestInfo
+	CommandTraffic = p2p.CommandTraffic
+	ConnType       = p2p.ConnType
+	SyncStatus     = netsync.Status
+)
+
+// Re-exported constants.
+const (
+	DropRemoteClose = p2p.DropRemoteClose
+	DropViolation   = p2p.DropViolation
+	DropTimeout     = p2p.DropTimeout
+	DropStall       = p2p.DropStall
+	DropBan         = p2p.DropBan
+	DropOperator    = p2p.DropOperator
+	DropShutdown    = p2p.DropShutdown
+	DropEvicted     = p2p.DropEvicted
+	DropRefused     = p2p.DropRefused
+	DropIOError     = p2p.DropIOError
+
+	Inbound           = p2p.Inbound
+	OutboundFullRelay = p2p.OutboundFullRelay
+	Manual            = p2p.Manual
+
+	EventConnect    = p2p.EventConnect
+	EventDisconnect = p2p.EventDisconnect
+	EventBan        = p2p.EventBan
+	EventUnban      = p2p.EventUnban
+	EventReorg      = p2p.EventReorg
+	EventSync       = p2p.EventSync
+	EventDiscovery  = p2p.EventDiscovery
+	EventCapture    = p2p.EventCapture
+	EventFatal      = "fatal"
+
+	SyncIdle       = netsync.StateIdle
+	SyncPresync    = netsync.StatePresync
+	SyncRedownload = netsync.StateRedownload
+	SyncSyncing    = netsync.StateSyncing
+	SyncSynced     = netsync.StateSynced
+)
+
+// Snapshot is an immutable copy of the node's state for observers,
+// published by the engine a few times a second. The JSON API serves its
+// parts as they are. Chain is an immutable view of the header chain, safe
+// to read from any goroutine.
+type Snapshot struct {
+	Time        time.Time    `json:"time"`
+	Status      Status       `json:"status"`
+	Peers       []PeerInfo   `json:"peers"`
+	Disconnects []Disconnect `json:"disconnects"`
+	Bans        []Ban        `json:"bans"`
+	Chain       *chain.View  `json:"-"`
+}
+
+// Status summarises the node.
+type Status struct {
+	Network     string     `json:"network"`
+	Height      int32      `json:"height"`
+	BestHash    string     `json:"best_hash"`
+	ChainWork   string     `json:"chain_work"` // hex, as Core's chainwork
+	TipTime     time.Time  `json:"tip_time"`
+	Sync        SyncStatus `json:"sync"`
+	ForkHeaders int        `json:"fork_headers"`
+	Peers       int        `json:"peers"`
+	Inbound     int        `json:"peers_in"`
+	Outbound    int        `json:"peers_out"`
+	UptimeS     int64      `json:"uptime_s"`
+	// Discovery says what peer discovery is doing, or plainly why it found
+	// nothing.
+	Discovery string `json:"discovery"`
+	Listen    string `json:"listen"` // the bound address, empty if not listening
+	AddrNew   int    `json:"addr_new"`
+	AddrTried int    `json:"addr_tried"`
+	BytesSent uint64 `json:"bytes_sent"` // all connections, closed ones included
+	BytesRecv uint64 `json:"bytes_recv"`
+	UserAgent string `json:"user_agent"`
+	ProtocolV uint32 `json:"protocol_version"`
+	// Counters since start, for metrics: disconnects by kind, requests
+	// that expired unanswered, messages and bytes per command (connections
+	// already closed included).
+	DisconnectsByKind map[DropKind]uint64       `json:"disconnects_by_kind"`
+	RequestTimeouts   uint64                    `json:"request_timeouts"`
+	MsgsSent          map[string]CommandTraffic `json:"msgs_sent"`
+	MsgsRecv          map[string]CommandTraffic `json:"msgs_recv"`
+	StartedAt         time.Time                 `json:"started_at"`
+	// Memory the peers make the node keep, against its bounds: inbound
+	// queues (decoded messages waiting) and their shared pool.
+	InQueueBytes  int `json:"in_queue_bytes"`
+	InQueuePool   int `json:"in_queue_pool"`
+	OutQueueBytes int `json:"out_queue_bytes"`
+}
