@@ -48,7 +48,8 @@ type Engine struct {
 	quit   chan struct{} // closed when Run returns: event senders give up
 	wg     sync.WaitGroup
 	jobs   jobRunner
-	ctx    context.Context // Run's context, for dials and lookups
+	ctx    context.Context    // Run's context, for dials and lookups
+	cancel context.CancelFunc // ends ctx: the accept loop, dials and lookups stop
 
 	snapshot  atomic.Pointer[Snapshot]
 	msgLog    *Ring[MessageRecord]
@@ -182,7 +183,7 @@ func (e *Engine) Snapshot() *Snapshot { return e.snapshot.Load() }
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	e.ctx = ctx
+	e.ctx, e.cancel = ctx, cancel
 	defer close(e.quit)
 
 	if e.cfg.Listen != "" {
@@ -274,6 +275,7 @@ func (e *Engine) tick() {
 // address book, waits for the goroutines and jobs, and closes the store.
 // It runs on the engine goroutine.
 func (e *Engine) shutdown() error {
+	e.cancel()
 	now := e.cfg.Now()
 	e.core.Shutdown(now)
 	e.apply()

@@ -764,7 +764,7 @@ func TestHeaderSyncServingBackPressure(t *testing.T) {
 	if !q.Alive() {
 		t.Fatalf("peer dropped: %+v", h.LastDisconnect())
 	}
-	if b := q.Info().QueueBytes; b > 2*p2p.OutQueueLimit+maxHeadersPerMsg*81+100+p2p.FrameOverhead {
+	if b := q.Info().QueueBytes; b > 2*p2p.OutQueueLimit+maxHeadersPerMsg*81+200+p2p.FrameOverhead {
 		t.Fatalf("%d bytes queued, over the hard limit", b)
 	}
 	if h.N.InQueueLen(q.ID) == 0 {

@@ -6,7 +6,9 @@ import "time"
 // against one of these.
 //
 //   - Outbound queue: the core counts every frame it queues for a peer at
-//     its length plus FrameOverhead. Past OutQueueLimit it makes no optional
+//     its Cost: its bytes, its summary and FrameOverhead for the Frame and
+//     its queue slot (TestFrameCostCoversHeap: a 32-byte pong keeps 136
+//     bytes of heap and counts 152). Past OutQueueLimit it makes no optional
 //     work for the peer (HasRoom); past twice that it stops serving the
 //     peer's messages until the writer drains the queue, so control replies
 //     (pongs) stop too. A bulk frame queued past twice the limit means a
@@ -21,7 +23,7 @@ import "time"
 //     back on that peer alone.
 const (
 	OutQueueLimit = 512 << 10
-	FrameOverhead = 64
+	FrameOverhead = 96
 	InQueueFloor  = 512 << 10
 	InQueuePool   = 32 << 20
 )

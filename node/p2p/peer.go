@@ -45,7 +45,7 @@ type peerState struct {
 // holds the frames, the core counts them and hears from the writer
 // (Written) as they drain.
 type outQueue struct {
-	bytes    int // queued frames' lengths plus FrameOverhead each
+	bytes    int // queued frames' Cost
 	messages int
 	// progressAt is when the queue last made progress (a message or
 	// progressUnit bytes written), or when it went from empty to busy.

@@ -31,8 +31,10 @@ type Frame struct {
 // Payload returns the frame's payload.
 func (f *Frame) Payload() []byte { return f.Bytes[protocol.HeaderSize:] }
 
-// cost is what the frame counts against its peer's outbound queue.
-func (f *Frame) cost() int { return len(f.Bytes) + FrameOverhead }
+// Cost is what the frame counts against its peer's outbound queue while it
+// waits: its bytes, its summary, the Frame and its queue slot. The writer
+// reports the Cost of the frames it completes.
+func (f *Frame) Cost() int { return len(f.Bytes) + len(f.Summary) + FrameOverhead }
 
 // NewFrame serializes and frames msg for the network.
 func (c *Core) NewFrame(msg wire.Message) (*Frame, error) {
@@ -74,7 +76,7 @@ func (c *Core) sendFrame(p *peerState, f *Frame, request uint64) bool {
 	if p.out.messages == 0 {
 		p.out.progressAt, p.out.partial = c.now, 0
 	}
-	p.out.bytes += f.cost()
+	p.out.bytes += f.Cost()
 	p.out.messages++
 	c.emit(Action{Kind: ActSend, Peer: p.id, Frame: f, Request: request})
 	return true
@@ -151,11 +153,13 @@ func (c *Core) finish(r *Request, o Outcome) {
 }
 
 // WriteReport is what a peer's writer reports after a write: the bytes
-// that reached the socket, how many queued messages were completed, and
-// the requests it started writing (with their stamps).
+// that reached the socket, how many queued messages were completed and
+// their summed Cost, and the requests it started writing (with their
+// stamps).
 type WriteReport struct {
 	Bytes    int
 	Messages int
+	Cost     int
 	Requests []RequestStamp
 }
 
@@ -171,7 +175,7 @@ func (c *Core) Written(now time.Time, id PeerID, w WriteReport) {
 	if w.Messages > 0 {
 		p.out.messages = max(0, p.out.messages-w.Messages)
 	}
-	p.out.bytes = max(0, p.out.bytes-w.Bytes-w.Messages*FrameOverhead)
+	p.out.bytes = max(0, p.out.bytes-w.Cost)
 	p.out.partial += w.Bytes
 	if w.Messages > 0 || p.out.partial >= progressUnit {
 		p.out.progressAt, p.out.partial = now, 0

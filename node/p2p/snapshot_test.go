@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/internal/sim"
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -51,7 +52,7 @@ func TestSnapshotPeerInfo(t *testing.T) {
 	if len(info.Inflight) != 1 || info.Inflight[0].Command != wire.CmdPing || info.Inflight[0].Written.IsZero() || info.Inflight[0].AgeMs != 20 {
 		t.Errorf("inflight = %+v", info.Inflight)
 	}
-	if info.QueueBytes != 100+p2p.FrameOverhead || info.QueueMsgs != 1 || info.Misbehavior != p2p.UnsolicitedPenalty || info.Unsolicited[wire.CmdPong] != 1 || info.Ignored != 1 {
+	if want := sim.Filler(100 - 24).Cost(); info.QueueBytes != want || info.QueueMsgs != 1 || info.Misbehavior != p2p.UnsolicitedPenalty || info.Unsolicited[wire.CmdPong] != 1 || info.Ignored != 1 {
 		t.Errorf("queue %d (%d msgs), misbehavior %d, unsolicited %v, ignored %d", info.QueueBytes, info.QueueMsgs, info.Misbehavior, info.Unsolicited, info.Ignored)
 	}
 	if !info.Features.WtxidRelay || !info.Features.SendAddrV2 || !info.Features.Relay {

@@ -340,6 +340,9 @@ func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 // written counts the completed messages and reports a write call, unless
 // the connection is closing.
 func (c *Conn) written(r p2p.WriteReport, completed []Outbound) {
+	for _, o := range completed {
+		r.Cost += o.Frame.Cost()
+	}
 	if len(completed) > 0 {
 		c.Stats.addSentBatch(completed, c.cfg.Now())
 	}
