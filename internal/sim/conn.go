@@ -85,6 +85,7 @@ func (c *conn) write(limit int) []outFrame {
 		}
 		rep.Bytes += len(f.frame.Bytes)
 		rep.Messages++
+		rep.Cost += f.frame.Cost()
 		written = append(written, f)
 	}
 	if rep.Messages > 0 {
@@ -129,7 +130,7 @@ func (c *conn) read() {
 		if !ok {
 			return // the reader waits; the bytes stay in rx
 		}
-		m, err := p2p.DecodeMessageCosting(frame.Command, frame.Payload, n.sim.now, cost)
+		m, err := p2p.DecodeMessageCosting(frame.Command, frame.Payload, n.sim.now, cost, nil)
 		if err != nil {
 			c.fail(err)
 			return

@@ -93,6 +93,7 @@ func (s *Sim) NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	n.Core = core
+	core.SetFlusher(n.carryOut)
 	s.nodes = append(s.nodes, n)
 	if cfg.Listen {
 		s.byAddr[n.Addr] = n
@@ -149,8 +150,11 @@ func (n *Node) ServeAll() {
 }
 
 // apply carries out the core's actions as the engine would.
-func (n *Node) apply() {
-	for _, a := range n.Core.TakeActions() {
+func (n *Node) apply() { n.carryOut(n.Core.TakeActions()) }
+
+// carryOut carries out actions (also the core's flusher).
+func (n *Node) carryOut(actions []p2p.Action) {
+	for _, a := range actions {
 		switch a.Kind {
 		case p2p.ActSend:
 			if c, ok := n.conns[a.Peer]; ok {

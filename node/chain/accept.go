@@ -3,6 +3,7 @@ package chain
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/watchnode/watchnode/node/consensus"
@@ -124,11 +125,7 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 // records returns the write that stores the main chain from height from
 // to the tip.
 func (c *Chain) records(from int32) Write {
-	w := Write{From: from, Records: make([]byte, 0, (len(c.headers)-int(from))*recordSize)}
-	for h := int(from); h < len(c.headers); h++ {
-		w.Records = appendRecord(w.Records, &c.headers[h], int32(h))
-	}
-	return w
+	return Write{From: from, Headers: slices.Clone(c.headers[from:])}
 }
 
 // appendMain adds a validated header on top of the main chain.

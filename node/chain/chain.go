@@ -64,7 +64,7 @@ func New(params *consensus.Params, stored []consensus.Header) (*Chain, []Write, 
 	if len(stored) == 0 {
 		stored = make([]consensus.Header, 1, 4096)
 		stored[0] = params.Genesis
-		writes = []Write{{From: 0, Records: appendRecord(nil, &params.Genesis, 0)}}
+		writes = []Write{{From: 0, Headers: []consensus.Header{params.Genesis}}}
 	} else if got := stored[0].Hash(); got != params.GenesisHash {
 		return nil, nil, fmt.Errorf("stored chain starts with %s, not the %s genesis %s: wrong data folder?",
 			got, params.Network, params.GenesisHash)

@@ -29,14 +29,25 @@ func appendRecord(dst []byte, hdr *consensus.Header, height int32) []byte {
 
 // Write is one change to the stored main chain, as the Chain hands it to
 // its owner to pass on to a Store: cut the store to From records (a no-op
-// when it holds exactly From), then append Records, the records of heights
-// From, From+1, … in the store's format. A Chain describes every change of
-// its main chain by writes; applied in order, they keep the store equal to
-// the main chain, so the Chain itself never touches a file.
+// when it holds exactly From), then append Headers, the headers of heights
+// From, From+1, … A Chain describes every change of its main chain by
+// writes; applied in order, they keep the store equal to the main chain,
+// so the Chain itself never touches a file. Headers is the write's own
+// copy; the store encodes and checksums the records on its own goroutine,
+// off the chain owner's.
 type Write struct {
 	From    int32
-	Records []byte
+	Headers []consensus.Header
 }
 
 // Count returns how many headers the write appends.
-func (w Write) Count() int { return len(w.Records) / recordSize }
+func (w Write) Count() int { return len(w.Headers) }
+
+// Records returns the write's records in the store's format.
+func (w Write) Records() []byte {
+	b := make([]byte, 0, len(w.Headers)*recordSize)
+	for i := range w.Headers {
+		b = appendRecord(b, &w.Headers[i], w.From+int32(i))
+	}
+	return b
+}

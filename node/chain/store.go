@@ -69,7 +69,7 @@ type storeFile interface {
 
 type storeOp struct {
 	truncateTo int64 // cut the file to this many records first (when it holds more)
-	data       []byte
+	write      Write
 	// flushed, if not nil, makes this a flush: it is closed once
 	// everything queued before it is synced.
 	flushed chan struct{}
@@ -205,14 +205,14 @@ func (s *Store) writeLoop(records int64) {
 			}
 			dirty = true
 		}
-		if len(op.data) > 0 {
+		if op.write.Count() > 0 {
 			// A short write leaves at most a torn record after the last
 			// whole one, which the next open cuts off by its checksum.
-			if _, err := s.f.Write(op.data); err != nil {
+			if _, err := s.f.Write(op.write.Records()); err != nil {
 				s.fail(s.wrapErr("writing", err))
 				continue
 			}
-			records += int64(len(op.data) / recordSize)
+			records += int64(op.write.Count())
 			dirty = true
 		}
 	}
@@ -256,18 +256,18 @@ func (s *Store) Err() error {
 }
 
 // Write queues w for the writer goroutine; writes are applied in the order
-// they are queued, and w.Records now belongs to the store. After a failure
+// they are queued, and w.Headers now belongs to the store. After a failure
 // it does nothing. It blocks only when the writer is 1024 writes behind.
-// It must not be called after Close, and panics on a write that is not
-// whole records (a caller's bug, not a disk's).
+// It must not be called after Close, and panics on a negative From (a
+// caller's bug, not a disk's).
 func (s *Store) Write(w Write) {
-	if w.From < 0 || len(w.Records)%recordSize != 0 {
-		panic(fmt.Sprintf("chain: bad store write from %d with %d bytes", w.From, len(w.Records)))
+	if w.From < 0 {
+		panic(fmt.Sprintf("chain: bad store write from %d", w.From))
 	}
 	if s.failed() {
 		return
 	}
-	s.ops <- storeOp{truncateTo: int64(w.From), data: w.Records}
+	s.ops <- storeOp{truncateTo: int64(w.From), write: w}
 }
 
 // Flush waits until everything queued so far is written and synced, and

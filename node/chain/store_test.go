@@ -143,7 +143,7 @@ func TestWritesRebuildTheChain(t *testing.T) {
 			if int(w.From)*recordSize > len(file) {
 				t.Fatalf("write from %d past the end (%d records)", w.From, len(file)/recordSize)
 			}
-			file = append(file[:int(w.From)*recordSize], w.Records...)
+			file = append(file[:int(w.From)*recordSize], w.Records()...)
 		}
 	}
 	apply(writes)

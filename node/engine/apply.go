@@ -12,9 +12,13 @@ import (
 
 // apply carries out the actions the core produced, in order. Nothing here
 // calls back into the core (the action list is the core's buffer).
-func (e *Engine) apply() {
+func (e *Engine) apply() { e.carryOut(e.core.TakeActions()) }
+
+// carryOut carries out actions, in order (also the core's flusher, for
+// actions it wants carried out in the middle of an event).
+func (e *Engine) carryOut(actions []p2p.Action) {
 	publish := false
-	for _, a := range e.core.TakeActions() {
+	for _, a := range actions {
 		switch a.Kind {
 		case p2p.ActSend:
 			if c, ok := e.conns[a.Peer]; ok {

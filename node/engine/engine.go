@@ -110,6 +110,7 @@ func New(cfg Config) (*Engine, error) {
 		e.closeStore()
 		return nil, err
 	}
+	e.core.SetFlusher(e.carryOut)
 	e.capturing.Store(e.core.Capturing())
 	e.publish(now)
 	return e, nil

@@ -37,6 +37,7 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	// invalid the peer is dropped and the request released.
 	if full && answered != nil && s.chain.Known(&headers[0].PrevBlock) {
 		s.requestHeaders(id, []chainhash.Hash{hashes[len(hashes)-1]})
+		s.core.Flush()
 	}
 	now := s.core.Now()
 	res, err := s.chain.Accept(headers, hashes, now.Unix())

@@ -7,6 +7,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -73,22 +74,123 @@ func (s *Sync) handleGetHeaders(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetHeade
 	for i, h := range m.BlockLocatorHashes {
 		locator[i] = *h
 	}
+	if pb := s.takePrepared(sp); pb != nil && pb.answers(s, m) {
+		s.served(id, sp, pb.frame, pb.lastHeight, pb.last)
+		return
+	}
 	headers := s.chain.HeadersAfter(locator, m.HashStop, maxHeadersPerMsg)
-	msg := &wire.MsgHeaders{Headers: make([]*wire.BlockHeader, len(headers))}
-	ws := make([]wire.BlockHeader, len(headers))
-	for i := range headers {
-		ws[i] = headers[i].ToWire()
-		msg.Headers[i] = &ws[i]
+	f, last, err := s.headersFrame(headers)
+	if err != nil {
+		s.core.Logf(slog.LevelError, "cannot serve headers", "peer", id, "err", err)
+		return
 	}
+	lastHeight := int32(-1)
 	if len(headers) > 0 {
-		// The peer now has our chain up to the last header sent (Core's
-		// pindexBestHeaderSent), so announcements can build on it.
-		last := headers[len(headers)-1].Hash()
-		if h, ok := s.chain.MainHeight(&last); ok && h >= sp.bestKnown {
-			sp.bestKnown, sp.bestHash = h, last
-		}
+		lastHeight, _ = s.chain.MainHeight(&last)
 	}
-	s.core.Send(id, msg)
+	s.served(id, sp, f, lastHeight, last)
+}
+
+// headersFrame frames headers (main-chain headers in order) and returns
+// the last one's hash. They are serialized by hand, not through wire:
+// serving is the hot path of a peer's sync from us, and wire's encoder
+// allocates a header at a time.
+func (s *Sync) headersFrame(headers []consensus.Header) (*p2p.Frame, chainhash.Hash, error) {
+	var last chainhash.Hash
+	summary := protocol.HeadersSummary(0, "", "")
+	if len(headers) > 0 {
+		first := headers[0].Hash()
+		last = headers[len(headers)-1].Hash()
+		summary = protocol.HeadersSummary(len(headers), protocol.ShortHash(first), protocol.ShortHash(last))
+	}
+	f, err := s.core.NewPayloadFrame(wire.CmdHeaders, headersPayload(headers), summary)
+	return f, last, err
+}
+
+// served sends a headers answer whose last header is at lastHeight (-1:
+// an empty answer) and, if it was a full batch, prepares the next one.
+func (s *Sync) served(id p2p.PeerID, sp *syncPeer, f *p2p.Frame, lastHeight int32, last chainhash.Hash) {
+	// The peer now has our chain up to the last header sent (Core's
+	// pindexBestHeaderSent), so announcements can build on it.
+	if lastHeight >= 0 && lastHeight >= sp.bestKnown {
+		sp.bestKnown, sp.bestHash = lastHeight, last
+	}
+	s.core.SendFrame(id, f)
+	if lastHeight < 0 {
+		return
+	}
+	// The answer goes to the writer now; then the next batch is made
+	// while the peer validates this one.
+	s.core.Flush()
+	s.prepare(sp, lastHeight, last)
+}
+
+// Serving ahead: a peer syncing headers from us asks for the batch after
+// the last one we sent, as soon as it has it. Making that batch (reading
+// 2,000 headers, serializing, checksumming 162 KB) right after sending the
+// current one, while the peer validates, takes it off the sync's critical
+// path: the next request is answered at once. At most maxPrepared peers
+// have a batch made ahead (162 KB each), and a batch is used only if the
+// main chain still holds it unchanged.
+const maxPrepared = 8
+
+// preparedBatch is the next full batch made ahead for a peer.
+type preparedBatch struct {
+	after       chainhash.Hash // the hash it follows: the request's locator
+	afterHeight int32
+	last        chainhash.Hash
+	lastHeight  int32
+	frame       *p2p.Frame
+}
+
+// answers reports whether the batch is what HeadersAfter would answer m
+// with now: m asks from the batch's start, with no stop, and the main
+// chain still holds the batch (a reorg below its end changes its last
+// hash there).
+func (pb *preparedBatch) answers(s *Sync, m *wire.MsgGetHeaders) bool {
+	return len(m.BlockLocatorHashes) > 0 && *m.BlockLocatorHashes[0] == pb.after && m.HashStop == (chainhash.Hash{}) &&
+		pb.lastHeight <= s.chain.Height() && s.chain.HashAt(pb.afterHeight) == pb.after && s.chain.HashAt(pb.lastHeight) == pb.last
+}
+
+// takePrepared removes and returns sp's batch made ahead, if any.
+func (s *Sync) takePrepared(sp *syncPeer) *preparedBatch {
+	pb := sp.prepared
+	if pb != nil {
+		sp.prepared = nil
+		s.prepared--
+	}
+	return pb
+}
+
+// prepare makes the full batch after height (hash after) for sp, when the
+// chain has one and the bound allows.
+func (s *Sync) prepare(sp *syncPeer, height int32, after chainhash.Hash) {
+	to := height + maxHeadersPerMsg
+	if s.prepared >= maxPrepared || to > s.chain.Height() {
+		return
+	}
+	headers := make([]consensus.Header, 0, maxHeadersPerMsg)
+	for h := height + 1; h <= to; h++ {
+		headers = append(headers, *s.chain.HeaderAt(h))
+	}
+	f, last, err := s.headersFrame(headers)
+	if err != nil {
+		return
+	}
+	sp.prepared = &preparedBatch{after: after, afterHeight: height, last: last, lastHeight: to, frame: f}
+	s.prepared++
+}
+
+// headersPayload is a headers message's payload: a CompactSize count, then
+// each header and a zero transaction count.
+func headersPayload(headers []consensus.Header) []byte {
+	b := make([]byte, 0, 3+81*len(headers))
+	b = protocol.AppendCompactSize(b, uint64(len(headers)))
+	for i := range headers {
+		b = headers[i].Serialize(b)
+		b = append(b, 0)
+	}
+	return b
 }
 
 // handleGetData answers with notfound: the node keeps no blocks or

@@ -55,6 +55,8 @@ type Sync struct {
 	// samples of (time, height) for the headers/s rate.
 	samples  []rateSample
 	syncedAt time.Time
+	// prepared counts the peers with a headers batch made ahead.
+	prepared int
 }
 
 // syncPeer is what sync knows of one established peer.
@@ -70,6 +72,8 @@ type syncPeer struct {
 	unconnecting int
 	lowWork      bool // its chain stayed below the minimum chain work
 	syncDone     bool // we synced to the end of what it serves
+	// prepared is the headers batch made ahead for it (serve.go).
+	prepared *preparedBatch
 }
 
 type rateSample struct {
@@ -110,6 +114,9 @@ func (s *Sync) PeerEstablished(id p2p.PeerID) {
 
 // PeerDropped implements p2p.Sync.
 func (s *Sync) PeerDropped(id p2p.PeerID) {
+	if sp, ok := s.peers[id]; ok {
+		s.takePrepared(sp)
+	}
 	delete(s.peers, id)
 	if id == s.peer {
 		s.resetSyncPeer()

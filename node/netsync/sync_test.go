@@ -916,3 +916,42 @@ func isTracked(r *sim.Remote, command string) bool {
 	_, ok := tracked(r, command)
 	return ok
 }
+
+// Serving ahead: the batch after the one a peer got is made while it
+// validates, and is exactly what the peer would have been sent; after a
+// reorg below its end it is not used.
+func TestHeaderSyncServingAhead(t *testing.T) {
+	h, c, s := syncedHarness(t, 6000, 31)
+	q, sent := h.establishedAt(true, 0)
+	h.answerTipCheck(q, sent)
+	ask := func(after chainhash.Hash) []*wire.BlockHeader {
+		t.Helper()
+		gh := wire.NewMsgGetHeaders()
+		gh.AddBlockLocatorHash(&after)
+		q.Send(gh)
+		got := headersIn(q.Drain())
+		if len(got) != 1 {
+			t.Fatalf("getheaders answered with %d headers messages", len(got))
+		}
+		return got[0].Headers
+	}
+	expect := func(chain *testChain, hs []*wire.BlockHeader, first int32) {
+		t.Helper()
+		if len(hs) != maxHeadersPerMsg {
+			t.Fatalf("%d headers", len(hs))
+		}
+		for i, w := range hs {
+			if w.BlockHash() != chain.hashes[first+int32(i)] {
+				t.Fatalf("header %d is %s, want height %d's", i, w.BlockHash(), first+int32(i))
+			}
+		}
+	}
+	expect(c, ask(c.hashes[0]), 1)
+	expect(c, ask(c.hashes[2000]), 2001) // made ahead
+	// A branch from 5000 with more work replaces 5001..6000: the batch
+	// made ahead (4001..6000) is stale.
+	b := c.branch(5000, 1100, h.Now(), 32)
+	s.Send(b.msg(5001, 6100))
+	h.expectChain(b, 6100)
+	expect(b, ask(c.hashes[4000]), 4001)
+}

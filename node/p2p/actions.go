@@ -89,6 +89,25 @@ func (ResolveSeeds) JobName() string { return "resolve-seeds" }
 // emit appends an action.
 func (c *Core) emit(a Action) { c.actions = append(c.actions, a) }
 
+// SetFlusher registers fn to carry out actions in the middle of an event,
+// when the core or a plug-in calls Flush. The shell sets it to the same
+// code that carries out TakeActions' actions; fn must not call the core.
+func (c *Core) SetFlusher(fn func([]Action)) { c.flusher = fn }
+
+// Flush hands the actions produced so far to the flusher at once, rather
+// than when the event ends: header sync asks for the next batch before it
+// validates the one it has, and that request must be on its way while the
+// validation runs, or pipelining gains nothing. Without a flusher it does
+// nothing (the actions wait for TakeActions).
+func (c *Core) Flush() {
+	if c.flusher == nil || len(c.actions) == 0 {
+		return
+	}
+	a := c.actions
+	c.actions = c.actions[:0]
+	c.flusher(a)
+}
+
 // TakeActions returns the actions produced since the last call, oldest
 // first. The slice is reused by the next event: carry them out before
 // handing the core another event.

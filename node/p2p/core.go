@@ -22,6 +22,7 @@ type Core struct {
 	// an event sets it first, and everything below reads it.
 	now     time.Time
 	actions []Action
+	flusher func([]Action)
 
 	startedAt  time.Time
 	listenAddr string

@@ -54,6 +54,12 @@ const MaxMessageCost = InQueueFloor + InQueuePool
 // take more than MaxMessageCost decoded. No honest peer sends one.
 var ErrTooCostly = errors.New("message too costly to decode")
 
+// PayloadCost is what a message of length payload bytes costs before it is
+// decoded: its payload buffer and the bookkeeping. A reader reserves it
+// when it has read a frame's header, before reading (and allocating for)
+// the payload, then grows the reservation to MessageCost.
+func PayloadCost(length int) int { return messageOverhead + length }
+
 // MessageCost returns what a message will cost in memory once decoded
 // (its payload, its decoded form, the bookkeeping), computed from the
 // bytes without decoding them, so that a reader can reserve it in the
@@ -96,17 +102,28 @@ func DecodeMessage(command string, payload []byte, received time.Time) (*Message
 	if err != nil {
 		return nil, err
 	}
-	return DecodeMessageCosting(command, payload, received, cost)
+	return DecodeMessageCosting(command, payload, received, cost, nil)
 }
 
+// HashHeaders computes out[i] = hs[i].Hash() for every header: the
+// reader's share of header sync, which a shell may spread over several
+// goroutines (the core starts none).
+type HashHeaders func(hs []consensus.Header, out []chainhash.Hash)
+
 // DecodeMessageCosting is DecodeMessage for a reader that has already
-// computed the message's cost with MessageCost (and reserved it).
-func DecodeMessageCosting(command string, payload []byte, received time.Time, cost int) (*Message, error) {
+// computed the message's cost with MessageCost (and reserved it). hash,
+// when not nil, hashes a headers message's headers; nil hashes them one by
+// one here.
+func DecodeMessageCosting(command string, payload []byte, received time.Time, cost int, hash HashHeaders) (*Message, error) {
+	if hash == nil {
+		hash = hashSequentially
+	}
 	m := &Message{Command: command, Payload: payload, WireSize: protocol.HeaderSize + len(payload), Received: received, Cost: cost}
 	if command == wire.CmdHeaders {
 		if hs, err := decodeHeaders(payload); err == nil {
 			m.Msg, m.Headers = &wire.MsgHeaders{}, hs
-			m.Hashes = hashHeaders(hs)
+			m.Hashes = make([]chainhash.Hash, len(hs))
+			hash(hs, m.Hashes)
 			return m, nil
 		}
 	}
@@ -120,7 +137,8 @@ func DecodeMessageCosting(command string, payload []byte, received time.Time, co
 		for i, w := range hm.Headers {
 			m.Headers[i] = consensus.FromWire(w)
 		}
-		m.Hashes = hashHeaders(m.Headers)
+		m.Hashes = make([]chainhash.Hash, len(m.Headers))
+		hash(m.Headers, m.Hashes)
 		// The compact form replaces wire's: only it is kept.
 		m.Msg = &wire.MsgHeaders{}
 	}
@@ -130,15 +148,10 @@ func DecodeMessageCosting(command string, payload []byte, received time.Time, co
 // headerSize is the in-memory size of a consensus.Header.
 const headerSize = 80
 
-func hashHeaders(hs []consensus.Header) []chainhash.Hash {
-	if len(hs) == 0 {
-		return nil
-	}
-	hashes := make([]chainhash.Hash, len(hs))
+func hashSequentially(hs []consensus.Header, out []chainhash.Hash) {
 	for i := range hs {
-		hashes[i] = hs[i].Hash()
+		out[i] = hs[i].Hash()
 	}
-	return hashes
 }
 
 // errSlowPath sends a headers payload to wire's decoder, which reports the

@@ -162,3 +162,37 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("defaults %+v", c)
 	}
 }
+
+// Saving the address book is a job: the core only copies the tables (the
+// encoding, about 150 ms for a full book, and the write happen off the
+// core's goroutine), every SaveInterval and at shutdown.
+func TestAddressBookSavedAsJob(t *testing.T) {
+	h := newHarness(t, func(c *p2p.Config) { c.Persist = true; c.SaveInterval = time.Minute })
+	var addrs []addrman.Address
+	for i := range 50 {
+		addrs = append(addrs, addrman.Address{AddrPort: netip.AddrPortFrom(netip.AddrFrom4([4]byte{44, byte(i), 1, 1}), 8333), Time: h.Now()})
+	}
+	h.c.Addrs().Add(addrs, netip.Addr{}, h.Now())
+	saves := func() (n, last int) {
+		for _, j := range h.N.Jobs {
+			if s, ok := j.(p2p.SaveAddrs); ok {
+				n, last = n+1, s.Book.Len()
+			}
+		}
+		return
+	}
+	h.Advance(time.Minute - time.Second)
+	h.Tick()
+	if n, _ := saves(); n != 0 {
+		t.Fatalf("saved before the interval: %d", n)
+	}
+	h.Advance(time.Second)
+	h.Tick()
+	if n, last := saves(); n != 1 || last != 50 {
+		t.Fatalf("after the interval: %d saves of %d addresses", n, last)
+	}
+	h.N.Do(func(c *p2p.Core) { c.Shutdown(h.Now()) })
+	if n, _ := saves(); n != 2 {
+		t.Fatalf("no save at shutdown (%d saves)", n)
+	}
+}

@@ -46,6 +46,26 @@ func (c *Core) NewFrame(msg wire.Message) (*Frame, error) {
 	return &Frame{Bytes: b, Command: cmd, Control: controlCommands[cmd], Summary: protocol.Summary(msg)}, nil
 }
 
+// NewPayloadFrame frames a payload serialized by the caller (a hot path
+// that skips wire's encoder), with its log summary.
+func (c *Core) NewPayloadFrame(command string, payload []byte, summary string) (*Frame, error) {
+	b, err := protocol.AppendFrame(make([]byte, 0, protocol.HeaderSize+len(payload)), c.magic, command, payload)
+	if err != nil {
+		return nil, fmt.Errorf("framing %s: %w", command, err)
+	}
+	return &Frame{Bytes: b, Command: command, Control: controlCommands[command], Summary: summary}, nil
+}
+
+// SendFrame queues a frame made with NewFrame or NewPayloadFrame for peer
+// id, with Send's rules.
+func (c *Core) SendFrame(id PeerID, f *Frame) bool {
+	p, ok := c.peers[id]
+	if !ok {
+		return false
+	}
+	return c.sendFrame(p, f, 0)
+}
+
 // Send queues msg for peer id. A message the node cannot encode is a bug,
 // logged and dropped; a bulk message that overflows the hard queue limit
 // drops the peer, since something is producing work for it without asking

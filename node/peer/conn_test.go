@@ -772,3 +772,31 @@ func TestConnAddrs(t *testing.T) {
 		t.Error("nil address")
 	}
 }
+
+// A payload is counted before it is read: a peer that declares a message
+// larger than its floor and sends it slowly holds pool charge, never
+// uncounted memory, while the reader waits for the bytes.
+func TestPayloadReservedBeforeItIsRead(t *testing.T) {
+	h := startPipe(t)
+	payload := make([]byte, p2p.InQueueFloor+100_000)
+	frame, err := protocol.AppendFrame(nil, magic, "bigjunk", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.send(frame[:protocol.HeaderSize+1000]) // the header and a little
+	deadline := time.Now().Add(guard)
+	for h.in.pool.Used() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the declared payload was not reserved while it was read")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if used, want := h.in.pool.Used(), p2p.PayloadCost(len(payload))-p2p.InQueueFloor; used != want {
+		t.Errorf("pool charge %d while reading, want %d", used, want)
+	}
+	h.send(frame[protocol.HeaderSize+1000:])
+	m := h.pop(t, 1)[0]
+	if m.Command != "bigjunk" || h.in.pool.Used() != 0 {
+		t.Errorf("after the message was taken: %s, pool charge %d", m.Command, h.in.pool.Used())
+	}
+}

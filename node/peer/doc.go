@@ -17,12 +17,13 @@
 // # The goroutines
 //
 // The reader reads through a 32 KiB buffer (a flood of small messages costs
-// one read syscall per buffer), and for each frame: counts it (Stats),
-// captures it, computes what it will cost decoded from its bytes
-// (p2p.MessageCost) and reserves that in the inbound bound (Reserve: it
-// waits while the bound refuses, so TCP pushes back on this peer alone, and
-// nothing is allocated before it is counted), decodes and hashes it
-// completely (the headers fast path, every header's hash; transactions and
+// one read syscall per buffer), and for each frame: reserves the payload's size in the inbound bound as soon as the frame's
+// header is read (Reserve: it waits while the bound refuses, so TCP pushes
+// back on this peer alone, and nothing is allocated before it is counted),
+// reads the payload into a buffer of its exact size, counts it (Stats),
+// captures it, computes what the message will cost decoded from its bytes
+// (p2p.MessageCost) and grows the reservation to that (Resize), decodes and
+// hashes it completely (the headers fast path, every header's hash; transactions and
 // blocks one per core at a time, since wire lends each such decode a 4 MiB
 // script buffer), logs it with its summary (Recorder), attaches the request
 // stamps the writer recorded since the previous message (Message.Stamps),

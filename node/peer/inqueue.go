@@ -67,6 +67,7 @@ type InQueue struct {
 	closed bool
 	// A reservation the reader holds for the message it is decoding.
 	held       bool
+	heldCost   int
 	heldCharge int
 }
 
@@ -97,9 +98,31 @@ func (q *InQueue) Reserve(cost int) bool {
 			return false
 		}
 		if charge, ok := p2p.AdmitInbound(q.cost, len(q.items), cost, p.used); ok {
-			q.held, q.heldCharge = true, charge
+			q.held, q.heldCost, q.heldCharge = true, cost, charge
 			q.cost += cost
 			p.used += charge
+			return true
+		}
+		p.cond.Wait()
+	}
+}
+
+// Resize changes the reservation the reader holds to cost, waiting while
+// the bound refuses it (a payload's reservation grows to the message's
+// decoded cost). It returns false once the queue is closed.
+func (q *InQueue) Resize(cost int) bool {
+	p := q.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if q.closed || !q.held {
+			return false
+		}
+		others, otherPool := q.cost-q.heldCost, p.used-q.heldCharge
+		if charge, ok := p2p.AdmitInbound(others, len(q.items), cost, otherPool); ok {
+			p.used = otherPool + charge
+			q.cost = others + cost
+			q.heldCost, q.heldCharge = cost, charge
 			return true
 		}
 		p.cond.Wait()
@@ -116,8 +139,10 @@ func (q *InQueue) Commit(m *p2p.Message) bool {
 		p.mu.Unlock()
 		return false
 	}
+	// The reservation's cost stays in q.cost as the message's: m.Cost is
+	// what was reserved.
 	q.items = append(q.items, queued{m: m, charge: q.heldCharge})
-	q.held, q.heldCharge = false, 0
+	q.held, q.heldCost, q.heldCharge = false, 0, 0
 	p.mu.Unlock()
 	if q.notify != nil {
 		q.notify()
@@ -188,6 +213,6 @@ func (q *InQueue) Close() {
 		p.used -= it.charge
 	}
 	p.used -= q.heldCharge
-	q.items, q.cost, q.held, q.heldCharge = nil, 0, false, 0
+	q.items, q.cost, q.held, q.heldCost, q.heldCharge = nil, 0, false, 0, 0
 	p.cond.Broadcast()
 }

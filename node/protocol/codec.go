@@ -141,3 +141,16 @@ func KnownCommand(command string) bool {
 	_, unknown := newMessage(command).(*MsgUnknown)
 	return !unknown
 }
+
+// AppendCompactSize appends n as Bitcoin's CompactSize (wire's VarInt).
+func AppendCompactSize(dst []byte, n uint64) []byte {
+	switch {
+	case n < 0xfd:
+		return append(dst, byte(n))
+	case n <= 0xffff:
+		return append(dst, 0xfd, byte(n), byte(n>>8))
+	case n <= 0xffffffff:
+		return append(dst, 0xfe, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+	}
+	return append(dst, 0xff, byte(n), byte(n>>8), byte(n>>16), byte(n>>24), byte(n>>32), byte(n>>40), byte(n>>48), byte(n>>56))
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"math"
 	"net"
 	"reflect"
 	"runtime"
@@ -662,6 +663,18 @@ func TestDecodeAllocationBound(t *testing.T) {
 		// Allow 1,000x the payload plus 1 MiB; wire allocates far more.
 		if limit := uint64(1000*len(tc.payload) + 1<<20); allocated > limit {
 			t.Errorf("%s: %d-byte payload made Decode allocate %d bytes (limit %d)", tc.name, len(tc.payload), allocated, limit)
+		}
+	}
+}
+
+func TestAppendCompactSizeAgreesWithWire(t *testing.T) {
+	for _, n := range []uint64{0, 1, 0xfc, 0xfd, 0xffff, 0x10000, 0xffffffff, 0x100000000, math.MaxUint64} {
+		var buf bytes.Buffer
+		if err := wire.WriteVarInt(&buf, 0, n); err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendCompactSize(nil, n); !bytes.Equal(got, buf.Bytes()) {
+			t.Errorf("%d: %x, wire %x", n, got, buf.Bytes())
 		}
 	}
 }

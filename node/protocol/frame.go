@@ -58,38 +58,66 @@ func Checksum(payload []byte) [4]byte {
 // io.EOF; a stream cut inside a frame returns an error wrapping
 // io.ErrUnexpectedEOF.
 func ReadFrame(r io.Reader, magic wire.BitcoinNet) (Frame, error) {
+	h, err := ReadFrameHeader(r, magic)
+	if err != nil {
+		return Frame{}, err
+	}
+	return ReadFramePayload(r, h, initialPayloadBuffer)
+}
+
+// FrameHeader is a frame's 24-byte header, checked: the command is
+// well-formed and the length within MaxPayload.
+type FrameHeader struct {
+	Command  string
+	Length   int
+	Checksum [4]byte
+}
+
+// ReadFrameHeader reads and checks a frame's header: a reader that needs to
+// account for the payload before reading it (and allocating for it) reads
+// the header first, then the payload with ReadFramePayload.
+func ReadFrameHeader(r io.Reader, magic wire.BitcoinNet) (FrameHeader, error) {
 	var hdr [HeaderSize]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return Frame{}, fmt.Errorf("reading message header: %w", err)
+			return FrameHeader{}, fmt.Errorf("reading message header: %w", err)
 		}
-		return Frame{}, err
+		return FrameHeader{}, err
 	}
 	if got := wire.BitcoinNet(binary.LittleEndian.Uint32(hdr[0:4])); got != magic {
-		return Frame{}, fmt.Errorf("%w: got %08x, want %08x", ErrWrongMagic, uint32(got), uint32(magic))
+		return FrameHeader{}, fmt.Errorf("%w: got %08x, want %08x", ErrWrongMagic, uint32(got), uint32(magic))
 	}
 	command, err := ParseCommand(hdr[4:16])
 	if err != nil {
-		return Frame{}, err
+		return FrameHeader{}, err
 	}
 	length := binary.LittleEndian.Uint32(hdr[16:20])
 	if length > MaxPayload {
-		return Frame{}, fmt.Errorf("%w: %q declares %d bytes, limit %d", ErrPayloadTooLarge, command, length, MaxPayload)
+		return FrameHeader{}, fmt.Errorf("%w: %q declares %d bytes, limit %d", ErrPayloadTooLarge, command, length, MaxPayload)
 	}
-	payload, err := readPayload(r, int(length))
+	return FrameHeader{Command: command, Length: int(length), Checksum: [4]byte(hdr[20:24])}, nil
+}
+
+// ReadFramePayload reads the payload the header h declares and checks its
+// checksum. It allocates at most upFront bytes ahead of the bytes actually
+// received: a caller that has accounted for the whole payload may pass its
+// length, and saves the copies of a growing buffer.
+func ReadFramePayload(r io.Reader, h FrameHeader, upFront int) (Frame, error) {
+	payload, err := readPayload(r, h.Length, upFront)
 	if err != nil {
-		return Frame{}, fmt.Errorf("reading %q payload of %d bytes: %w", command, length, err)
+		return Frame{}, fmt.Errorf("reading %q payload of %d bytes: %w", h.Command, h.Length, err)
 	}
-	f := Frame{Command: command, Payload: payload, Checksum: [4]byte(hdr[20:24])}
+	f := Frame{Command: h.Command, Payload: payload, Checksum: h.Checksum}
 	if want := Checksum(payload); want != f.Checksum {
-		return Frame{}, fmt.Errorf("%w: %q payload has checksum %x, header says %x", ErrChecksumMismatch, command, want, f.Checksum)
+		return Frame{}, fmt.Errorf("%w: %q payload has checksum %x, header says %x", ErrChecksumMismatch, h.Command, want, f.Checksum)
 	}
 	return f, nil
 }
 
-// readPayload reads exactly n bytes, growing its buffer as they arrive.
-func readPayload(r io.Reader, n int) ([]byte, error) {
-	buf := make([]byte, 0, min(n, initialPayloadBuffer))
+// readPayload reads exactly n bytes, growing its buffer as they arrive
+// from at most upFront bytes.
+func readPayload(r io.Reader, n, upFront int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, max(upFront, initialPayloadBuffer)))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			grown := make([]byte, len(buf), min(n, 2*cap(buf)))
