@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
@@ -44,7 +46,8 @@ type Server struct {
 	// handler is mux behind the auth gate (auth.go).
 	handler     http.Handler
 	requireAuth bool
-	decoderDir  string // where decoder.wasm and wasm_exec.js are (decoder.go)
+	decoderDir  string        // where decoder.wasm and wasm_exec.js are (decoder.go)
+	workers     chan struct{} // one token per request being handled
 }
 
 // New returns a server for eng; token authorizes the mutating API calls.
@@ -52,7 +55,7 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), hub: NewHub(eng, log)}
+	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), hub: NewHub(eng, log), workers: make(chan struct{}, httpWorkers())}
 	for _, o := range opts {
 		o(s)
 	}
@@ -77,8 +80,44 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Pages and API calls are handled a few
+// at a time, the others waiting their turn, as Bitcoin Core serves RPC with
+// -rpcthreads (4) workers: the node's own work (peers, sync) must keep the
+// cores it needs however hard clients hit the server. Files (static
+// assets, the decoder's module, capture downloads) and the WebSocket feed
+// are not limited: they cost I/O, not the node's CPU, and may take long.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if unlimited(r.URL.Path) {
+		s.handler.ServeHTTP(w, r)
+		return
+	}
+	select {
+	case s.workers <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	start := time.Now()
+	s.handler.ServeHTTP(w, r)
+	// A worker rests as long as it worked (up to maxRest) before taking
+	// the next request: clients that never pause get at most half of the
+	// workers' time, and a dashboard's few requests a second never notice.
+	// Measured: 50 clients as fast as they can, one worker on 2 cores:
+	// sync 2.4x slower without the rest, 1.09x with it (BENCHMARKS.md).
+	time.AfterFunc(min(time.Since(start), maxRest), func() { <-s.workers })
+}
+
+// maxRest bounds a worker's rest after a long request.
+const maxRest = 100 * time.Millisecond
+
+// unlimited reports whether path is served outside the worker limit.
+func unlimited(path string) bool {
+	return path == "/ws" || strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/decoder/") ||
+		(strings.HasPrefix(path, "/api/captures/") && strings.Count(path, "/") >= 4)
+}
+
+// httpWorkers is how many requests are handled at once: half the cores,
+// at least one, at most Core's four RPC threads.
+func httpWorkers() int { return min(4, max(1, runtime.GOMAXPROCS(0)/2)) }
 
 // authorized requires "Authorization: Bearer <token>", or the login cookie
 // with the CSRF token in X-CSRF-Token (auth.go).

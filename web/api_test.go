@@ -271,3 +271,31 @@ func TestChainEndpoints(t *testing.T) {
 		t.Errorf("tips: %v", tips)
 	}
 }
+
+// Pages and API calls are handled httpWorkers at a time; files and the
+// WebSocket feed are not held up by them.
+func TestWorkerLimit(t *testing.T) {
+	f := &fakeEngine{msgs: engine.NewRing[engine.MessageRecord](8), events: engine.NewRing[engine.Event](8)}
+	s := New(f, "secret", nil)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for range cap(s.workers) {
+		s.workers <- struct{}{} // every worker busy
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/status", nil)
+	if resp, err := srv.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("an API call was served with every worker busy: %d", resp.StatusCode)
+	}
+	resp, err := srv.Client().Get(srv.URL + "/static/app.js")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("a static file waited for a worker: %v", err)
+	}
+	resp.Body.Close()
+	<-s.workers // one free: the call goes through
+	if code, _ := do(t, srv, "GET", "/api/status", "", ""); code != http.StatusOK {
+		t.Fatalf("status %d with a free worker", code)
+	}
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/internal/btcdtest"
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// The bare client of BenchmarkBtcdSyncFromStart runs as a process of its
+// own: the test binary, re-executed with these variables (TestMain).
+const (
+	bareClientEnv     = "WATCHNODE_BENCH_BARE_ADDR"
+	bareClientWantEnv = "WATCHNODE_BENCH_BARE_WANT"
+)
+
+// BenchmarkBtcdSyncFromStart: from process start to caught up with btcd's
+// 40,000-header regtest chain, our node against a bare client that only
+// downloads the headers (handshake, one getheaders at a time, nothing
+// decoded or validated), each a process of its own, in the same run.
+func BenchmarkBtcdSyncFromStart(b *testing.B) {
+	useBenchBinary(b)
+	const n = 40_000
+	btcd := btcdtest.Start(b, btcdtest.Options{})
+	for mined := 0; mined < n; mined += 5000 {
+		btcd.Generate(b, 5000)
+	}
+	b.ResetTimer()
+	var ours, bare, toConnect time.Duration
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), bareClientEnv+"="+btcd.P2PAddr(), fmt.Sprintf("%s=%d", bareClientWantEnv, n))
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("bare client: %v", err)
+		}
+		bare += time.Since(start)
+
+		node := startNode(b, "-connect="+btcd.P2PAddr())
+		var st engine.Status
+		node.waitFor(time.Minute, "sync", func() bool {
+			node.get("/api/status", &st)
+			return st.Height == n && st.Sync.State == engine.SyncSynced
+		})
+		ours += st.Sync.SyncedAt.Sub(node.started)
+		if ps := node.peers(); len(ps) > 0 {
+			toConnect += ps[0].ConnectedAt.Sub(node.started)
+		}
+		node.stop()
+	}
+	b.ReportMetric(ours.Seconds()/float64(b.N), "s/sync-from-start")
+	b.ReportMetric(bare.Seconds()/float64(b.N), "s/bare-from-start")
+	b.ReportMetric(ours.Seconds()/bare.Seconds(), "ratio")
+	b.ReportMetric(toConnect.Seconds()/float64(b.N), "s/start-to-connected")
+}
+
+// flood connects to addr as a peer, completes the handshake and sends
+// count pings as fast as the node takes them, reading the pongs; it
+// returns when done or when stop is closed.
+func flood(b *testing.B, addr string, count int, stop <-chan struct{}) (pongs *atomic.Int64, done <-chan struct{}) {
+	p := dialRaw(b, addr)
+	me := wire.NewNetAddressIPPort(nil, 0, 0)
+	v := wire.NewMsgVersion(me, me, 4242, 0)
+	v.ProtocolVersion = int32(protocol.ProtocolVersion)
+	p.write(regtestFrame(b, wire.CmdVersion, mustEncode(b, v)))
+	p.write(regtestFrame(b, wire.CmdVerAck, nil))
+	pongs = new(atomic.Int64)
+	go func() {
+		for {
+			f, err := protocol.ReadFrame(p.nc, protocol.Regtest.Magic())
+			if err != nil {
+				return
+			}
+			if f.Command == wire.CmdPong {
+				pongs.Add(1)
+			}
+		}
+	}()
+	var batch []byte
+	for i := range 1000 {
+		batch = append(batch, regtestFrame(b, wire.CmdPing, mustEncode(b, wire.NewMsgPing(uint64(i))))...)
+	}
+	d := make(chan struct{})
+	go func() {
+		defer close(d)
+		for sent := 0; sent < count; sent += 1000 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := p.nc.Write(batch); err != nil {
+				return
+			}
+		}
+	}()
+	return pongs, d
+}
+
+func mustEncode(b testing.TB, m wire.Message) []byte {
+	payload, err := protocol.Encode(m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return payload
+}
+
+// BenchmarkPingFlood: node B syncs 1,000,000 headers from A, alternately
+// alone and while another peer floods B with 100,000 pings (reading its
+// pongs), in the same run. The flood must not slow the honest sync by more
+// than 2x.
+func BenchmarkPingFlood(b *testing.B) {
+	useBenchBinary(b)
+	const n = 1_000_000
+	rootA := b.TempDir()
+	importChain(b, rootA, n)
+	a := startNodeIn(b, rootA)
+	b.ResetTimer()
+	var with, without time.Duration
+	var answered int64
+	for b.Loop() {
+		for _, flooded := range []bool{false, true} {
+			node := startNode(b, "-connect="+a.p2p)
+			stop := make(chan struct{})
+			var pongs *atomic.Int64
+			if flooded {
+				pongs, _ = flood(b, node.p2p, 100_000, stop)
+			}
+			d := syncTime(b, node, n)
+			close(stop)
+			if flooded {
+				with += d
+				answered += pongs.Load()
+			} else {
+				without += d
+			}
+			node.stop()
+		}
+	}
+	b.ReportMetric(without.Seconds()/float64(b.N), "s/sync")
+	b.ReportMetric(with.Seconds()/float64(b.N), "s/sync-flooded")
+	b.ReportMetric(with.Seconds()/without.Seconds(), "ratio")
+	b.ReportMetric(float64(answered)/float64(b.N), "pongs/sync")
+
+	// What a ping costs the node: its CPU time for a flood of 100,000
+	// pings (answered, no sync), per ping.
+	b.StopTimer()
+	node := startNode(b)
+	before := procCPU(b, node.cmd.Process.Pid)
+	pongs, done := flood(b, node.p2p, 100_000, make(chan struct{}))
+	<-done
+	node.waitFor(time.Minute, "every pong", func() bool { return pongs.Load() == 100_000 })
+	b.ReportMetric(float64((procCPU(b, node.cmd.Process.Pid)-before).Nanoseconds())/1e3/100_000, "cpu-µs/ping")
+	node.stop()
+}
+
+// procCPU is a process's CPU time (user and system) so far, from /proc.
+func procCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command's closing parenthesis; utime and stime
+	// are the 12th and 13th of them, in clock ticks (100 a second).
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	var ticks int64
+	for _, f := range fields[11:13] {
+		var n int64
+		fmt.Sscan(f, &n)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// httpLoad runs clients goroutines that GET /chain, /api/headers/{h} and
+// /api/peers from node as fast as they can until stop is closed; it
+// returns how many requests were answered.
+func httpLoad(node *nodeProc, clients int, stop <-chan struct{}) func() int64 {
+	var served atomic.Int64
+	var wg sync.WaitGroup
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for i := range clients {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(i), 1))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var path string
+				switch r.IntN(3) {
+				case 0:
+					path = "/chain"
+				case 1:
+					path = fmt.Sprintf("/api/headers/%d", r.IntN(1000))
+				default:
+					path = "/api/peers"
+				}
+				resp, err := client.Get(node.url(path))
+				if err != nil {
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				served.Add(1)
+			}
+		})
+	}
+	return func() int64 { wg.Wait(); tr.CloseIdleConnections(); return served.Load() }
+}
+
+// pingLatencies connects a peer to node that sends a ping every interval
+// for d and returns, from the node's own message log, how long the node
+// took from receiving each ping to starting to write its pong.
+func pingLatencies(b *testing.B, node *nodeProc, interval, d time.Duration) []time.Duration {
+	p := dialRaw(b, node.p2p)
+	me := wire.NewNetAddressIPPort(nil, 0, 0)
+	v := wire.NewMsgVersion(me, me, 4343, 0)
+	v.ProtocolVersion = int32(protocol.ProtocolVersion)
+	v.UserAgent = "/pinger/"
+	p.write(regtestFrame(b, wire.CmdVersion, mustEncode(b, v)))
+	p.write(regtestFrame(b, wire.CmdVerAck, nil))
+	go io.Copy(io.Discard, p.nc)
+	var id engine.PeerID
+	node.waitFor(10*time.Second, "the pinger to connect", func() bool {
+		if pi, ok := node.established("/pinger/"); ok {
+			id = pi.ID
+			return true
+		}
+		return false
+	})
+	end := time.Now().Add(d)
+	for i := 0; time.Now().Before(end); i++ {
+		p.write(regtestFrame(b, wire.CmdPing, mustEncode(b, wire.NewMsgPing(uint64(1_000_000+i)))))
+		time.Sleep(interval)
+	}
+	time.Sleep(100 * time.Millisecond)
+	p.nc.Close()
+	// The log: each ping received, then the pong written for it.
+	var out []time.Duration
+	var pingAt time.Time
+	after := uint64(0)
+	for {
+		var page struct {
+			Messages []struct {
+				Seq     uint64    `json:"seq"`
+				Time    time.Time `json:"time"`
+				Peer    uint64    `json:"peer"`
+				Dir     string    `json:"dir"`
+				Command string    `json:"command"`
+				Summary string    `json:"summary"`
+			} `json:"messages"`
+		}
+		node.get(fmt.Sprintf("/api/messages?after=%d&limit=1000", after), &page)
+		if len(page.Messages) == 0 {
+			break
+		}
+		for _, m := range page.Messages {
+			after = m.Seq
+			if m.Peer != uint64(id) {
+				continue
+			}
+			switch {
+			case m.Command == wire.CmdPing && m.Dir == "in" && strings.Contains(m.Summary, "nonce"):
+				pingAt = m.Time
+			case m.Command == wire.CmdPong && m.Dir == "out" && !pingAt.IsZero():
+				out = append(out, m.Time.Sub(pingAt))
+				pingAt = time.Time{}
+			}
+		}
+	}
+	return out
+}
+
+func p99(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)*99/100]
+}
+
+// BenchmarkHTTPLoad: 50 HTTP clients read /chain, /api/headers/{h} and
+// /api/peers from node B as fast as they can. Measured in the same run,
+// with and without them: the p99 time B takes to handle a ping (from
+// receiving it to writing the pong, by B's own log), and B's sync of
+// 1,000,000 headers from A.
+func BenchmarkHTTPLoad(b *testing.B) {
+	useBenchBinary(b)
+	const n = 1_000_000
+	rootA := b.TempDir()
+	importChain(b, rootA, n)
+	a := startNodeIn(b, rootA)
+	b.ResetTimer()
+	var idleP99, loadP99, idleSync, loadSync time.Duration
+	var requests int64
+	for b.Loop() {
+		for _, loaded := range []bool{false, true} {
+			node := startNode(b)
+			stop := make(chan struct{})
+			var wait func() int64
+			if loaded {
+				wait = httpLoad(node, 50, stop)
+			}
+			lat := pingLatencies(b, node, 5*time.Millisecond, 2*time.Second)
+			if loaded {
+				loadP99 += p99(lat)
+			} else {
+				idleP99 += p99(lat)
+			}
+			// Then the sync, under the same conditions.
+			if code, body := node.call("POST", "/api/peers", node.token(), map[string]string{"addr": a.p2p}); code != http.StatusOK && code != http.StatusAccepted {
+				b.Fatalf("connect: %d %s", code, body)
+			}
+			d := syncTime(b, node, n)
+			close(stop)
+			if loaded {
+				loadSync += d
+				requests += wait()
+			} else {
+				idleSync += d
+			}
+			node.stop()
+		}
+	}
+	b.ReportMetric(float64(idleP99.Microseconds())/float64(b.N), "idle-ping-p99-µs")
+	b.ReportMetric(float64(loadP99.Microseconds())/float64(b.N), "loaded-ping-p99-µs")
+	b.ReportMetric(float64(loadP99)/float64(idleP99), "ping-ratio")
+	b.ReportMetric(idleSync.Seconds()/float64(b.N), "s/sync")
+	b.ReportMetric(loadSync.Seconds()/float64(b.N), "s/sync-loaded")
+	b.ReportMetric(float64(loadSync)/float64(idleSync), "sync-ratio")
+	b.ReportMetric(float64(requests)/float64(b.N), "http-requests/run")
+}
