@@ -28,7 +28,7 @@ var (
 	benchBin     string
 )
 
-func useBenchBinary(b *testing.B) {
+func useBenchBinary(b testing.TB) {
 	benchBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "watchnode-bench-bin")
 		if err != nil {
