@@ -19,8 +19,10 @@ var controlCommands = map[string]bool{
 }
 
 // Frame is a message serialized and framed once, shared read-only by every
-// peer queue it goes to. Summary is the message log's one-line description,
-// made once here rather than per peer by the writers.
+// peer queue it goes to. Summary, when the core has it at hand (a headers
+// batch it served), is the message log's one-line description; otherwise
+// the writer that logs the message makes it, off the core's goroutine
+// (a pong's summary is formatted text: most of what answering a ping cost).
 type Frame struct {
 	Bytes   []byte
 	Command string
@@ -43,7 +45,7 @@ func (c *Core) NewFrame(msg wire.Message) (*Frame, error) {
 		return nil, fmt.Errorf("framing %s: %w", msg.Command(), err)
 	}
 	cmd := msg.Command()
-	return &Frame{Bytes: b, Command: cmd, Control: controlCommands[cmd], Summary: protocol.Summary(msg)}, nil
+	return &Frame{Bytes: b, Command: cmd, Control: controlCommands[cmd]}, nil
 }
 
 // NewPayloadFrame frames a payload serialized by the caller (a hot path

@@ -57,7 +57,7 @@ type Record struct {
 	Command string
 	Size    int // bytes on the wire, header included
 	// Summary is one line, made by the goroutine that logs the message (for
-	// a sent one, the Frame's Summary, made once by the core).
+	// a sent one, the Frame's Summary when the core made it).
 	Summary string
 }
 
@@ -237,6 +237,19 @@ func summary(m *p2p.Message) string {
 	return protocol.Summary(m.Msg)
 }
 
+// sentSummary is a sent message's line in the message log: the one the
+// core made, or one made here from the frame's payload.
+func sentSummary(f *p2p.Frame) string {
+	if f.Summary != "" {
+		return f.Summary
+	}
+	s, err := protocol.SummarizePayload(f.Command, f.Payload())
+	if err != nil {
+		return f.Command
+	}
+	return s
+}
+
 // takeStamps returns the requests the writer started since the last
 // message was read. The reader takes them after a message's bytes have
 // arrived, so a reply carries the stamp of its request, which the writer
@@ -305,7 +318,7 @@ func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 		if c.cfg.Log != nil {
 			c.cfg.Log.Record(Record{
 				Time: now, Peer: c.cfg.ID, Addr: c.cfg.Addr, Inbound: false,
-				Command: f.Command, Size: len(f.Bytes), Summary: f.Summary,
+				Command: f.Command, Size: len(f.Bytes), Summary: sentSummary(f),
 			}, f.Payload())
 		}
 		if c.cfg.Capture != nil {
