@@ -85,7 +85,7 @@ func (c *Core) handleMessage(p *peerState, m *Message) {
 			p.features.FeeFilter = msg.MinFee
 		}
 	case *wire.MsgPing:
-		c.send(p, wire.NewMsgPong(msg.Nonce))
+		c.sendPong(p, msg.Nonce)
 	case *wire.MsgPong:
 		// Matched above; its round trip is recorded.
 	case *wire.MsgGetAddr:

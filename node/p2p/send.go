@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"time"
@@ -231,4 +232,17 @@ func (c *Core) sendPing(p *peerState) {
 			c.drop(p, Because(DropTimeout, "ping timeout: no pong within %s", c.cfg.PingTimeout))
 		}
 	})
+}
+
+// sendPong answers a ping. Framed by hand: a flood of pings is answered
+// one pong each, and wire's encoder costs several allocations a pong.
+func (c *Core) sendPong(p *peerState, nonce uint64) {
+	var payload [8]byte
+	binary.LittleEndian.PutUint64(payload[:], nonce)
+	f, err := c.NewPayloadFrame(wire.CmdPong, payload[:], "")
+	if err != nil {
+		c.Logf(slog.LevelError, "cannot send", "peer", p.id, "err", err)
+		return
+	}
+	c.sendFrame(p, f, 0)
 }
