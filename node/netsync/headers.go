@@ -143,12 +143,21 @@ func (s *Sync) handlePresyncHeaders(id p2p.PeerID, sp *syncPeer, headers []conse
 // handleInv follows block announcements from peers that announce by inv
 // (those that did not send sendheaders): an unknown block hash means the
 // peer has headers we lack, so ask it from our locator, as Core does.
-func (s *Sync) handleInv(id p2p.PeerID, m *wire.MsgInv) {
+//
+// A block it announces that is on our main chain is one it has: it is not
+// announced back to it.
+func (s *Sync) handleInv(id p2p.PeerID, sp *syncPeer, m *wire.MsgInv) {
 	for _, iv := range m.InvList {
 		if iv.Type != wire.InvTypeBlock && iv.Type != wire.InvTypeWitnessBlock {
 			continue
 		}
+		if h, ok := s.chain.MainHeight(&iv.Hash); ok && h > sp.bestKnown {
+			sp.bestKnown, sp.bestHash = h, iv.Hash
+		}
 		if !s.chain.Known(&iv.Hash) {
+			// Remembered until its header arrives (Core's
+			// hashLastUnknownBlock): the peer has it.
+			sp.lastUnknown = iv.Hash
 			if p, ok := s.core.Peer(id); ok && !p.Outstanding(wire.CmdGetHeaders) {
 				s.requestHeaders(id, s.chain.Locator())
 			}

@@ -24,48 +24,109 @@ func (s *Sync) tipChanged(res chain.AcceptResult) {
 	if s.state != StateSynced {
 		return
 	}
+	s.announce()
+}
+
+// announce tells every peer that lacks our tip about it, as Core does: by
+// headers (BIP130) to a peer that asked for them, starting right after the
+// last of our headers it is known to have, when that is at most
+// maxAnnounce headers; by an inv of the tip otherwise (the peer then asks
+// with a locator). A peer known to have the tip (it announced it, sent it,
+// or was sent it) is told nothing.
+func (s *Sync) announce() {
 	height := s.chain.Height()
-	from := max(height-maxAnnounce+1, 1)
-	if res.Reorg != nil {
-		from = max(from, res.Reorg.ForkHeight+1)
-	}
-	msg := wire.NewMsgHeaders()
-	for h := from; h <= height; h++ {
-		w := s.chain.HeaderAt(h).ToWire()
-		msg.AddBlockHeader(&w)
-	}
 	tip := s.chain.HashAt(height)
-	inv := wire.NewMsgInv()
-	inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &tip))
-	// Peers that have the parent of the first header get the headers
-	// (BIP130); the others could not connect them and get an inv of the
-	// tip instead, as Core does, and ask with a locator.
-	// What a peer has of our main chain: up to where its best header's
-	// branch meets it (after a reorg, that is the fork point).
-	common := func(sp *syncPeer) int32 {
-		if sp.bestKnown == 0 {
-			return 0
+	var inv *p2p.Frame
+	byStart := make(map[int32]*p2p.Frame) // headers announcements, by first height
+	s.core.Peers(func(p p2p.Peer) {
+		sp, ok := s.peers[p.ID()]
+		if !ok || !p.Established() || !p.HasRoom() || sp.announced == tip {
+			return
 		}
-		return s.chain.CommonHeight(&sp.bestHash)
+		from := s.common(sp) + 1
+		if from > height {
+			return // it has our tip
+		}
+		if p.Features().SendHeaders && height-from+1 <= maxAnnounce {
+			f := byStart[from]
+			if f == nil {
+				hs := make([]consensus.Header, 0, height-from+1)
+				for h := from; h <= height; h++ {
+					hs = append(hs, *s.chain.HeaderAt(h))
+				}
+				var err error
+				if f, _, err = s.headersFrame(hs); err != nil {
+					return
+				}
+				byStart[from] = f
+			}
+			if s.core.SendFrame(p.ID(), f) {
+				sp.announced, sp.bestKnown, sp.bestHash = tip, height, tip
+			}
+			return
+		}
+		if inv == nil {
+			m := wire.NewMsgInv()
+			m.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &tip))
+			var err error
+			if inv, err = s.core.NewFrame(m); err != nil {
+				return
+			}
+		}
+		if s.core.SendFrame(p.ID(), inv) {
+			sp.announced = tip
+		}
+	})
+}
+
+// common is how much of our main chain peer sp has: up to where its best
+// header's branch meets it (after a reorg, the fork point).
+func (s *Sync) common(sp *syncPeer) int32 {
+	if sp.lastUnknown != (chainhash.Hash{}) {
+		if h, ok := s.chain.MainHeight(&sp.lastUnknown); ok {
+			if h > sp.bestKnown {
+				sp.bestKnown, sp.bestHash = h, sp.lastUnknown
+			}
+			sp.lastUnknown = chainhash.Hash{}
+		}
 	}
-	wants := func(sp *syncPeer) bool { return sp.announced != tip && common(sp) < height }
-	knowsParent := func(p p2p.Peer, sp *syncPeer) bool { return p.Features().SendHeaders && common(sp) >= from-1 }
-	s.core.Broadcast(msg, func(p p2p.Peer) bool {
-		sp, ok := s.peers[p.ID()]
-		if !ok || !wants(sp) || !knowsParent(p, sp) {
-			return false
+	if sp.bestKnown == 0 {
+		return 0
+	}
+	return max(0, s.chain.CommonHeight(&sp.bestHash))
+}
+
+// maxGetBlocks is how many hashes a getblocks is answered with (Core's 500).
+const maxGetBlocks = 500
+
+// handleGetBlocks answers getblocks as Core does: an inv of up to 500
+// main-chain hashes after the locator's fork point, up to hashStop. When
+// there is nothing after it, Core sends nothing; we send an empty inv
+// instead, because btcd expects an inv in answer to every getblocks and
+// drops the peer after 30 s without one (it sends getblocks when we
+// announce a block it already has, which happens when another peer's
+// announcement reached us first).
+func (s *Sync) handleGetBlocks(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetBlocks) {
+	start := int32(0)
+	for _, l := range m.BlockLocatorHashes {
+		if h, ok := s.chain.MainHeight(l); ok {
+			start = h
+			break
 		}
-		sp.announced, sp.bestKnown, sp.bestHash = tip, height, tip
-		return true
-	})
-	s.core.Broadcast(inv, func(p p2p.Peer) bool {
-		sp, ok := s.peers[p.ID()]
-		if !ok || !wants(sp) || knowsParent(p, sp) {
-			return false
+	}
+	// The peer has our chain up to the fork point.
+	if start > sp.bestKnown {
+		sp.bestKnown, sp.bestHash = start, s.chain.HashAt(start)
+	}
+	inv := wire.NewMsgInv()
+	for h := start + 1; h <= s.chain.Height() && len(inv.InvList) < maxGetBlocks; h++ {
+		hash := s.chain.HashAt(h)
+		inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &hash))
+		if hash == m.HashStop {
+			break
 		}
-		sp.announced = tip
-		return true
-	})
+	}
+	s.core.Send(id, inv)
 }
 
 // handleGetHeaders answers from the main chain (at most 2000 headers).

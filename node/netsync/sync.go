@@ -74,6 +74,9 @@ type syncPeer struct {
 	syncDone     bool // we synced to the end of what it serves
 	// prepared is the headers batch made ahead for it (serve.go).
 	prepared *preparedBatch
+	// lastUnknown is the last block it announced that we had no header
+	// for; once we have it, the peer is known to have it too.
+	lastUnknown chainhash.Hash
 }
 
 type rateSample struct {
@@ -136,11 +139,13 @@ func (s *Sync) Message(id p2p.PeerID, m *p2p.Message, answered *p2p.Request) {
 	case *wire.MsgHeaders:
 		s.handleHeaders(id, sp, m, answered)
 	case *wire.MsgInv:
-		s.handleInv(id, msg)
+		s.handleInv(id, sp, msg)
 	case *wire.MsgGetHeaders:
 		s.handleGetHeaders(id, sp, msg)
 	case *wire.MsgGetData:
 		s.handleGetData(id, msg)
+	case *wire.MsgGetBlocks:
+		s.handleGetBlocks(id, sp, msg)
 	default:
 		// block, getblocks, reject, cf* requests: the node keeps no
 		// blocks yet; they are counted by command.

@@ -955,3 +955,73 @@ func TestHeaderSyncServingAhead(t *testing.T) {
 	h.expectChain(b, 6100)
 	expect(b, ask(c.hashes[4000]), 4001)
 }
+
+// Announcements start right after the last header the peer is known to
+// have (one header for a peer one behind, not the last 8 every time), and
+// a block a peer announced to us is never announced back to it.
+func TestHeaderSyncAnnouncesOnlyWhatThePeerLacks(t *testing.T) {
+	h, c, s := syncedHarness(t, 300, 33)
+	s.Send(wire.NewMsgSendHeaders())
+	q, sent := h.establishedAt(true, 300)
+	h.answerTipCheck(q, sent)
+	q.Send(wire.NewMsgSendHeaders())
+	// q has our chain: it fetched it from us.
+	gh := wire.NewMsgGetHeaders()
+	gh.AddBlockLocatorHash(&c.hashes[0])
+	q.Send(gh)
+	q.Drain()
+
+	ext := c.branch(300, 3, h.Now().Add(time.Hour), 33)
+	// q announces 301 by inv first (it heard of it before s did)...
+	inv := wire.NewMsgInv()
+	inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &ext.hashes[301]))
+	q.Send(inv)
+	q.Drain() // our getheaders for it
+	// ...then s sends it to us: q is not told of its own block.
+	s.Send(ext.msg(301, 301))
+	h.expectChain(ext, 301)
+	if msgs := q.Drain(); len(headersIn(msgs)) != 0 || len(msgs) != 0 {
+		t.Fatalf("q was announced the block it announced: %v", sim.Commands(msgs))
+	}
+	// 302 from s: q gets exactly that one header.
+	s.Send(ext.msg(302, 302))
+	got := headersIn(q.Drain())
+	if len(got) != 1 || len(got[0].Headers) != 1 || got[0].Headers[0].BlockHash() != ext.hashes[302] {
+		t.Fatalf("announcement to a peer one behind: %d messages (%v)", len(got), got)
+	}
+}
+
+// getblocks is answered as Core does: an inv of up to 500 main-chain
+// hashes after the locator's fork point, up to hashStop; with nothing
+// after it, an empty inv (btcd drops a peer that sends nothing).
+func TestGetBlocksAnswered(t *testing.T) {
+	h, c, _ := syncedHarness(t, 1200, 34)
+	q, sent := h.establishedAt(true, 0)
+	h.answerTipCheck(q, sent)
+	ask := func(stop chainhash.Hash, locator ...chainhash.Hash) []*wire.InvVect {
+		t.Helper()
+		gb := wire.NewMsgGetBlocks(&stop)
+		for i := range locator {
+			gb.AddBlockLocatorHash(&locator[i])
+		}
+		q.Send(gb)
+		msgs := q.Drain()
+		if len(msgs) != 1 || msgs[0].Command() != wire.CmdInv {
+			t.Fatalf("getblocks answered with %v", sim.Commands(msgs))
+		}
+		return msgs[0].(*wire.MsgInv).InvList
+	}
+	var zero chainhash.Hash
+	if got := ask(zero, c.hashes[100]); len(got) != 500 || got[0].Hash != c.hashes[101] || got[499].Hash != c.hashes[600] {
+		t.Fatalf("from 100: %d hashes", len(got))
+	}
+	if got := ask(c.hashes[150], c.hashes[100]); len(got) != 50 || got[49].Hash != c.hashes[150] {
+		t.Fatalf("from 100 to 150: %d hashes", len(got))
+	}
+	if got := ask(zero, c.hashes[1200]); len(got) != 0 {
+		t.Fatalf("from our tip: %d hashes, want an empty inv", len(got))
+	}
+	if !q.Alive() || q.Info().Misbehavior != 0 {
+		t.Fatal("getblocks punished")
+	}
+}
