@@ -4,6 +4,7 @@ package engine
 // peers' goroutines, the engine and the disk, each through real sockets.
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/watchnode/watchnode/internal/chaingen"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
+	"github.com/watchnode/watchnode/node/inspect"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -271,4 +273,64 @@ func TestSendStallWithAlmostShutWindow(t *testing.T) {
 		t.Fatalf("dropped as %s: %s, want a send stall", d.Kind, d.Reason)
 	}
 	t.Logf("dropped: %s", d.Reason)
+}
+
+// A sent message is stamped when its write starts, in the log and in the
+// capture alike: a reply (here, the peer's pong to our ping) can never be
+// recorded as received before its request was recorded as sent (it could
+// when the sent time was taken after write() returned).
+func TestCaptureNeverPutsAReplyBeforeItsRequest(t *testing.T) {
+	dir := t.TempDir()
+	r, addr := listening(t, Config{CaptureDir: dir, Capture: true, PingInterval: 50 * time.Millisecond})
+	p := dialRaw(t, addr)
+	p.handshake(66)
+	// Answer every ping at once, for a while.
+	deadline := time.Now().Add(4 * time.Second)
+	pongs := 0
+	for time.Now().Before(deadline) {
+		m, err := p.read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ping, ok := m.(*wire.MsgPing); ok {
+			p.send(wire.NewMsgPong(ping.Nonce))
+			pongs++
+		}
+	}
+	r.stop(t)
+	folder := filepath.Join(dir, CaptureFolderName(p.nc.LocalAddr().String()))
+	read := func(name string) []inspect.CaptureRecord {
+		data, err := os.ReadFile(filepath.Join(folder, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := inspect.ReadCoreCapture(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	sentAt := map[uint64]time.Time{}
+	for _, rec := range read("msgs_sent.dat") {
+		if rec.Command == wire.CmdPing {
+			sentAt[binary.LittleEndian.Uint64(rec.Payload)] = rec.Time
+		}
+	}
+	checked := 0
+	for _, rec := range read("msgs_recv.dat") {
+		if rec.Command != wire.CmdPong {
+			continue
+		}
+		nonce := binary.LittleEndian.Uint64(rec.Payload)
+		if at, ok := sentAt[nonce]; ok {
+			checked++
+			if rec.Time.Before(at) {
+				t.Fatalf("pong %x recorded received at %s, before its ping was sent at %s", nonce, rec.Time, at)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d ping/pong pairs captured (%d pongs sent)", checked, pongs)
+	}
+	t.Logf("%d ping/pong pairs in order", checked)
 }
