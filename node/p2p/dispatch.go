@@ -156,14 +156,21 @@ func (c *Core) matchResponse(p *peerState, m *Message) (answered *Request, ok bo
 	if !IsTrackedResponse(m.Command) && !penalizedUnsolicited[m.Command] {
 		return nil, true
 	}
-	if p.unsolicited == nil {
-		p.unsolicited = make(map[string]uint64)
-	}
-	p.unsolicited[m.Command]++
 	if penalizedUnsolicited[m.Command] {
+		if p.unsolicited == nil {
+			p.unsolicited = make(map[string]uint64)
+		}
+		p.unsolicited[m.Command]++
 		c.penalize(p, unsolicitedPenalty, "unsolicited "+m.Command)
 		return nil, false
 	}
+	// A response type the protocol also allows unasked (headers, inv,
+	// addr, block announcements): normal traffic, counted apart so that
+	// nobody mistakes it for misbehaviour.
+	if p.announcements == nil {
+		p.announcements = make(map[string]uint64)
+	}
+	p.announcements[m.Command]++
 	return nil, true
 }
 

@@ -56,8 +56,13 @@ func (c *Core) CheckInvariants() error {
 			fail("peer %d: %d queued bytes but no message", id, p.out.bytes)
 		}
 		for cmd := range p.unsolicited {
-			if !IsTrackedResponse(cmd) && !penalizedUnsolicited[cmd] {
-				fail("peer %d: unsolicited counter for %q", id, cmd)
+			if !penalizedUnsolicited[cmd] {
+				fail("peer %d: unsolicited (penalized) counter for allowed %q", id, cmd)
+			}
+		}
+		for cmd := range p.announcements {
+			if !IsTrackedResponse(cmd) || penalizedUnsolicited[cmd] {
+				fail("peer %d: announcement counter for %q", id, cmd)
 			}
 		}
 		if p.misbehavior >= 100 {

@@ -35,10 +35,14 @@ type peerState struct {
 
 	out outQueue
 
-	unsolicited map[string]uint64
-	misbehavior int
-	ignored     uint64 // messages ignored (before the handshake, unknown commands)
-	redundant   uint64 // repeated one-time messages (penalized)
+	// unsolicited counts, per command, the responses that came without a
+	// request and were penalized; announcements counts the ones the
+	// protocol allows unasked (headers, addr, block), which are normal.
+	unsolicited   map[string]uint64
+	announcements map[string]uint64
+	misbehavior   int
+	ignored       uint64 // messages ignored (before the handshake, unknown commands)
+	redundant     uint64 // repeated one-time messages (penalized)
 }
 
 // outQueue is the core's account of a peer's outbound queue: the shell

@@ -292,9 +292,12 @@ func TestUnsolicitedAllowed(t *testing.T) {
 	want := map[string]uint64{wire.CmdHeaders: 1, wire.CmdAddr: 1, wire.CmdAddrV2: 1, wire.CmdBlock: 1}
 	info := r.Info()
 	for cmd, n := range want {
-		if info.Unsolicited[cmd] != n {
-			t.Errorf("unsolicited[%s] = %d, want %d (all: %v)", cmd, info.Unsolicited[cmd], n, info.Unsolicited)
+		if info.Announcements[cmd] != n {
+			t.Errorf("announcements[%s] = %d, want %d (all: %v)", cmd, info.Announcements[cmd], n, info.Announcements)
 		}
+	}
+	if len(info.Unsolicited) != 0 {
+		t.Errorf("allowed announcements counted as penalized unsolicited responses: %v", info.Unsolicited)
 	}
 }
 

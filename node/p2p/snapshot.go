@@ -64,11 +64,14 @@ type PeerInfo struct {
 	Inflight     []RequestInfo             `json:"inflight"`
 	Features     Features                  `json:"features"`
 	Misbehavior  int                       `json:"misbehavior"`
-	Unsolicited  map[string]uint64         `json:"unsolicited"`
-	AddrDropped  uint64                    `json:"addr_rate_limited"`
-	Ignored      uint64                    `json:"ignored"`
-	Redundant    uint64                    `json:"redundant"`
-	Capture      bool                      `json:"capture"`
+	// Unsolicited counts penalized responses to requests we never made;
+	// Announcements counts responses the protocol allows unasked.
+	Unsolicited   map[string]uint64 `json:"unsolicited"`
+	Announcements map[string]uint64 `json:"announcements"`
+	AddrDropped   uint64            `json:"addr_rate_limited"`
+	Ignored       uint64            `json:"ignored"`
+	Redundant     uint64            `json:"redundant"`
+	Capture       bool              `json:"capture"`
 }
 
 // CommandTraffic counts the messages of one command in one direction.
@@ -132,7 +135,8 @@ func (c *Core) peerInfo(p *peerState, now time.Time) PeerInfo {
 		Features: p.features, Misbehavior: p.misbehavior,
 		AddrDropped: p.addrDropped, Ignored: p.ignored, Redundant: p.redundant,
 		Inflight: []RequestInfo{}, Transport: "v1", Capture: p.capture,
-		Unsolicited: maps.Clone(p.unsolicited),
+		Unsolicited:   maps.Clone(p.unsolicited),
+		Announcements: maps.Clone(p.announcements),
 	}
 	if v := p.version; v != nil {
 		info.UserAgent = v.UserAgent
