@@ -150,7 +150,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) peers(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.eng.Snapshot().Peers)
+	writeList(w, s.eng.Snapshot().Peers)
 }
 
 func (s *Server) peerByID(w http.ResponseWriter, r *http.Request) {
@@ -169,11 +169,20 @@ func (s *Server) peerByID(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) disconnects(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.eng.Snapshot().Disconnects)
+	writeList(w, s.eng.Snapshot().Disconnects)
 }
 
 func (s *Server) bans(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.eng.Snapshot().Bans)
+	writeList(w, s.eng.Snapshot().Bans)
+}
+
+// writeList answers a JSON array, [] when empty: a nil slice would encode
+// as null, and clients should not need to tell the two apart.
+func writeList[T any](w http.ResponseWriter, list []T) {
+	if list == nil {
+		list = []T{}
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 // maxBody bounds request bodies: the API takes a few short strings.

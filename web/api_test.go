@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -297,5 +298,24 @@ func TestWorkerLimit(t *testing.T) {
 	<-s.workers // one free: the call goes through
 	if code, _ := do(t, srv, "GET", "/api/status", "", ""); code != http.StatusOK {
 		t.Fatalf("status %d with a free worker", code)
+	}
+}
+
+// TestEmptyListsAreArrays: every list endpoint answers [] when it has
+// nothing, never null.
+func TestEmptyListsAreArrays(t *testing.T) {
+	f, srv := newTestServer()
+	defer srv.Close()
+	f.setSnapshot(engine.Snapshot{})
+	for _, path := range []string{"/api/peers", "/api/disconnects", "/api/bans"} {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if got := strings.TrimSpace(string(body)); got != "[]" {
+			t.Errorf("GET %s with nothing to list = %q, want []", path, got)
+		}
 	}
 }

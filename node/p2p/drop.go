@@ -52,7 +52,7 @@ func (c *Core) drop(p *peerState, r Reason) {
 	c.disconnectsByKind[r.Kind]++
 	c.peerEvent(EventDisconnect, p, fmt.Sprintf("disconnected (%s): %s", r.Kind, r.Text))
 	if r.Discourage {
-		c.peerEvent(EventBan, p, "address discouraged for 24 h")
+		c.peerEvent(EventBan, p, p.addr.Addr().Unmap().String()+" discouraged for 24 h: "+r.Text)
 	}
 	c.recordDisconnect(Disconnect{ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), UserAgent: ua, Kind: r.Kind, Reason: r.Text, Time: c.now})
 	c.Logf(slog.LevelInfo, "peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.Kind, "reason", r.Text)

@@ -76,7 +76,7 @@ func (c *Core) Ban(now time.Time, addr, reason string, d time.Duration) (Ban, er
 	if changed {
 		c.saveBans()
 	}
-	c.emitEvent(Event{Time: now, Kind: EventBan, Addr: ip.String(), Text: "banned by the operator: " + reason})
+	c.emitEvent(Event{Time: now, Kind: EventBan, Addr: ip.String(), Text: ip.String() + " banned by the operator: " + reason})
 	for _, id := range append([]PeerID(nil), c.order...) {
 		if p, ok := c.peers[id]; ok && p.addr.Addr().Unmap() == ip {
 			c.drop(p, Because(DropBan, "banned: %s", reason))
@@ -98,7 +98,7 @@ func (c *Core) Unban(now time.Time, addr string) (bool, error) {
 		c.saveBans()
 	}
 	if found {
-		c.emitEvent(Event{Time: now, Kind: EventUnban, Addr: ip.String(), Text: "unbanned by the operator"})
+		c.emitEvent(Event{Time: now, Kind: EventUnban, Addr: ip.String(), Text: ip.String() + " unbanned by the operator"})
 	}
 	return found, nil
 }

@@ -1,6 +1,7 @@
 package p2p_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,16 @@ func TestUnsolicitedPongPenalized(t *testing.T) {
 	h.ExpectDropped(r, p2p.DropViolation, "misbehaving")
 	if _, banned := h.c.Banned(r.Addr.Addr(), at); !banned {
 		t.Error("misbehaving peer not discouraged")
+	}
+	// The ban event says which address, so the events list reads alone.
+	var ban *p2p.Event
+	for i := range h.N.Events {
+		if h.N.Events[i].Kind == p2p.EventBan {
+			ban = &h.N.Events[i]
+		}
+	}
+	if ban == nil || !strings.HasPrefix(ban.Text, r.Addr.Addr().String()+" discouraged") || !strings.Contains(ban.Text, "misbehaving") {
+		t.Errorf("ban event = %+v, want it to name %s and the reason", ban, r.Addr.Addr())
 	}
 }
 
