@@ -20,6 +20,7 @@ import (
 type Engine interface {
 	Snapshot() *engine.Snapshot
 	Connect(ctx context.Context, addr string) error
+	RemoveAddedNode(ctx context.Context, addr string) error
 	Disconnect(ctx context.Context, id engine.PeerID) error
 	Ban(ctx context.Context, addr, reason string, d time.Duration) (engine.Ban, error)
 	Unban(ctx context.Context, addr string) (bool, error)
@@ -73,6 +74,7 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	s.mux.HandleFunc("GET /api/headers/{key}", s.header)
 	s.mux.HandleFunc("GET /api/tips", s.tips)
 	s.mux.HandleFunc("GET /api/messages", s.messages)
+	s.registerAddedNodes()
 	s.registerCaptures()
 	s.registerDecoder()
 	s.routeMetrics()

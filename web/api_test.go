@@ -3,8 +3,8 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,6 +76,14 @@ func (f *fakeEngine) Snapshot() *engine.Snapshot {
 
 func (f *fakeEngine) Connect(_ context.Context, addr string) error {
 	f.calls = append(f.calls, "connect "+addr)
+	return nil
+}
+
+func (f *fakeEngine) RemoveAddedNode(_ context.Context, addr string) error {
+	f.calls = append(f.calls, "remove-added "+addr)
+	if addr != "127.0.0.1:19999" {
+		return fmt.Errorf("%w: %s", engine.ErrNoSuchAddedNode, addr)
+	}
 	return nil
 }
 

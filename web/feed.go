@@ -25,6 +25,7 @@ type stateData struct {
 	Peers       []engine.PeerInfo   `json:"peers,omitempty"`
 	Disconnects []engine.Disconnect `json:"disconnects,omitempty"`
 	Bans        []engine.Ban        `json:"bans,omitempty"`
+	AddedNodes  []engine.AddedNode  `json:"added_nodes,omitempty"`
 	// Events and Samples are appended: a delta carries only new ones.
 	Events  []engine.Event `json:"events,omitempty"`
 	Samples []Sample       `json:"samples,omitempty"`
@@ -32,6 +33,7 @@ type stateData struct {
 	// list would otherwise be omitted as unchanged).
 	PeersEmpty bool `json:"peers_empty,omitempty"`
 	BansEmpty  bool `json:"bans_empty,omitempty"`
+	AddedEmpty bool `json:"added_nodes_empty,omitempty"`
 }
 
 // Sample is one point of the network charts, taken every second.

@@ -51,10 +51,10 @@ type Hub struct {
 
 // lastSent remembers what the previous delta carried, to send only changes.
 type lastSent struct {
-	status, peers, disconnects, bans []byte
-	eventSeq                         uint64
-	sampleAt                         time.Time
-	prevStatus                       *engine.Status
+	status, peers, disconnects, bans, added []byte
+	eventSeq                                uint64
+	sampleAt                                time.Time
+	prevStatus                              *engine.Status
 }
 
 // client is one WebSocket connection.
@@ -120,6 +120,9 @@ func (h *Hub) tick(now time.Time) {
 	}
 	if b := marshal(snap.Bans); !bytes.Equal(b, h.last.bans) {
 		h.last.bans, d.Bans, d.BansEmpty, changed = b, snap.Bans, len(snap.Bans) == 0, true
+	}
+	if b := marshal(snap.AddedNodes); !bytes.Equal(b, h.last.added) {
+		h.last.added, d.AddedNodes, d.AddedEmpty, changed = b, snap.AddedNodes, len(snap.AddedNodes) == 0, true
 	}
 	if _, evs, _ := h.eng.Events().Since(h.last.eventSeq, maxPendingEvents); len(evs) > 0 {
 		h.last.eventSeq = h.eng.Events().Last()
@@ -189,6 +192,9 @@ func (c *client) queueState(d *stateData) {
 	if d.Bans != nil || d.BansEmpty {
 		p.Bans, p.BansEmpty = d.Bans, d.BansEmpty
 	}
+	if d.AddedNodes != nil || d.AddedEmpty {
+		p.AddedNodes, p.AddedEmpty = d.AddedNodes, d.AddedEmpty
+	}
 	p.Events = append(p.Events, d.Events...)
 	if over := len(p.Events) - maxPendingEvents; over > 0 {
 		p.Events = p.Events[over:]
@@ -249,6 +255,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	snap := h.eng.Snapshot()
 	first := &stateData{Status: &snap.Status, Peers: snap.Peers, Disconnects: snap.Disconnects, Bans: snap.Bans,
+		AddedNodes: snap.AddedNodes, AddedEmpty: len(snap.AddedNodes) == 0,
 		Samples: append([]Sample(nil), h.history...), PeersEmpty: len(snap.Peers) == 0, BansEmpty: len(snap.Bans) == 0}
 	// Events up to the last one the hub has handed out: later ones reach
 	// this client with the next delta, as they reach everyone.

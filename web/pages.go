@@ -128,7 +128,7 @@ func lastMessages(ring *engine.Ring[engine.MessageRecord], n int, f clientReques
 func (s *Server) overviewPage(w http.ResponseWriter, r *http.Request) {
 	snap := s.snapshot()
 	events := lastEvents(s.eng.Events(), overviewEvents, nil)
-	s.render(w, r, http.StatusOK, views.Overview(s.page(r, "overview", "Overview"), snap.Status, events))
+	s.render(w, r, http.StatusOK, views.Overview(s.page(r, "overview", "Overview"), snap.Status, events, snap.AddedNodes, time.Now()))
 }
 
 func (s *Server) peersPage(w http.ResponseWriter, r *http.Request) {
@@ -151,10 +151,11 @@ func cmpID(a, b engine.PeerID) int {
 // Only these fixed texts are shown: the query string cannot put words on
 // the page.
 var okMessages = map[string]string{
-	"connect":    "Connecting. The peer appears in the list once the handshake is done.",
-	"disconnect": "Disconnected. The peer leaves the list with the next update.",
-	"ban":        "Banned. Connected peers from that address are disconnected.",
-	"unban":      "Unbanned.",
+	"connect":      "Connecting. The peer appears in the list once the handshake is done.",
+	"disconnect":   "Disconnected. The peer leaves the list with the next update.",
+	"ban":          "Banned. Connected peers from that address are disconnected.",
+	"unban":        "Unbanned.",
+	"remove-added": "Removed from the added nodes: it is not dialled again.",
 }
 
 func okMessage(r *http.Request) views.Message {

@@ -3,6 +3,7 @@ package consensus
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"math/big"
 	"math/bits"
 
@@ -200,6 +201,12 @@ func (a U256) Hex() string {
 	var b [32]byte
 	a.putBE(&b)
 	return hex.EncodeToString(b[:])
+}
+
+// Float64 returns a as the nearest float64 (53 significant bits), for
+// ratios and logarithms shown to people, never for consensus.
+func (a U256) Float64() float64 {
+	return math.Ldexp(float64(a[3]), 192) + math.Ldexp(float64(a[2]), 128) + math.Ldexp(float64(a[1]), 64) + float64(a[0])
 }
 
 // String returns a.Hex(), so U256 values print readably.

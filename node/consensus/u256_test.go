@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"strings"
@@ -234,6 +235,18 @@ func TestWork(t *testing.T) {
 	for _, bits := range []uint32{0, 0x1d00ffff, 0x1d00ffff, 0x17034219, 0x1d00ffff, 0} {
 		if got, want := c.Work(bits), Work(bits); got != want {
 			t.Errorf("WorkCache.Work(%08x) = %v, want %v", bits, got, want)
+		}
+	}
+}
+
+func TestU256Float64(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20000; i++ {
+		a := randU256(r)
+		want, _ := new(big.Float).SetInt(a.Big()).Float64()
+		got := a.Float64()
+		if diff := math.Abs(got - want); diff > want*1e-15 {
+			t.Fatalf("Float64(%v) = %g, want %g", a, got, want)
 		}
 	}
 }

@@ -16,6 +16,10 @@ var errStopped = errors.New("engine stopped")
 var (
 	ErrNoSuchPeer   = p2p.ErrNoSuchPeer
 	ErrNoCaptureDir = p2p.ErrNoCaptureDir
+	// ErrNoSuchAddedNode: removing an address that is not an added node.
+	ErrNoSuchAddedNode = p2p.ErrNoSuchAddedNode
+	// ErrTooManyAddedNodes: adding past p2p.MaxAddedNodes.
+	ErrTooManyAddedNodes = p2p.ErrTooManyAddedNodes
 )
 
 // do runs a command on the engine goroutine and waits for it. A command
@@ -52,10 +56,13 @@ func (e *Engine) Connect(ctx context.Context, addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("%q is not host:port: %w", addr, err)
 	}
-	return e.do(ctx, func(now time.Time) error {
-		e.core.Connect(now, addr)
-		return nil
-	})
+	return e.do(ctx, func(now time.Time) error { return e.core.Connect(now, addr) })
+}
+
+// RemoveAddedNode takes addr off the added nodes (Core's "addnode remove"):
+// it is not dialled again; a connection to it that is up stays up.
+func (e *Engine) RemoveAddedNode(ctx context.Context, addr string) error {
+	return e.do(ctx, func(now time.Time) error { return e.core.RemoveAddedNode(now, addr) })
 }
 
 // Disconnect drops peer id with reason "operator". A manual target's

@@ -42,7 +42,7 @@ func (e *Engine) publish(now time.Time) {
 	e.publishAt = now.Add(publishInterval)
 	ps := e.core.Snapshot(now)
 	ss := e.sync.Snapshot(now)
-	s := &Snapshot{Time: now, Peers: ps.Peers, Disconnects: ps.Disconnects, Bans: ps.Bans, Chain: ss.Chain}
+	s := &Snapshot{Time: now, Peers: ps.Peers, Disconnects: ps.Disconnects, Bans: ps.Bans, AddedNodes: ps.AddedNodes, Chain: ss.Chain}
 	st := &s.Status
 	height, tip, work := ss.Chain.Tip()
 	st.Network = ps.Network

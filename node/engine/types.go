@@ -15,6 +15,8 @@ type (
 	PeerInfo       = p2p.PeerInfo
 	Ban            = p2p.Ban
 	Disconnect     = p2p.Disconnect
+	AddedNode      = p2p.AddedNode
+	TargetSource   = p2p.TargetSource
 	DropKind       = p2p.DropKind
 	Event          = p2p.Event
 	Features       = p2p.Features
@@ -44,6 +46,7 @@ const (
 	EventConnect    = p2p.EventConnect
 	EventDisconnect = p2p.EventDisconnect
 	EventBan        = p2p.EventBan
+	EventRemoved    = p2p.EventRemoved
 	EventUnban      = p2p.EventUnban
 	EventReorg      = p2p.EventReorg
 	EventSync       = p2p.EventSync
@@ -68,6 +71,7 @@ type Snapshot struct {
 	Peers       []PeerInfo   `json:"peers"`
 	Disconnects []Disconnect `json:"disconnects"`
 	Bans        []Ban        `json:"bans"`
+	AddedNodes  []AddedNode  `json:"added_nodes"`
 	Chain       *chain.View  `json:"-"`
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/p2p"
 )
 
@@ -17,6 +18,18 @@ type Status struct {
 	EtaS          float64    `json:"eta_s"`
 	Peer          p2p.PeerID `json:"peer"` // 0: none
 	Target        int32      `json:"target_height"`
+	// TargetSource says where Target comes from: "peers" (a peer's
+	// version or best known header), "clock" (estimated from the tip's
+	// age, one header per 10 minutes, before any peer says more) or "tip"
+	// (synced, or nothing says we are behind).
+	TargetSource string `json:"target_source"`
+	// WorkProgress is progress by chain work: the tip's work over the
+	// work expected at the target, the larger of the network's minimum
+	// chain work (Core's nMinimumChainWork, a floor known at release) and
+	// the tip's work plus the missing headers at the tip's difficulty.
+	// Early headers carry almost no work, so this is the honest measure
+	// of how much of the chain is still missing.
+	WorkProgress float64 `json:"work_progress"`
 	// PresyncHeight is how far the presync or redownload has got.
 	PresyncHeight int32 `json:"presync_height,omitempty"`
 	// SyncedAt is when the node last caught up with its peers.
@@ -45,33 +58,50 @@ func (s *Sync) Snapshot(now time.Time) Snapshot {
 // status computes progress, rate and ETA.
 func (s *Sync) status(now time.Time) Status {
 	height := s.chain.Height()
-	st := Status{State: s.state, Peer: s.peer, Target: height, SyncedAt: s.syncedAt}
+	st := Status{State: s.state, Peer: s.peer, Target: height, TargetSource: "tip", SyncedAt: s.syncedAt}
 	if ps := s.presync; ps != nil {
 		st.PresyncHeight = ps.Height()
 	}
+	raise := func(h int32, source string) {
+		if h > st.Target {
+			st.Target, st.TargetSource = h, source
+		}
+	}
 	s.core.Peers(func(p p2p.Peer) {
 		if p.Version() != nil {
-			st.Target = max(st.Target, p.StartHeight())
+			raise(p.StartHeight(), "peers")
 		}
 		if sp, ok := s.peers[p.ID()]; ok {
-			st.Target = max(st.Target, sp.bestKnown)
+			raise(sp.bestKnown, "peers")
 		}
 	})
 	// A tip far in the past also says we are behind, whatever peers claim:
-	// about one header per 10 minutes since the tip's time.
-	tipTime := time.Unix(int64(s.chain.TipHeader().Timestamp), 0)
-	if behind := now.Sub(tipTime); behind > 24*time.Hour && s.state != StateSynced {
-		st.Target = max(st.Target, height+int32(behind/(10*time.Minute)))
+	// about one header per 10 minutes since the tip's time. Not on regtest
+	// (no retargeting), whose blocks come only when someone mines them.
+	tip := s.chain.TipHeader()
+	tipTime := time.Unix(int64(tip.Timestamp), 0)
+	if behind := now.Sub(tipTime); behind > 24*time.Hour && s.state != StateSynced && !s.chain.Params().NoRetargeting {
+		raise(height+int32(behind/(10*time.Minute)), "clock")
 	}
 	switch {
 	case s.state == StateSynced:
 		// Synced with every peer we asked: a peer merely claiming a higher
 		// height in its version message does not make us behind.
-		st.Target, st.Progress = height, 1
+		st.Target, st.TargetSource, st.Progress = height, "tip", 1
 	case st.Target > 0:
 		st.Progress = min(1, float64(height)/float64(st.Target))
 	default:
 		st.Progress = 1
+	}
+	st.WorkProgress = 1
+	if st.Target > height {
+		_, _, work := s.chain.Tip()
+		have := work.Float64()
+		want := have + float64(st.Target-height)*consensus.Work(tip.Bits).Float64()
+		want = max(want, s.chain.Params().MinimumChainWork.Float64())
+		if want > 0 {
+			st.WorkProgress = min(1, have/want)
+		}
 	}
 	if n := len(s.samples); n >= 2 && now.Sub(s.samples[n-1].at) < rateWindow {
 		first, last := s.samples[0], s.samples[n-1]

@@ -780,12 +780,30 @@ func TestHeaderSyncServingBackPressure(t *testing.T) {
 	}
 }
 
+// Before any peer on mainnet only the clock says how far behind the
+// genesis is: the target is an estimate and says so, and progress by
+// work is near zero (the minimum chain work dwarfs the genesis's).
+func TestSyncTargetFromTheClock(t *testing.T) {
+	h := newHarness(t, func(nc *sim.NodeConfig) { nc.P2P.Network = protocol.Mainnet })
+	st := h.sync().StatusAt(h.Now())
+	wantAbout := int32(h.Now().Sub(time.Date(2009, 1, 3, 18, 15, 5, 0, time.UTC)) / (10 * time.Minute))
+	if st.TargetSource != "clock" || st.Target != wantAbout || st.WorkProgress <= 0 || st.WorkProgress > 1e-9 || st.Progress != 0 {
+		t.Fatalf("mainnet before any peer: target %d (want %d) from %q, progress %v, work progress %v",
+			st.Target, wantAbout, st.TargetSource, st.Progress, st.WorkProgress)
+	}
+}
+
 // TestHeaderSyncStatus: the published status during and after a sync.
 func TestHeaderSyncStatus(t *testing.T) {
 	h := newHarness(t)
 	c := newTestChain(5000, h.Now(), 29)
 	if st := h.sync().StatusAt(h.Now()); st.State != netsync.StateIdle || st.Peer != 0 {
 		t.Fatalf("before any peer: %+v", st)
+	}
+	// Regtest's blocks come when someone mines them: the clock says
+	// nothing about its target.
+	if st := h.sync().StatusAt(h.Now()); st.TargetSource != "tip" || st.Target != 0 {
+		t.Fatalf("regtest before any peer: target %d from %q", st.Target, st.TargetSource)
 	}
 	s, sent := h.establishedAt(false, 5000)
 	oneGetHeaders(t, s, sent)
@@ -802,8 +820,12 @@ func TestHeaderSyncStatus(t *testing.T) {
 	if sy.State != netsync.StateSyncing || sy.Peer != s.ID || sy.Target < 5000 {
 		t.Fatalf("during sync: %+v", sy)
 	}
-	if sy.Progress <= 0 || sy.Progress >= 1 || math.Abs(sy.Progress-4000/float64(sy.Target)) > 1e-9 {
-		t.Fatalf("during sync: progress %v, target %d", sy.Progress, sy.Target)
+	if sy.Progress <= 0 || sy.Progress >= 1 || math.Abs(sy.Progress-4000/float64(sy.Target)) > 1e-9 || sy.TargetSource != "peers" {
+		t.Fatalf("during sync: progress %v, target %d from %q", sy.Progress, sy.Target, sy.TargetSource)
+	}
+	// Every regtest header has the same work: 4,001 of Target+1 headers'.
+	if want := 4001 / float64(sy.Target+1); math.Abs(sy.WorkProgress-want) > 1e-9 {
+		t.Fatalf("during sync: work progress %v, want %v", sy.WorkProgress, want)
 	}
 	if sy.HeadersPerSec != 2000 || math.Abs(sy.EtaS-float64(sy.Target-4000)/2000) > 1e-9 {
 		t.Fatalf("during sync: %v headers/s, eta %v s (target %d)", sy.HeadersPerSec, sy.EtaS, sy.Target)
@@ -822,7 +844,7 @@ func TestHeaderSyncStatus(t *testing.T) {
 	if tt := time.Unix(int64(v.TipHeader().Timestamp), 0); !tt.Equal(c.headers[5000].Timestamp) {
 		t.Fatalf("tip time %s, want %s", tt, c.headers[5000].Timestamp.UTC())
 	}
-	if sy := h.sync().StatusAt(h.Now()); sy.State != netsync.StateSynced || sy.Progress != 1 || sy.Peer != 0 || sy.Target != 5000 || sy.EtaS != 0 {
+	if sy := h.sync().StatusAt(h.Now()); sy.State != netsync.StateSynced || sy.Progress != 1 || sy.Peer != 0 || sy.Target != 5000 || sy.EtaS != 0 || sy.WorkProgress != 1 || sy.TargetSource != "tip" {
 		t.Fatalf("after sync: %+v", sy)
 	}
 }

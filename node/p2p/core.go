@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -106,10 +107,13 @@ func New(cfg Config, now time.Time, newSync func(*Core) Sync) (*Core, error) {
 		return nil, err
 	}
 	for _, t := range cfg.Connect {
-		c.targets = append(c.targets, &target{addr: t, persistent: true})
+		c.addTarget(t, SourceConnect, time.Time{})
 	}
 	for _, t := range cfg.AddNode {
-		c.targets = append(c.targets, &target{addr: t, persistent: true})
+		c.addTarget(t, SourceAddNode, time.Time{})
+	}
+	if len(c.targets) > MaxAddedNodes {
+		return nil, fmt.Errorf("%d peers given with -connect and -addnode; at most %d", len(c.targets), MaxAddedNodes)
 	}
 	c.discovery = c.initialDiscovery()
 	c.sync = noSync{c}
@@ -172,11 +176,8 @@ func (c *Core) Connected(now time.Time, ci ConnInfo) Admission {
 	}
 	refuse := func(r Reason) Admission {
 		c.recordDisconnect(Disconnect{Addr: ci.Addr.String(), Inbound: ci.Inbound, Kind: r.Kind, Reason: r.Text, Time: now})
-		for _, t := range c.targets {
-			if t.addr == ci.Target {
-				t.lastError = r.Text
-				t.disconnected(now, c.cfg.BackoffMin, c.cfg.BackoffMax, false)
-			}
+		if t := c.findTarget(ci.Target); t != nil && ci.Target != "" {
+			c.targetFailed(t, r.Text, false)
 		}
 		return Admission{Refused: true, Reason: r}
 	}
@@ -200,10 +201,8 @@ func (c *Core) Connected(now time.Time, ci ConnInfo) Admission {
 	c.order = append(c.order, p.id)
 	if ci.Manual {
 		p.target = ci.Target
-		for _, t := range c.targets {
-			if t.addr == ci.Target {
-				t.peer = p.id
-			}
+		if t := c.findTarget(ci.Target); t != nil {
+			t.peer = p.id
 		}
 	}
 	c.Logf(slog.LevelDebug, "connection opened", "peer", p.id, "addr", ci.Addr, "type", connType)

@@ -42,7 +42,7 @@ func (c *Core) drop(p *peerState, r Reason) {
 	for _, t := range c.targets {
 		if t.peer == p.id {
 			t.peer = 0
-			t.disconnected(c.now, c.cfg.BackoffMin, c.cfg.BackoffMax, p.established())
+			c.targetFailed(t, r.Text, p.established())
 		}
 	}
 	ua := ""

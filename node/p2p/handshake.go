@@ -88,7 +88,7 @@ func (c *Core) handleVerack(p *peerState) {
 	}
 	for _, t := range c.targets {
 		if t.peer == p.id {
-			t.established()
+			t.established(c.now)
 		}
 	}
 	c.sendPing(p)

@@ -77,6 +77,9 @@ func (c *Core) CheckInvariants() error {
 			fail("version nonce %x belongs to dropped peer %d", nonce, id)
 		}
 	}
+	if len(c.targets) > MaxAddedNodes {
+		fail("%d added nodes (bound %d)", len(c.targets), MaxAddedNodes)
+	}
 	for _, t := range c.targets {
 		if t.peer == 0 {
 			continue

@@ -3,6 +3,7 @@ package p2p
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -16,20 +17,56 @@ var ErrNoSuchPeer = errors.New("no such peer")
 // configured without a capture folder.
 var ErrNoCaptureDir = errors.New("message capture has no folder configured")
 
+// ErrNoSuchAddedNode is returned when removing an address that is not an
+// added node.
+var ErrNoSuchAddedNode = errors.New("not an added node")
+
+// ErrTooManyAddedNodes is returned when the operator's targets are at
+// MaxAddedNodes.
+var ErrTooManyAddedNodes = errors.New("too many added nodes")
+
 // Connect opens a manual outbound connection to addr (host:port, checked
 // by the caller) and keeps it, reconnecting with backoff, like Bitcoin
 // Core's addnode.
-func (c *Core) Connect(now time.Time, addr string) {
+func (c *Core) Connect(now time.Time, addr string) error {
 	c.now = now
-	for _, t := range c.targets {
-		if t.addr == addr {
-			t.nextAttempt = now
-			c.maintainConnections()
-			return
+	if t := c.findTarget(addr); t != nil {
+		t.nextAttempt = now
+		c.maintainConnections()
+		return nil
+	}
+	if len(c.targets) >= MaxAddedNodes {
+		return fmt.Errorf("%w: %d added nodes already; remove one first", ErrTooManyAddedNodes, len(c.targets))
+	}
+	c.addTarget(addr, SourceOperator, now)
+	c.maintainConnections()
+	return nil
+}
+
+func (c *Core) addTarget(addr string, source TargetSource, now time.Time) {
+	if c.findTarget(addr) == nil {
+		c.targets = append(c.targets, &target{addr: addr, source: source, addedAt: now, nextAttempt: now})
+	}
+}
+
+// RemoveAddedNode takes addr off the operator's targets, as Core's
+// "addnode remove": it is not dialled again. A connection to it that is
+// up stays up (Disconnect ends it); it is not re-established when it ends.
+func (c *Core) RemoveAddedNode(now time.Time, addr string) error {
+	c.now = now
+	t := c.findTarget(addr)
+	if t == nil {
+		return fmt.Errorf("%w: %s", ErrNoSuchAddedNode, addr)
+	}
+	c.removeTarget(addr)
+	if t.peer != 0 {
+		if p, ok := c.peers[t.peer]; ok {
+			p.target = ""
 		}
 	}
-	c.targets = append(c.targets, &target{addr: addr, persistent: true, nextAttempt: now})
-	c.maintainConnections()
+	c.emitEvent(Event{Time: now, Kind: EventRemoved, Addr: addr, Text: addr + " removed from the added nodes by the operator"})
+	c.Logf(slog.LevelInfo, "added node removed", "addr", addr)
+	return nil
 }
 
 // Disconnect drops peer id with reason "operator". A manual target's

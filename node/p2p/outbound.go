@@ -12,19 +12,43 @@ import (
 )
 
 // target is a connection the operator asked for (-connect, -addnode or
-// the API). It is redialled with exponential backoff while not connected.
+// the API): Bitcoin Core's added node. It is redialled with exponential
+// backoff while not connected, and shown with its state, last error and
+// next attempt (Core's getaddednodeinfo) so that an unreachable one is
+// visible rather than silently retried.
 type target struct {
 	addr        string
-	persistent  bool
+	source      TargetSource
+	addedAt     time.Time
 	peer        PeerID // 0 while not connected
-	failures    int
+	failures    int    // attempts failed since the last established connection
+	attempts    int    // every attempt, for the display
+	lastAttempt time.Time
 	nextAttempt time.Time
 	lastError   string
+	connectedAt time.Time // when the last connection was established
 }
 
+// TargetSource says who asked for an added node.
+type TargetSource string
+
+// The sources of added nodes.
+const (
+	SourceConnect  TargetSource = "connect"  // -connect
+	SourceAddNode  TargetSource = "addnode"  // -addnode
+	SourceOperator TargetSource = "operator" // the API or the dashboard's Connect control
+)
+
+// MaxAddedNodes bounds the operator's targets: each is dialled until it
+// works, so an unbounded list would be an unbounded dial loop. Core bounds
+// its addnode connections at 8; we keep more targets than that because
+// -connect ones share the list, and say so with an error past the bound.
+const MaxAddedNodes = 64
+
 // disconnected schedules the next attempt: at once after a connection that
-// worked, then with doubling delays while attempts keep failing.
-func (t *target) disconnected(now time.Time, base, limit time.Duration, wasEstablished bool) {
+// worked, then with doubling delays while attempts keep failing. It
+// returns the delay.
+func (t *target) disconnected(now time.Time, base, limit time.Duration, wasEstablished bool) time.Duration {
 	if wasEstablished {
 		t.failures = 0
 	}
@@ -34,15 +58,42 @@ func (t *target) disconnected(now time.Time, base, limit time.Duration, wasEstab
 		delay = limit
 	}
 	t.nextAttempt = now.Add(delay)
+	return delay
 }
 
-func (t *target) established() { t.failures = 0; t.lastError = "" }
+func (t *target) established(now time.Time) {
+	t.failures = 0
+	t.lastError = ""
+	t.connectedAt = now
+}
+
+// targetFailed records why an attempt at t failed and logs it at WARN, once
+// per attempt and so once per backoff step: an operator who added a peer
+// wants to hear that it cannot be reached, and the doubling delay keeps
+// the log from flooding.
+func (c *Core) targetFailed(t *target, why string, wasEstablished bool) {
+	t.lastError = why
+	delay := t.disconnected(c.now, c.cfg.BackoffMin, c.cfg.BackoffMax, wasEstablished)
+	c.Logf(slog.LevelWarn, "added node unreachable", "addr", t.addr, "source", t.source,
+		"attempt", t.attempts, "err", why, "retry_in", delay.Round(time.Second).String())
+}
+
+func (c *Core) findTarget(addr string) *target {
+	for _, t := range c.targets {
+		if t.addr == addr {
+			return t
+		}
+	}
+	return nil
+}
 
 // maintainConnections dials the operator's targets that are due and, unless
 // -connect was given, fills the outbound slots from the address book.
 func (c *Core) maintainConnections() {
 	for _, t := range c.targets {
 		if t.peer == 0 && !c.dialing[t.addr] && !c.now.Before(t.nextAttempt) {
+			t.attempts++
+			t.lastAttempt = c.now
 			c.dial(t.addr, true)
 		}
 	}
@@ -100,14 +151,11 @@ func (c *Core) dial(addr string, manual bool) {
 func (c *Core) DialFailed(now time.Time, addr string, err string) {
 	c.now = now
 	delete(c.dialing, addr)
-	c.Logf(slog.LevelDebug, "dial failed", "addr", addr, "err", err)
-	for _, t := range c.targets {
-		if t.addr == addr {
-			t.lastError = err
-			t.disconnected(now, c.cfg.BackoffMin, c.cfg.BackoffMax, false)
-			return
-		}
+	if t := c.findTarget(addr); t != nil {
+		c.targetFailed(t, err, false)
+		return
 	}
+	c.Logf(slog.LevelDebug, "dial failed", "addr", addr, "err", err)
 	if ap, perr := netip.ParseAddrPort(addr); perr == nil {
 		c.addrs.Failed(ap, now)
 	}

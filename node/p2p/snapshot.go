@@ -15,6 +15,7 @@ type Snapshot struct {
 	Peers       []PeerInfo
 	Disconnects []Disconnect // newest first
 	Bans        []Ban
+	AddedNodes  []AddedNode // the operator's targets, in the order added
 	Network     string
 	StartedAt   time.Time
 	UptimeS     int64
@@ -31,6 +32,26 @@ type Snapshot struct {
 	DisconnectsByKind map[DropKind]uint64
 	RequestTimeouts   uint64
 	Capturing         bool
+}
+
+// AddedNode describes one of the operator's targets (-connect, -addnode,
+// the Connect control), as Bitcoin Core's getaddednodeinfo does, with
+// what an operator needs when it does not connect: the last error and
+// when the next attempt is due.
+type AddedNode struct {
+	Addr   string       `json:"addr"`
+	Source TargetSource `json:"source"`
+	// State is "connected" (handshake done), "connecting" (a dial or
+	// handshake in progress) or "waiting" (for the next attempt).
+	State       string    `json:"state"`
+	Peer        PeerID    `json:"peer,omitempty"`
+	Attempts    int       `json:"attempts"`
+	Failures    int       `json:"failures"` // in a row, since the last connection that worked
+	LastError   string    `json:"last_error,omitempty"`
+	LastAttempt time.Time `json:"last_attempt"`
+	NextAttempt time.Time `json:"next_attempt"` // meaningful while waiting
+	ConnectedAt time.Time `json:"connected_at"` // the last established connection
+	AddedAt     time.Time `json:"added_at"`     // zero for the command line's
 }
 
 // PeerInfo describes one connected peer. The core fills what it knows; the
@@ -120,9 +141,27 @@ func (c *Core) Snapshot(now time.Time) *Snapshot {
 			s.Outbound++
 		}
 	}
+	s.AddedNodes = make([]AddedNode, 0, len(c.targets))
+	for _, t := range c.targets {
+		s.AddedNodes = append(s.AddedNodes, c.addedNode(t))
+	}
 	s.Disconnects = slices.Clone(c.disconnects)
 	slices.Reverse(s.Disconnects)
 	return s
+}
+
+func (c *Core) addedNode(t *target) AddedNode {
+	a := AddedNode{Addr: t.addr, Source: t.source, Peer: t.peer, Attempts: t.attempts, Failures: t.failures,
+		LastError: t.lastError, LastAttempt: t.lastAttempt, NextAttempt: t.nextAttempt, ConnectedAt: t.connectedAt, AddedAt: t.addedAt}
+	switch p := c.peers[t.peer]; {
+	case p != nil && p.established():
+		a.State = "connected"
+	case p != nil || c.dialing[t.addr]:
+		a.State = "connecting"
+	default:
+		a.State = "waiting"
+	}
+	return a
 }
 
 func (c *Core) peerInfo(p *peerState, now time.Time) PeerInfo {

@@ -85,6 +85,7 @@ const (
 	EventDisconnect = "disconnect"
 	EventBan        = "ban"
 	EventUnban      = "unban"
+	EventRemoved    = "removed" // an added node taken off the list
 	EventReorg      = "reorg"
 	EventSync       = "sync"
 	EventDiscovery  = "discovery"

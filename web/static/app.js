@@ -35,7 +35,7 @@
   const DASH = "\u2014"; // a missing value, as the server writes it
 
   // The node's state as last received.
-  const state = { status: null, peers: [], disconnects: [], bans: [], samples: [] };
+  const state = { status: null, peers: [], disconnects: [], bans: [], added: [], samples: [] };
 
   // ---------------------------------------------------------------- helpers
 
@@ -177,6 +177,14 @@
     return String(v);
   }
 
+  // TARGET_SOURCES explain where the sync target comes from (as the
+  // server's views.TargetSource).
+  const TARGET_SOURCES = {
+    clock: "(estimated from the clock: no peer has told us more yet)",
+    peers: "(the best height our peers announced)",
+    tip: "(our tip)",
+  };
+
   // FORMATS are the values of data-format; anything else is "text".
   const FORMATS = {
     number: fmtNumber,
@@ -187,6 +195,7 @@
     time: fmtTime,
     hash: plain,
     text: plain,
+    target_source: (v) => TARGET_SOURCES[v] || "",
   };
   const format = (kind, v) => (v === undefined || v === null ? DASH : (has(FORMATS, kind) ? FORMATS[kind] : plain)(v));
 
@@ -272,6 +281,8 @@
       const v = getPath(st, e.dataset.field.slice("status.".length));
       if (v !== undefined) setText(e, format(e.dataset.format || "text", v));
     }
+    const hint = $("#no-peers-hint");
+    if (hint) hint.hidden = Number(st.peers) > 0;
     const bar = $("#sync-progress");
     const p = Number(st.sync && st.sync.progress);
     if (bar && Number.isFinite(p)) bar.value = Math.min(1, Math.max(0, p));
@@ -577,6 +588,59 @@
     if (addrs) addrs.replaceChildren(...state.bans.map((b) => el("option", null, { value: plain(b.addr) })));
   }
 
+  // ------------------------------------------------------------ added nodes
+
+  // The words for an added node, as the server's views.AddedSource,
+  // AddedState and NextAttempt say them.
+  const ADDED_SOURCES = { connect: "-connect", addnode: "-addnode", operator: "Connect control / API" };
+  function addedState(a) {
+    if (a.state === "connected") return "connected (peer " + a.peer + ")";
+    if (a.state === "connecting") return "connecting\u2026";
+    if (a.state === "waiting") return Number(a.attempts) > 0 ? "unreachable" : "not tried yet";
+    return plain(a.state);
+  }
+  function nextAttempt(a) {
+    if (a.state !== "waiting") return DASH;
+    const d = toDate(a.next_attempt);
+    const secs = d ? (d.getTime() - Date.now() - clockSkew) / 1000 : 0;
+    return secs < 1 ? "now" : "in " + fmtDuration(secs) + " (" + fmtTime(a.next_attempt) + ")";
+  }
+
+  // removeForm is the Remove button of one added node, for a logged-in
+  // operator (the table's data-csrf is then the forms' token).
+  function removeForm(csrf, addr) {
+    const f = el("form", null, { method: "post", action: "/ui/remove-added", className: "inline" });
+    const hidden = (name, value) => el("input", null, { type: "hidden", name, value });
+    f.append(hidden("csrf", csrf), hidden("addr", addr), hidden("next", "/"),
+      el("button", "Remove", { type: "submit", title: "Stop dialling " + addr }));
+    return f;
+  }
+
+  function renderAddedNodes() {
+    const table = $("#added-nodes");
+    if (!table) return;
+    const csrf = table.dataset.csrf;
+    const cols = columnsOf(table, ["addr", "source", "state", "attempts", "last_error", "next_attempt"]);
+    const value = (a, c) => {
+      switch (c) {
+        case "source": return ADDED_SOURCES[a.source] || plain(a.source);
+        case "state": return addedState(a);
+        case "attempts": return fmtNumber(a.attempts);
+        case "last_error": return a.last_error ? String(a.last_error) : DASH;
+        case "next_attempt": return nextAttempt(a);
+        case "remove": return csrf ? removeForm(csrf, String(a.addr)) : "";
+      }
+      return plain(a[c]);
+    };
+    const cls = { addr: "addr", attempts: "num", last_error: "error-text" };
+    patchBody(table, state.added.map((a) => {
+      const tr = row(cols, (c) => value(a, c), (c) => cls[c] || "");
+      tr.dataset.addr = String(a.addr);
+      tr.dataset.state = String(a.state);
+      return tr;
+    }), (tr) => tr.dataset.addr);
+  }
+
   // ----------------------------------------------------------------- charts
 
   const CHART_IDS = ["chart-bytes", "chart-headers", "chart-peers", "chart-msgs"];
@@ -718,13 +782,14 @@
       clearLog();
     }
     log.startedAt = started;
-    Object.assign(state, { status: st, peers: list(d.peers), disconnects: list(d.disconnects), bans: list(d.bans) });
+    Object.assign(state, { status: st, peers: list(d.peers), disconnects: list(d.disconnects), bans: list(d.bans), added: list(d.added_nodes) });
     addSamples(d.samples, true);
     renderStatus();
     renderPeers();
     renderPeerPage();
     renderDisconnects();
     renderBans();
+    renderAddedNodes();
     addEvents(list(d.events), true);
     renderCharts();
   }
@@ -742,6 +807,9 @@
     if (d.peers || d.peers_empty) renderPeers();
     if (d.peers || d.peers_empty || d.disconnects) renderPeerPage();
     if (d.bans || d.bans_empty) renderBans();
+    if (d.added_nodes || d.added_nodes_empty) state.added = d.added_nodes_empty ? [] : list(d.added_nodes);
+    // The status comes every second: it keeps "next attempt in 8s" counting.
+    if (d.added_nodes || d.added_nodes_empty || d.status) renderAddedNodes();
     if (d.events) addEvents(list(d.events), false);
     if (d.samples) renderCharts();
   }
