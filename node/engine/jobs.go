@@ -95,16 +95,33 @@ func (e *Engine) storeFailed(err error, now time.Time) {
 func (e *Engine) resolveSeeds(j p2p.ResolveSeeds) {
 	ctx := e.ctx
 	e.wg.Go(func() {
+		// The seeds are asked at once, not one after another: offline,
+		// each lookup can take its whole timeout.
+		type answer struct {
+			hosts []string
+			err   error
+		}
+		answers := make([]answer, len(j.Hosts))
+		var lookups sync.WaitGroup
+		for i, host := range j.Hosts {
+			lookups.Go(func() {
+				lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				defer cancel()
+				hosts, err := e.cfg.LookupHost(lctx, host)
+				if err != nil {
+					err = fmt.Errorf("%s: %w", host, err)
+				}
+				answers[i] = answer{hosts, err}
+			})
+		}
+		lookups.Wait()
 		var ev evSeeds
-		for _, host := range j.Hosts {
-			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			hosts, err := e.cfg.LookupHost(lctx, host)
-			cancel()
-			if err != nil {
-				ev.errs = append(ev.errs, shortDNSError(fmt.Errorf("%s: %w", host, err)))
+		for _, a := range answers {
+			if a.err != nil {
+				ev.errs = append(ev.errs, shortDNSError(a.err))
 				continue
 			}
-			for _, h := range hosts {
+			for _, h := range a.hosts {
 				if ip, err := netip.ParseAddr(h); err == nil {
 					ev.addrs = append(ev.addrs, netip.AddrPortFrom(ip.Unmap(), j.Port))
 				}

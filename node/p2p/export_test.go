@@ -61,7 +61,7 @@ func (c *Core) Banned(ip netip.Addr, at time.Time) (Ban, bool) {
 func (c *Core) AddBan(ip netip.Addr, reason string, manual bool, at time.Time, d time.Duration) {
 	c.bans.add(ip, reason, manual, at, d)
 }
-func (c *Core) DiscoveryText() string { return c.discovery.describe() }
+func (c *Core) DiscoveryText() string { return c.discovery.describe(c.now) }
 func (c *Core) DiscoveryGossip() int  { return c.discovery.gossip }
 func (c *Core) SeedAddrs() int        { return c.discovery.seedAddrs }
 func (c *Core) SeedErrs() []string    { return c.discovery.seedErrs }
@@ -120,7 +120,7 @@ func (c *Core) MakeInboundRoom(now time.Time) bool { c.now = now; return c.makeI
 // DescribeDiscovery describes a discovery state built by a test.
 func DescribeDiscovery(mode string, queriedAt time.Time, seedErrs []string, gossip int) string {
 	d := discovery{mode: mode, queriedAt: queriedAt, seedErrs: seedErrs, gossip: gossip}
-	return d.describe()
+	return d.describe(queriedAt)
 }
 
 // BanList is a test's handle on a ban list.

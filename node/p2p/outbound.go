@@ -1,11 +1,8 @@
 package p2p
 
 import (
-	"fmt"
 	"log/slog"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/addrman"
@@ -159,89 +156,4 @@ func (c *Core) DialFailed(now time.Time, addr string, err string) {
 	if ap, perr := netip.ParseAddrPort(addr); perr == nil {
 		c.addrs.Failed(ap, now)
 	}
-}
-
-// discovery tracks where outbound candidates come from, so the status can
-// say plainly why the node has no peers.
-type discovery struct {
-	mode      string // "connect", "seeds", "none"
-	querying  bool
-	seedAddrs int
-	seedErrs  []string
-	gossip    int
-	queriedAt time.Time
-}
-
-func (c *Core) initialDiscovery() discovery {
-	switch {
-	case len(c.cfg.Connect) > 0:
-		return discovery{mode: "connect"}
-	case len(c.cfg.Network.Params().DNSSeeds) == 0:
-		return discovery{mode: "none"}
-	}
-	return discovery{mode: "seeds"}
-}
-
-func (d *discovery) learned(n int) { d.gossip += n }
-
-func (d discovery) describe() string {
-	switch d.mode {
-	case "connect":
-		return "off: -connect limits the node to the given peers"
-	case "none":
-		if d.gossip > 0 {
-			return fmt.Sprintf("this network has no DNS seeds; %d addresses learned from peers", d.gossip)
-		}
-		return "this network has no DNS seeds: add peers with -connect or -addnode"
-	}
-	if d.querying {
-		return "querying DNS seeds"
-	}
-	if d.seedAddrs == 0 && d.gossip == 0 {
-		if len(d.seedErrs) > 0 {
-			return "no addresses found: DNS seeds failed (" + strings.Join(d.seedErrs, "; ") + "); no peer has gossiped addresses"
-		}
-		if d.queriedAt.IsZero() {
-			return "address book loaded; DNS seeds not needed yet"
-		}
-		return "no addresses found: DNS seeds returned nothing and no peer has gossiped addresses"
-	}
-	return fmt.Sprintf("%d addresses from DNS seeds, %d from peers", d.seedAddrs, d.gossip)
-}
-
-// startDiscovery queries the DNS seeds when the address book is empty, as
-// Core does at start-up.
-func (c *Core) startDiscovery() {
-	if c.discovery.mode != "seeds" {
-		return
-	}
-	if n, t := c.addrs.Counts(); n+t > 0 {
-		return
-	}
-	c.discovery.querying = true
-	c.discovery.queriedAt = c.now
-	var hosts []string
-	for _, s := range c.cfg.Network.Params().DNSSeeds {
-		hosts = append(hosts, s.Host)
-	}
-	port, _ := strconv.Atoi(c.cfg.Network.DefaultPort())
-	c.StartJob(ResolveSeeds{Hosts: hosts, Port: uint16(port)})
-}
-
-// SeedsResolved takes the result of a ResolveSeeds job: the addresses the
-// seeds gave and, per failed seed, a short error.
-func (c *Core) SeedsResolved(now time.Time, addrs []netip.AddrPort, errs []string) {
-	c.now = now
-	d := &c.discovery
-	d.querying = false
-	d.seedErrs = append(d.seedErrs[:0], errs...)
-	book := make([]addrman.Address, 0, len(addrs))
-	for _, a := range addrs {
-		// Seeds do not say when a node was last seen; Core dates them a few
-		// days back so gossip can outrank them.
-		book = append(book, addrman.Address{AddrPort: a, Time: now.Add(-3 * 24 * time.Hour)})
-	}
-	d.seedAddrs += c.addrs.Add(book, netip.IPv4Unspecified(), now)
-	c.Logf(slog.LevelInfo, "DNS seeds answered", "addresses", len(addrs), "errors", len(errs))
-	c.Event(EventDiscovery, 0, fmt.Sprintf("DNS seeds gave %d addresses (%d seeds failed)", len(addrs), len(errs)))
 }

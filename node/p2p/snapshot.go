@@ -123,7 +123,7 @@ func (c *Core) Snapshot(now time.Time) *Snapshot {
 		Network:           string(c.cfg.Network),
 		StartedAt:         c.startedAt,
 		UptimeS:           int64(now.Sub(c.startedAt) / time.Second),
-		Discovery:         c.discovery.describe(),
+		Discovery:         c.discovery.describe(now),
 		Listen:            c.listenAddr,
 		UserAgent:         c.cfg.UserAgent,
 		ProtocolVersion:   protocol.ProtocolVersion,

@@ -43,6 +43,7 @@ func (c *Core) Tick(now time.Time, backlog map[PeerID]time.Time) {
 		}
 	}
 	c.bans.prune(now)
+	c.discoveryTick()
 	c.maintainConnections()
 	c.sync.Tick()
 	if c.cfg.Persist && now.Sub(c.lastSave) >= c.cfg.SaveInterval {
