@@ -21,13 +21,13 @@ import (
 const headerFileBatch = 2000
 
 // runHeadersCommand runs "import-headers FILE" or "export-headers FILE".
-func runHeadersCommand(name string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+func runHeadersCommand(prog, name string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	network := fs.String("network", string(protocol.Mainnet), "network of the chain")
 	dataDir := fs.String("datadir", defaultDataDir(), "data folder; each network uses its own subfolder")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server %s [-network NET] [-datadir DIR] FILE\n\n", name)
+		fmt.Fprintf(fs.Output(), "Usage: %s %s [-network NET] [-datadir DIR] FILE\n\n", prog, name)
 		if name == "import-headers" {
 			fmt.Fprintf(fs.Output(), "Validates FILE (raw 80-byte headers, concatenated) with the full consensus rules and adds them to the chain.\n\n")
 		} else {
@@ -35,42 +35,43 @@ func runHeadersCommand(name string, args []string, stdout, stderr io.Writer) int
 		}
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	files, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "server %s: want exactly one FILE argument\n", name)
+	if len(files) != 1 {
+		fmt.Fprintf(stderr, "%s %s: want exactly one FILE argument, got %d (%s %s -help)\n", prog, name, len(files), prog, name)
 		return 2
 	}
 	net, err := protocol.ParseNetwork(*network)
 	if err != nil {
-		fmt.Fprintf(stderr, "server %s: -network: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: -network: %v\n", prog, name, err)
 		return 2
 	}
 	dir := filepath.Join(*dataDir, string(net))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, store, err := chain.Open(dir, consensus.ParamsFor(net), log)
 	if err != nil {
-		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return 1
 	}
 	if name == "import-headers" {
-		err = importHeaders(c, store, fs.Arg(0), stdout)
+		err = importHeaders(c, store, files[0], stdout)
 	} else {
-		err = exportHeaders(c, fs.Arg(0), stdout)
+		err = exportHeaders(c, files[0], stdout)
 	}
 	if cerr := store.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return 1
 	}
 	return 0
