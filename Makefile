@@ -3,6 +3,7 @@
 #   make run    build and run the node (mainnet; ARGS="-network=regtest ..." to change)
 #   make test   install what the tests need, then run every suite
 #   make demo   try it offline: a local btcd on regtest and our node connected to it
+#               (FRESH=1 starts afresh)
 
 GO        ?= go
 ARGS      ?=
@@ -90,6 +91,11 @@ test: templ-check generate-check fmt-check vet unit fuzz wasm-test build
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+# The demo keeps its folder (.demo/, git-ignored) with the chains, node
+# A's captures and the logs when it stops, and carries on from it next
+# time; make demo FRESH=1 deletes it first. Variables given to make reach
+# the script: its ports and mining interval (DEMO_A_HTTP_PORT=9080,
+# DEMO_MINE_INTERVAL=1, ...; the list is at the top of scripts/demo.sh).
 demo: build tools
 	./scripts/demo.sh
 

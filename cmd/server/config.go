@@ -28,6 +28,9 @@ type config struct {
 	logLevel    slog.Level
 	capture     bool
 	decoderDir  string
+	// version: print the version and exit (-version), as bitcoind does;
+	// nothing else in the config is set then.
+	version bool
 }
 
 // hostPorts is a repeatable host:port flag.
@@ -46,9 +49,10 @@ func (h *hostPorts) Set(v string) error {
 // errHelp is returned when -help was asked for: not a failure.
 var errHelp = flag.ErrHelp
 
-// parseFlags parses args; usage and errors go to stderr.
-func parseFlags(args []string, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+// parseFlags parses args; usage and errors go to stderr, naming the
+// program prog.
+func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	names := make([]string, len(protocol.Networks))
 	for i, n := range protocol.Networks {
@@ -66,12 +70,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	logLevel := fs.String("loglevel", "info", "log level: debug | info | warn | error")
 	capture := fs.Bool("capture", false, "record every message of every peer in Bitcoin Core's capture format under <datadir>/message_capture (the dashboard can switch it too)")
 	decoderDir := fs.String("decoder-dir", "", "folder holding the browser decoder's decoder.wasm and wasm_exec.js (default: this executable's folder, where make build puts them)")
+	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server [flags]\n       server import-headers [-network NET] [-datadir DIR] FILE\n       server export-headers [-network NET] [-datadir DIR] FILE\n       server decode [-format F] [-command C] FILE... (see server decode -help)\n\nRuns the watchnode Bitcoin node.\n\nFlags:\n")
+		writeUsage(fs.Output(), prog)
+		fmt.Fprintf(fs.Output(), "\nFlags of the node:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
+	}
+	if *version {
+		return config{version: true}, nil
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -22,8 +22,8 @@ const maxDecodeInput = 2 << 30
 // with its field tree. Problems in the bytes are entries of kind "error" in
 // that JSON, not failures: the exit status is 1 only when a file cannot be
 // read, 2 for bad usage.
-func runDecodeCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
+func runDecodeCommand(prog string, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(prog+" decode", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	formatNames := make([]string, len(inspect.Formats))
 	for i, f := range inspect.Formats {
@@ -33,39 +33,40 @@ func runDecodeCommand(args []string, stdout, stderr io.Writer) int {
 	command := fs.String("command", "", "the command of a bare payload (with -format payload, or hex of one)")
 	indent := fs.Bool("indent", false, "indent the JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server decode [-format F] [-command C] [-indent] FILE... (- for standard input)\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: %s decode [-format F] [-command C] [-indent] FILE... (- for standard input)\n\n"+
 			"Decodes Bitcoin P2P messages (framed bytes or their hex, a bare payload, Bitcoin Core\n"+
 			"capture files, pcap or pcapng) and prints them as JSON, the same as the decoder page exports.\n"+
-			"Several Core capture files (msgs_recv.dat, msgs_sent.dat) are merged in time order.\n\n")
+			"Several Core capture files (msgs_recv.dat, msgs_sent.dat) are merged in time order.\n\n", prog)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	files, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
 		return 2
 	}
 	f, err := inspect.ParseFormat(*format)
 	if err != nil {
-		fmt.Fprintf(stderr, "server decode: -format: %v\n", err)
+		fmt.Fprintf(stderr, "%s decode: -format: %v\n", prog, err)
 		return 2
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "server decode: want at least one FILE (- for standard input)")
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "%s decode: want at least one FILE (- for standard input)\n", prog)
 		return 2
 	}
 	var inputs []inspect.Input
-	for _, name := range fs.Args() {
+	for _, name := range files {
 		data, err := readDecodeInput(name)
 		if err != nil {
-			fmt.Fprintf(stderr, "server decode: %v\n", err)
+			fmt.Fprintf(stderr, "%s decode: %v\n", prog, err)
 			return 1
 		}
 		inputs = append(inputs, inspect.Input{Name: name, Data: data})
 	}
 	res, err := inspect.Open(inputs, inspect.Options{Format: f, Command: *command})
 	if err != nil {
-		fmt.Fprintf(stderr, "server decode: %v\n", err)
+		fmt.Fprintf(stderr, "%s decode: %v\n", prog, err)
 		return 2
 	}
 	enc := json.NewEncoder(stdout)
@@ -73,7 +74,7 @@ func runDecodeCommand(args []string, stdout, stderr io.Writer) int {
 		enc.SetIndent("", "  ")
 	}
 	if err := enc.Encode(res.WithFields()); err != nil {
-		fmt.Fprintf(stderr, "server decode: writing the result: %v\n", err)
+		fmt.Fprintf(stderr, "%s decode: writing the result: %v\n", prog, err)
 		return 1
 	}
 	return 0

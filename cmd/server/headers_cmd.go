@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/watchnode/watchnode/internal/atomicfile"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
@@ -21,78 +20,108 @@ import (
 const headerFileBatch = 2000
 
 // runHeadersCommand runs "import-headers FILE" or "export-headers FILE".
-func runHeadersCommand(name string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// Import opens the header store for writing, so the node must not be
+// running on the same data folder; export only reads it (chain.ReadStore)
+// and works while the node runs.
+func runHeadersCommand(prog, name string, args []string, stdout, stderr io.Writer) int {
+	export := name == "export-headers"
+	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	network := fs.String("network", string(protocol.Mainnet), "network of the chain")
 	dataDir := fs.String("datadir", defaultDataDir(), "data folder; each network uses its own subfolder")
+	force := new(bool)
+	if export {
+		force = fs.Bool("force", false, "replace FILE if it exists")
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: server %s [-network NET] [-datadir DIR] FILE\n\n", name)
-		if name == "import-headers" {
-			fmt.Fprintf(fs.Output(), "Validates FILE (raw 80-byte headers, concatenated) with the full consensus rules and adds them to the chain.\n\n")
+		if export {
+			fmt.Fprintf(fs.Output(), "Usage: %s %s [-network NET] [-datadir DIR] [-force] FILE\n\n"+
+				"Writes the main chain, genesis included, to FILE as raw 80-byte headers. It only reads\n"+
+				"the header store, so it works while the node runs. FILE must not exist unless -force is\n"+
+				"given; it appears whole or not at all.\n\n", prog, name)
 		} else {
-			fmt.Fprintf(fs.Output(), "Writes the main chain, genesis included, to FILE as raw 80-byte headers.\n\n")
+			fmt.Fprintf(fs.Output(), "Usage: %s %s [-network NET] [-datadir DIR] FILE\n\n"+
+				"Validates FILE (raw 80-byte headers, concatenated) with the full consensus rules and adds\n"+
+				"them to the chain. The node must not be running on the same data folder.\n\n", prog, name)
 		}
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	files, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "server %s: want exactly one FILE argument\n", name)
+	if len(files) != 1 {
+		fmt.Fprintf(stderr, "%s %s: want exactly one FILE argument, got %d (%s %s -help)\n", prog, name, len(files), prog, name)
 		return 2
 	}
 	net, err := protocol.ParseNetwork(*network)
 	if err != nil {
-		fmt.Fprintf(stderr, "server %s: -network: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: -network: %v\n", prog, name, err)
+		return 2
+	}
+	if *dataDir == "" {
+		fmt.Fprintf(stderr, "%s %s: -datadir: must not be empty\n", prog, name)
 		return 2
 	}
 	dir := filepath.Join(*dataDir, string(net))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
-		return 1
-	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, store, err := chain.Open(dir, consensus.ParamsFor(net), log)
-	if err != nil {
-		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
-		return 1
-	}
-	if name == "import-headers" {
-		err = importHeaders(c, store, fs.Arg(0), stdout)
+	params := consensus.ParamsFor(net)
+	if export {
+		err = exportHeaders(dir, params, files[0], *force, stdout, log)
 	} else {
-		err = exportHeaders(c, fs.Arg(0), stdout)
-	}
-	if cerr := store.Close(); err == nil && cerr != nil {
-		err = cerr
+		err = importHeadersInto(dir, params, files[0], *dataDir, stdout, log)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "server %s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return 1
 	}
 	return 0
 }
 
-// importHeaders validates and adds the headers in path, in batches, and
-// stores them.
-func importHeaders(c *chain.Chain, store *chain.Store, path string, stdout io.Writer) error {
+// importHeadersInto imports path into the chain in dir, opened for writing;
+// dataRoot (-datadir) is where the other networks' folders are, for naming
+// the network a file belongs to when it does not connect.
+func importHeadersInto(dir string, params *consensus.Params, path, dataRoot string, stdout io.Writer, log *slog.Logger) error {
+	// The file first: a mistyped name must not create a data folder.
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating the data folder: %w", err)
+	}
+	c, store, err := chain.Open(dir, params, log)
+	if err != nil {
+		return err
+	}
+	hint := func(first *consensus.Header) string { return otherNetworkHint(first, params.Network, dataRoot) }
+	err = importHeaders(c, store, f, stdout, hint)
+	if cerr := store.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// importHeaders validates and adds the headers in f, in batches, and
+// stores them. When the file's first header does not connect, hint says
+// what the file may be instead ("" when it knows nothing).
+func importHeaders(c *chain.Chain, store *chain.Store, f *os.File, stdout io.Writer, hint func(first *consensus.Header) string) error {
+	path := f.Name()
 	info, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	if info.Size()%80 != 0 {
-		return fmt.Errorf("%s is %d bytes, not a whole number of 80-byte headers (%d left over at the end)", path, info.Size(), info.Size()%80)
+		return fmt.Errorf("%s is %s, not a whole number of 80-byte headers (%s left over at the end)",
+			path, plural(info.Size(), "byte", "bytes"), plural(info.Size()%80, "byte", "bytes"))
 	}
 	r := bufio.NewReaderSize(f, 1<<20)
 	var added, known int
+	var first consensus.Header
 	buf := make([]byte, 80)
 	batch := make([]consensus.Header, 0, headerFileBatch)
 	index := 0
@@ -107,6 +136,11 @@ func importHeaders(c *chain.Chain, store *chain.Store, path string, stdout io.Wr
 		known += res.Duplicates
 		if err != nil {
 			failed := index - len(batch) + res.New + res.Duplicates
+			if failed == 0 && errors.Is(err, chain.ErrNotConnected) {
+				if h := hint(&first); h != "" {
+					return fmt.Errorf("header 0 of %s: %w; %s", path, err, h)
+				}
+			}
 			return fmt.Errorf("header %d of %s (file offset %d): %w", failed, path, failed*80, err)
 		}
 		batch = batch[:0]
@@ -121,6 +155,9 @@ func importHeaders(c *chain.Chain, store *chain.Store, path string, stdout io.Wr
 		h, err := consensus.ParseHeader(buf)
 		if err != nil {
 			return fmt.Errorf("header %d of %s: %w", index, path, err)
+		}
+		if index == 0 {
+			first = h
 		}
 		batch = append(batch, h)
 		index++
@@ -139,14 +176,29 @@ func importHeaders(c *chain.Chain, store *chain.Store, path string, stdout io.Wr
 		return err
 	}
 	height, hash, work := c.Tip()
-	fmt.Fprintf(stdout, "imported %d new headers (%d already known) in %s; tip %d %s, chain work %s\n",
-		added, known, time.Since(start).Round(time.Millisecond), height, hash, work.Hex())
+	fmt.Fprintf(stdout, "imported %s (%d already known) in %s; tip %d %s, chain work %s\n",
+		plural(int64(added), "new header", "new headers"), known, time.Since(start).Round(time.Millisecond), height, hash, work.Hex())
 	return nil
 }
 
-// exportHeaders writes the main chain to path, atomically.
-func exportHeaders(c *chain.Chain, path string, stdout io.Writer) error {
-	err := atomicfile.WriteFunc(path, 0o644, func(w io.Writer) error {
+// exportHeaders writes the main chain in dir to path, reading the store
+// without locking or changing it. path must not exist unless force; it is
+// written whole under a temporary name and then renamed.
+func exportHeaders(dir string, params *consensus.Params, path string, force bool, stdout io.Writer, log *slog.Logger) error {
+	if !force {
+		// Before the work; writeNewFile checks again, atomically.
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("%s exists; -force replaces it", path)
+		}
+	}
+	c, err := chain.OpenReadOnly(dir, params, log)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no %s chain in %s (check -datadir and -network): %w", params.Network, dir, err)
+	}
+	if err != nil {
+		return err
+	}
+	err = writeNewFile(path, 0o644, force, func(w io.Writer) error {
 		buf := make([]byte, 0, 80)
 		for h := int32(0); h <= c.Height(); h++ {
 			buf = c.HeaderAt(h).Serialize(buf[:0])
@@ -160,6 +212,6 @@ func exportHeaders(c *chain.Chain, path string, stdout io.Writer) error {
 		return err
 	}
 	height, hash, _ := c.Tip()
-	fmt.Fprintf(stdout, "exported %d headers to %s; tip %d %s\n", height+1, path, height, hash)
+	fmt.Fprintf(stdout, "exported %s to %s; tip %d %s\n", plural(int64(height)+1, "header", "headers"), path, height, hash)
 	return nil
 }

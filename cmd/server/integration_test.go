@@ -265,7 +265,7 @@ func TestBadFlags(t *testing.T) {
 		{"extra-argument"},
 	} {
 		var stderr strings.Builder
-		code := run(t.Context(), args, &stderr, &stderr)
+		code := run(t.Context(), "server", args, &stderr, &stderr)
 		if code != 2 || !strings.Contains(stderr.String(), "server:") && !strings.Contains(stderr.String(), "flag provided but not defined") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
 		}

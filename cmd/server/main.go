@@ -3,9 +3,14 @@
 //
 // Usage:
 //
-//	server [flags]
+//	server [flags]                  run the node
+//	server import-headers FILE      validate and add a file of headers
+//	server export-headers FILE      write the main chain to a file
+//	server decode FILE...           decode P2P messages to JSON
+//	server version                  print the version
+//	server help [COMMAND]
 //
-// Run "server -help" for the flags.
+// Run "server -help" for the flags, "server COMMAND -help" for a command's.
 package main
 
 import (
@@ -18,5 +23,5 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(ctx, progName(os.Args), os.Args[1:], os.Stdout, os.Stderr))
 }

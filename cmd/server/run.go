@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
@@ -21,21 +22,23 @@ import (
 const shutdownLimit = 5 * time.Second
 
 // run is the whole program, minus signal handling, so tests can run it
-// in-process and check that it leaves no goroutine behind.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && (args[0] == "import-headers" || args[0] == "export-headers") {
-		return runHeadersCommand(args[0], args[1:], stdout, stderr)
+// in-process and check that it leaves no goroutine behind. prog is the
+// program's name for usage texts and messages; args are the arguments after
+// it. A first argument that is not a flag names a subcommand (cli.go).
+func run(ctx context.Context, prog string, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return runSubcommand(prog, args, stdout, stderr)
 	}
-	if len(args) > 0 && args[0] == "decode" {
-		return runDecodeCommand(args[1:], stdout, stderr)
-	}
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(prog, args, stderr)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "server: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return 2
+	}
+	if cfg.version {
+		return runVersionCommand(prog, nil, stdout, stderr)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	if err := serve(ctx, cfg, log); err != nil {

@@ -27,7 +27,7 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"-network=regtest", "-datadir=" + root, "-listen=" + p2p, "-http=" + httpAddr, "-connect=" + btcd.P2PAddr()}, &logs, &logs)
+		done <- run(ctx, "server", []string{"-network=regtest", "-datadir=" + root, "-listen=" + p2p, "-http=" + httpAddr, "-connect=" + btcd.P2PAddr()}, &logs, &logs)
 	}()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.Now().Add(10 * time.Second)

@@ -122,12 +122,12 @@ func TestImportExportHeaders(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "in.bin")
 	chaingen.WriteFile(file, headers)
 	var out strings.Builder
-	if code := run(t.Context(), []string{"import-headers", "-network=regtest", "-datadir=" + root, file}, &out, &out); code != 0 {
+	if code := run(t.Context(), "server", []string{"import-headers", "-network=regtest", "-datadir=" + root, file}, &out, &out); code != 0 {
 		t.Fatalf("import: %d %s", code, out.String())
 	}
 	exported := filepath.Join(t.TempDir(), "out.bin")
 	out.Reset()
-	if code := run(t.Context(), []string{"export-headers", "-network=regtest", "-datadir=" + root, exported}, &out, &out); code != 0 {
+	if code := run(t.Context(), "server", []string{"export-headers", "-network=regtest", "-datadir=" + root, exported}, &out, &out); code != 0 {
 		t.Fatalf("export: %d %s", code, out.String())
 	}
 	back, err := chaingen.ReadFile(exported)
@@ -139,7 +139,7 @@ func TestImportExportHeaders(t *testing.T) {
 	}
 	// Importing the export again adds nothing.
 	out.Reset()
-	if code := run(t.Context(), []string{"import-headers", "-network=regtest", "-datadir=" + root, exported}, &out, &out); code != 0 || !strings.Contains(out.String(), "imported 0 new headers (5001 already known)") {
+	if code := run(t.Context(), "server", []string{"import-headers", "-network=regtest", "-datadir=" + root, exported}, &out, &out); code != 0 || !strings.Contains(out.String(), "imported 0 new headers (5001 already known)") {
 		t.Fatalf("re-import: %d %s", code, out.String())
 	}
 
@@ -151,14 +151,14 @@ func TestImportExportHeaders(t *testing.T) {
 	chaingen.WriteFile(badFile, bad)
 	fresh := t.TempDir()
 	out.Reset()
-	code := run(t.Context(), []string{"import-headers", "-network=regtest", "-datadir=" + fresh, badFile}, &out, &out)
+	code := run(t.Context(), "server", []string{"import-headers", "-network=regtest", "-datadir=" + fresh, badFile}, &out, &out)
 	if code != 1 || !strings.Contains(out.String(), "header 100 of") || !strings.Contains(out.String(), "at height 101") || !strings.Contains(out.String(), "rule") {
 		t.Errorf("bad file: %d %s", code, out.String())
 	}
 	// A file that is not whole headers is refused.
 	os.WriteFile(badFile, make([]byte, 81), 0o600)
 	out.Reset()
-	if code := run(t.Context(), []string{"import-headers", "-network=regtest", "-datadir=" + fresh, badFile}, &out, &out); code != 1 || !strings.Contains(out.String(), "not a whole number of 80-byte headers") {
+	if code := run(t.Context(), "server", []string{"import-headers", "-network=regtest", "-datadir=" + fresh, badFile}, &out, &out); code != 1 || !strings.Contains(out.String(), "not a whole number of 80-byte headers") {
 		t.Errorf("81-byte file: %d %s", code, out.String())
 	}
 }

@@ -23,7 +23,10 @@
 // file of checksummed records that survives kill -9 at any moment. Its own
 // writer goroutine applies the Writes in the order they were queued and
 // fsyncs when it has caught up; the first failure stops it and is reported
-// (StoreOptions.OnError, Err, Flush, Close).
+// (StoreOptions.OnError, Err, Flush, Close). Only one process opens a store
+// for writing (it is locked); ReadStore and OpenReadOnly read it without
+// the lock and without changing it, while it is being written, and get the
+// main chain as it was at some moment (see Store).
 //
 // Memory: a main-chain header costs its 80 bytes plus a slot in a hash
 // index keyed by the first 8 bytes of its hash (4 bytes a slot, at most

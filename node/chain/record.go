@@ -18,6 +18,32 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // height (4 bytes, little endian).
 func recordCRC(buf []byte) uint32 { return crc32.Checksum(buf, castagnoli) }
 
+// decodeRecords decodes the intact records at the start of data, in height
+// order, and returns their headers and how many bytes of data they span. It
+// stops at the first record that is torn, or whose checksum or header is
+// bad: what follows it is not trusted.
+func decodeRecords(data []byte) ([]consensus.Header, int) {
+	// Room to grow: the chain keeps this array as its main chain.
+	headers := make([]consensus.Header, 0, len(data)/recordSize+4096)
+	good := 0
+	scratch := make([]byte, recordSize)
+	for off := 0; off+recordSize <= len(data); off += recordSize {
+		rec := data[off : off+recordSize]
+		copy(scratch, rec[:80])
+		binary.LittleEndian.PutUint32(scratch[80:], uint32(off/recordSize))
+		if binary.LittleEndian.Uint32(rec[80:]) != recordCRC(scratch) {
+			break
+		}
+		h, err := consensus.ParseHeader(rec[:80])
+		if err != nil {
+			break
+		}
+		headers = append(headers, h)
+		good = off + recordSize
+	}
+	return headers, good
+}
+
 func appendRecord(dst []byte, hdr *consensus.Header, height int32) []byte {
 	start := len(dst)
 	dst = hdr.Serialize(dst)

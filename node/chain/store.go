@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +26,16 @@ import (
 // later operation is refused, so what is on disk stays a valid prefix, and
 // the failure is reported through StoreOptions.OnError, Err, Flush and
 // Close.
+//
+// One process writes a store: OpenStore takes an exclusive lock on the
+// file. Readers do not take it: ReadStore and OpenReadOnly read the file
+// while a Store writes it (export-headers while the node runs), and never
+// write or cut it. That is safe because the file changes only at its end:
+// whole records are appended after the last one, and a reorg cuts the
+// branch it leaves and appends the new one. A record appended while a
+// reader reads is torn or missing for it, and its checksum (which covers
+// its height) stops the reader there; a reader that races a reorg stops
+// where a header no longer follows the one before it.
 type Store struct {
 	f    storeFile
 	path string
@@ -102,25 +111,7 @@ func openStore(path string, log *slog.Logger, opts StoreOptions, wrap func(*os.F
 		f.Close()
 		return nil, nil, fmt.Errorf("reading header store %s: %w", path, err)
 	}
-	headers := make([]consensus.Header, 0, len(data)/recordSize+4096)
-	good := 0
-	scratch := make([]byte, recordSize)
-	for off := 0; off+recordSize <= len(data); off += recordSize {
-		rec := data[off : off+recordSize]
-		height := int32(off / recordSize)
-		copy(scratch, rec[:80])
-		binary.LittleEndian.PutUint32(scratch[80:], uint32(height))
-		if binary.LittleEndian.Uint32(rec[80:]) != recordCRC(scratch) {
-			log.Warn("header store: bad checksum; keeping the records before it", "height", height, "offset", off)
-			break
-		}
-		h, err := consensus.ParseHeader(rec[:80])
-		if err != nil {
-			break
-		}
-		headers = append(headers, h)
-		good = off + recordSize
-	}
+	headers, good := decodeRecords(data)
 	if good != len(data) {
 		log.Warn("header store: cutting off a torn or corrupt tail", "kept_records", good/recordSize, "dropped_bytes", len(data)-good)
 		if err := f.Truncate(int64(good)); err != nil {

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/watchnode/watchnode/internal/btcdtest"
+	"github.com/watchnode/watchnode/node/engine"
+)
+
+// demoStopLimit is how long the demo may take to stop after SIGTERM: its
+// nodes promise 5 s each, stopped together, and btcd a few; an unbounded
+// wait would hide the script looping on after its trap.
+const demoStopLimit = 30 * time.Second
+
+// freePortNumber returns a free loopback port's number.
+func freePortNumber(t *testing.T) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(freePort(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// TestDemoScript runs scripts/demo.sh itself on free ports with a short
+// mining interval, waits for both dashboards and for node B to follow the
+// mined blocks, stops it and checks that it exits promptly, that none of
+// its processes survives, and that its folder keeps the chains, the
+// captures and the logs. It does so three times on the same folder, each
+// run carrying on from the last, stopping it each way: SIGTERM to the
+// script, Ctrl-C (SIGINT to its whole process group, as a terminal sends
+// it) and SIGHUP (the terminal closed).
+func TestDemoScript(t *testing.T) {
+	btcd, btcctl := btcdtest.Binaries(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	ports := map[string]string{}
+	for _, v := range []string{"DEMO_BTCD_PORT", "DEMO_BTCD_RPC_PORT", "DEMO_A_PORT", "DEMO_B_PORT", "DEMO_A_HTTP_PORT", "DEMO_B_HTTP_PORT"} {
+		ports[v] = freePortNumber(t)
+	}
+	env := append(os.Environ(), "DEMO_DIR="+dir, "SERVER="+serverBin, "BTCD="+btcd, "BTCCTL="+btcctl, "DEMO_MINE_INTERVAL=0.2", "FRESH=")
+	for k, v := range ports {
+		env = append(env, k+"="+v)
+	}
+	a := &nodeProc{t: t, http: "127.0.0.1:" + ports["DEMO_A_HTTP_PORT"]}
+	b := &nodeProc{t: t, http: "127.0.0.1:" + ports["DEMO_B_HTTP_PORT"]}
+
+	var height int32
+	stops := []struct {
+		sig   syscall.Signal
+		group bool
+	}{{syscall.SIGTERM, false}, {syscall.SIGINT, true}, {syscall.SIGHUP, false}}
+	for i, stop := range stops {
+		round := i + 1
+		out := runDemo(t, env, stop.sig, stop.group, func(done <-chan struct{}) {
+			waitUntil(t, done, 60*time.Second, "both dashboards to answer", func() bool {
+				var sa, sb engine.Status
+				return a.tryGet("/api/status", &sa) == nil && b.tryGet("/api/status", &sb) == nil
+			})
+			// B follows btcd's mining, beyond what an earlier run left.
+			waitUntil(t, done, 60*time.Second, "node B to follow the mined blocks", func() bool {
+				var s engine.Status
+				return b.tryGet("/api/status", &s) == nil && s.Height > max(height, 101)+2
+			})
+			var s engine.Status
+			b.get("/api/status", &s)
+			height = s.Height
+		})
+		if !strings.Contains(out, "demo: data and logs in "+dir) || !strings.Contains(out, "demo: stopped; data and logs are in "+dir) {
+			t.Errorf("run %d: the script did not say where its folder is at start and at exit:\n%s", round, out)
+		}
+		for _, f := range []string{"btcd.log", "a.log", "b.log", "a/regtest/headers.dat", "b/regtest/headers.dat", "a/regtest/message_capture"} {
+			info, err := os.Stat(filepath.Join(dir, f))
+			if err != nil || !info.IsDir() && info.Size() == 0 {
+				t.Errorf("run %d: %s is missing or empty after the demo stopped: %v", round, f, err)
+			}
+		}
+		if log, _ := os.ReadFile(filepath.Join(dir, "a.log")); strings.Count(string(log), "=== demo started") != round {
+			t.Errorf("run %d: a.log does not keep the earlier runs' logs:\n%s", round, log)
+		}
+	}
+}
+
+// runDemo runs the demo script in a process group of its own, calls check
+// while it runs (done is closed if the script exits), sends sig to the
+// script (to its whole group if group), and checks that it exits within
+// demoStopLimit with the status a shell gives that signal (128+sig) and
+// leaves no process of its group behind. It returns the script's output.
+func runDemo(t *testing.T, env []string, sig syscall.Signal, group bool, check func(done <-chan struct{})) string {
+	t.Helper()
+	cmd := exec.Command("../../scripts/demo.sh")
+	cmd.Env = env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the demo: %v", err)
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		// Whatever happened, nothing of the demo outlives the test.
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+		if t.Failed() {
+			t.Logf("demo output:\n%s", out.String())
+		}
+	}()
+	check(done)
+
+	target := pgid
+	if group {
+		target = -pgid
+	}
+	if err := syscall.Kill(target, sig); err != nil {
+		t.Fatalf("signalling the demo: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(demoStopLimit):
+		t.Fatalf("the demo did not exit within %s of %v", demoStopLimit, sig)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
+		t.Errorf("the demo exited with status %d after %v, want %d", code, sig, 128+int(sig))
+	}
+	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("processes of the demo survive it (signalling its group: %v)", err)
+	}
+	return out.String()
+}
+
+// waitUntil polls cond until it holds, failing the test after timeout or if
+// done is closed first (the process it waits on exited).
+func waitUntil(t *testing.T, done <-chan struct{}, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-done:
+			t.Fatalf("exited while waiting for %s", what)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
