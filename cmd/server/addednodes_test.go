@@ -90,10 +90,16 @@ func TestUnreachableAddedNodes(t *testing.T) {
 			t.Errorf("no-peers hint %q does not mention %s", hint, want)
 		}
 	}
-	for _, want := range []string{"-connect", "unreachable", "refused", "in "} {
+	for _, want := range []string{"-connect", "unreachable", "refused"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("added node row %q lacks %q", row, want)
 		}
+	}
+	// The next attempt is "in 2s (time)", or "now" at the moment it is due.
+	var next string
+	browse(t, ctx, "next attempt", chromedp.Text(`#added-nodes tr[data-addr="`+dead+`"] td[data-col="next_attempt"]`, &next))
+	if next != "now" && !(strings.HasPrefix(next, "in ") && strings.HasSuffix(next, "UTC)")) {
+		t.Errorf("next attempt = %q", next)
 	}
 	var target string
 	browse(t, ctx, "target height note", chromedp.Text(`[data-field="status.sync.target_source"]`, &target))
