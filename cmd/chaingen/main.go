@@ -64,7 +64,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	elapsed := time.Since(start)
 
 	first, last := headers[0], headers[len(headers)-1]
-	fmt.Fprintf(stdout, "wrote %d %s headers to %s\n", len(headers), cfg.opts.Network, cfg.out)
+	noun := "headers"
+	if len(headers) == 1 {
+		noun = "header"
+	}
+	fmt.Fprintf(stdout, "wrote %d %s %s to %s\n", len(headers), cfg.opts.Network, noun, cfg.out)
 	fmt.Fprintf(stdout, "first %s at %s\n", first.BlockHash(), first.Timestamp.UTC().Format(time.RFC3339))
 	fmt.Fprintf(stdout, "last  %s at %s\n", last.BlockHash(), last.Timestamp.UTC().Format(time.RFC3339))
 	fmt.Fprintf(stdout, "elapsed %v (%.0f headers/s)\n", elapsed.Round(time.Millisecond), float64(len(headers))/elapsed.Seconds())
