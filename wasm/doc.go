@@ -10,12 +10,19 @@
 //
 // The functions, all returning JSON strings except watchnodeMessageBytes:
 //
-//	watchnodeOpen(inputs, options)  inputs: [{name, data: Uint8Array}];
+//	watchnodeOpen(inputs, options)  inputs: [{name, data: Uint8Array}],
+//	                                each optionally with what the page
+//	                                knows of its messages: time (RFC 3339),
+//	                                direction (sent, recv), peer (an id),
+//	                                connection (an address);
 //	                                options: {format, command}; returns the
 //	                                entry list (inspect.Result, no trees)
-//	watchnodeMessage(index)         one entry with its field tree
-//	watchnodeMessageBytes(index)    the entry's payload (Uint8Array)
-//	watchnodeExport()               every entry with its field tree
+//	watchnodeMessage(index)         one entry with its field trees (header
+//	                                and payload)
+//	watchnodeMessageBytes(index)    the entry's bytes (Uint8Array): its
+//	                                frame when it has a header, else its
+//	                                payload
+//	watchnodeExport()               every entry with its field trees
 //
 // Misuse returns {"error": "..."}.
 //

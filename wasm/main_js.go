@@ -46,7 +46,7 @@ func register(s *session) {
 		if err != nil {
 			return js.Null()
 		}
-		b := s.payload(i)
+		b := s.raw(i)
 		u8 := js.Global().Get("Uint8Array").New(len(b))
 		js.CopyBytesToJS(u8, b)
 		return u8
@@ -69,7 +69,9 @@ func guard(fn func(args []js.Value) any) func(js.Value, []js.Value) any {
 }
 
 // openJS is watchnodeOpen(inputs, options): inputs is an Array of
-// {name: string, data: Uint8Array}; options is {format, command}, optional.
+// {name: string, data: Uint8Array} with, optionally, what the page knows
+// of the input's messages (time, direction, peer, connection: see
+// parseMeta); options is {format, command}, optional.
 func openJS(s *session, args []js.Value) any {
 	if len(args) < 1 || len(args) > 2 {
 		return errorJSON(fmt.Sprintf("%s takes (inputs, options), got %d arguments", jsOpen, len(args)))
@@ -83,19 +85,24 @@ func openJS(s *session, args []js.Value) any {
 	for i := range inputs {
 		item := list.Index(i)
 		if item.Type() != js.TypeObject {
-			return errorJSON(fmt.Sprintf("input %d is a %s, want {name, data: Uint8Array}", i, describe(item)))
+			return errorJSON(fmt.Sprintf("input %d is %s, want {name, data: Uint8Array}", i, describeAsNoun(item)))
 		}
 		data := item.Get("data")
 		// CopyBytesToGo panics on anything but a Uint8Array, so check first
 		// and say what was expected.
 		if !data.InstanceOf(u8Type) {
-			return errorJSON(fmt.Sprintf("input %d's data is a %s, want a Uint8Array", i, describe(data)))
+			return errorJSON(fmt.Sprintf("input %d's data is %s, want a Uint8Array", i, describeAsNoun(data)))
 		}
 		inputs[i].Data = make([]byte, data.Length())
 		js.CopyBytesToGo(inputs[i].Data, data)
 		if name := item.Get("name"); name.Type() == js.TypeString {
 			inputs[i].Name = name.String()
 		}
+		meta, err := parseMeta(stringField(item, "time"), stringField(item, "direction"), stringField(item, "peer"), stringField(item, "connection"))
+		if err != nil {
+			return errorJSON(fmt.Sprintf("input %d: %v", i, err))
+		}
+		inputs[i].Meta = meta
 	}
 	var opt inspect.Options
 	if len(args) == 2 && args[1].Type() == js.TypeObject {
@@ -122,6 +129,15 @@ func stringField(obj js.Value, key string) string {
 		return v.String()
 	}
 	return ""
+}
+
+// describeAsNoun is describe with its article ("an Array", "a string"),
+// or "undefined" or "null" alone, for sentences "... is X".
+func describeAsNoun(v js.Value) string {
+	if v.IsUndefined() || v.IsNull() {
+		return v.Type().String()
+	}
+	return inspect.WithArticle(describe(v))
 }
 
 // describe names a JS value's kind for error messages: its constructor for

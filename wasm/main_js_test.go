@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"syscall/js"
 	"testing"
@@ -65,11 +66,36 @@ func TestJSOpenMessageExport(t *testing.T) {
 		t.Errorf("watchnodeMessage(1):\n got %s\nwant %s", got, want)
 	}
 	b := global(t, jsMessageBytes).Invoke(0)
-	if !b.InstanceOf(js.Global().Get("Uint8Array")) || b.Length() != 8 {
+	if !b.InstanceOf(js.Global().Get("Uint8Array")) || b.Length() != protocol.HeaderSize+8 {
 		t.Errorf("watchnodeMessageBytes(0) = %s of length %d", describe(b), b.Length())
 	}
 	if got, want := global(t, jsExport).Invoke().String(), native.export(); got != want {
 		t.Errorf("watchnodeExport differs from the native export")
+	}
+}
+
+// TestJSOpenWithMeta passes what the page knows of a logged message along
+// with its bytes, as the page does for a message opened from the node's
+// log, and checks every entry carries it.
+func TestJSOpenWithMeta(t *testing.T) {
+	arr := jsInputs(testInput(t, protocol.Regtest))
+	item := arr.Index(0)
+	item.Set("time", "2026-03-01T12:34:56.789Z")
+	item.Set("direction", "sent")
+	item.Set("peer", "12")
+	item.Set("connection", "[::1]:18444")
+	res := js.Global().Get("JSON").Call("parse", global(t, jsOpen).Invoke(arr))
+	if res.Get("error").Truthy() {
+		t.Fatalf("watchnodeOpen: %s", res.Get("error").String())
+	}
+	e := res.Get("entries").Index(1)
+	if e.Get("time").String() != "2026-03-01T12:34:56.789Z" || e.Get("direction").String() != "sent" ||
+		e.Get("peer").String() != "12" || e.Get("connection").String() != "[::1]:18444" {
+		t.Errorf("entry 1: %s", js.Global().Get("JSON").Call("stringify", e).String())
+	}
+	item.Set("direction", "in")
+	if msg := js.Global().Get("JSON").Call("parse", global(t, jsOpen).Invoke(arr)).Get("error"); !msg.Truthy() {
+		t.Error(`direction "in" was accepted`)
 	}
 }
 
@@ -90,6 +116,12 @@ func TestJSWrongArguments(t *testing.T) {
 		"number item":    {js.Global().Get("Array").New(1)},
 		"unknown format": {jsInputs(), js.ValueOf(map[string]any{"format": "xml"})},
 	}
+	// What each wrong call is told, where the wording matters: the
+	// article before the kind of value.
+	says := map[string]string{
+		"string data": "input 0's data is a string,",
+		"number item": "input 0 is undefined,",
+	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
 			res := open.Invoke(args...)
@@ -97,10 +129,19 @@ func TestJSWrongArguments(t *testing.T) {
 			if err := json.Unmarshal([]byte(res.String()), &obj); err != nil {
 				t.Fatalf("result %q is not a JSON object: %v", res.String(), err)
 			}
-			if msg, _ := obj["error"].(string); msg == "" || len(obj) != 1 {
+			msg, _ := obj["error"].(string)
+			if msg == "" || len(obj) != 1 {
 				t.Fatalf("result %s, want only a non-empty \"error\"", res.String())
 			}
+			if want := says[name]; want != "" && !strings.Contains(msg, want) {
+				t.Errorf("error %q does not say %q", msg, want)
+			}
 		})
+	}
+	buffer := js.Global().Get("Object").New()
+	buffer.Set("data", js.Global().Get("ArrayBuffer").New(8))
+	if msg := open.Invoke(js.Global().Get("Array").New(buffer)).String(); !strings.Contains(msg, "input 0's data is an ArrayBuffer,") {
+		t.Errorf("an ArrayBuffer for the data: %s", msg)
 	}
 	if got := global(t, jsMessage).Invoke("one").String(); got == "" || got[0] != '{' {
 		t.Errorf("watchnodeMessage(\"one\") = %s", got)

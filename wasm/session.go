@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/watchnode/watchnode/node/inspect"
 )
@@ -37,12 +39,13 @@ func (s *session) message(i int) string {
 	return marshal(e)
 }
 
-// payload returns entry i's payload, the bytes its field offsets point into.
-func (s *session) payload(i int) []byte {
+// raw returns the bytes entry i was read from: its frame (header and
+// payload) when the input has headers, else its payload.
+func (s *session) raw(i int) []byte {
 	if s.res == nil {
 		return nil
 	}
-	return s.res.Payload(i)
+	return s.res.Raw(i)
 }
 
 // export returns every entry with its field tree: the same JSON as
@@ -73,4 +76,41 @@ func errorJSON(msg string) string {
 		return `{"error":"internal error"}`
 	}
 	return string(b)
+}
+
+// maxMetaText bounds the page's text about an input: it comes from the
+// address bar, which anyone can write a link to.
+const maxMetaText = 256
+
+// parseMeta reads what the page knows about an input's messages (a message
+// opened from the node's log knows its time, direction, peer and address):
+// the time in RFC 3339, the direction as the decoder names it ("sent" or
+// "recv", relative to the node), the node's id of the peer (digits) and the
+// peer's address. Each may be empty.
+func parseMeta(at, direction, peer, connection string) (inspect.Meta, error) {
+	var m inspect.Meta
+	if at != "" {
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return m, fmt.Errorf("time %q is not an RFC 3339 time: %w", at, err)
+		}
+		m.Time = t.UTC()
+	}
+	switch direction {
+	case "", inspect.DirectionSent, inspect.DirectionRecv:
+		m.Direction = direction
+	default:
+		return m, fmt.Errorf("direction %q is neither %q nor %q", direction, inspect.DirectionSent, inspect.DirectionRecv)
+	}
+	if peer != "" {
+		if _, err := strconv.ParseUint(peer, 10, 64); err != nil {
+			return m, fmt.Errorf("peer %q is not a peer id: %w", peer, err)
+		}
+		m.Peer = peer
+	}
+	if len(connection) > maxMetaText {
+		return m, fmt.Errorf("connection of %d bytes: at most %d", len(connection), maxMetaText)
+	}
+	m.Connection = connection
+	return m, nil
 }

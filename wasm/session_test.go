@@ -73,17 +73,23 @@ func TestSessionOpenMessageExport(t *testing.T) {
 	}
 
 	var one struct {
-		Command string
-		Decoded inspect.Message
+		Command       string
+		Header        *inspect.Field
+		PayloadOffset int `json:"payload_offset"`
+		Decoded       inspect.Message
 	}
 	if err := json.Unmarshal([]byte(s.message(1)), &one); err != nil || one.Decoded.Fields[0].Children[0].Name != "count" {
 		t.Fatalf("message 1: %+v (%v)", one, err)
 	}
+	if one.Header == nil || one.Header.Children[0].Value != "f9beb4d9 (mainnet)" || one.PayloadOffset != protocol.HeaderSize {
+		t.Errorf("message 1's header %+v at payload offset %d", one.Header, one.PayloadOffset)
+	}
 	if got := s.message(2); !strings.Contains(got, "no entry 2") {
 		t.Errorf("message 2 of 2: %s", got)
 	}
-	if p := s.payload(0); len(p) != 8 {
-		t.Errorf("ping payload %x", p)
+	// The page shows the whole frame in hex, header first.
+	if p := s.raw(0); len(p) != protocol.HeaderSize+8 || string(p[4:8]) != "ping" {
+		t.Errorf("ping frame %x", p)
 	}
 
 	full := parseList(t, s.export())
@@ -93,6 +99,42 @@ func TestSessionOpenMessageExport(t *testing.T) {
 
 	if got := parseList(t, s.open(nil, inspect.Options{Format: inspect.FormatPayload})); got.Error == "" {
 		t.Error("a payload without a command was accepted")
+	}
+}
+
+// TestOpenWithMeta checks that what the page knows of a message of the
+// node's log reaches its entry, and that nonsense from the address bar is
+// refused with the reason.
+func TestOpenWithMeta(t *testing.T) {
+	meta, err := parseMeta("2026-03-01T12:34:56.789Z", inspect.DirectionRecv, "7", "127.0.0.1:18444")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := testInput(t, protocol.Regtest)
+	in.Meta = meta
+	s := &session{}
+	var l struct {
+		Entries []struct {
+			Time, Direction, Peer, Connection string
+		}
+	}
+	if err := json.Unmarshal([]byte(s.open([]inspect.Input{in}, inspect.Options{})), &l); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range l.Entries {
+		if e.Time != "2026-03-01T12:34:56.789Z" || e.Direction != "recv" || e.Peer != "7" || e.Connection != "127.0.0.1:18444" {
+			t.Errorf("entry %d: %+v", i, e)
+		}
+	}
+	for _, bad := range [][4]string{
+		{"yesterday", "", "", ""},
+		{"", "in", "", ""},
+		{"", "", "seven", ""},
+		{"", "", "", strings.Repeat("x", maxMetaText+1)},
+	} {
+		if _, err := parseMeta(bad[0], bad[1], bad[2], bad[3]); err == nil {
+			t.Errorf("parseMeta%q accepted", bad)
+		}
 	}
 }
 

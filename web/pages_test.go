@@ -438,7 +438,7 @@ func TestMessagesPage(t *testing.T) {
 	if cell("peer") != "9" || cell("dir") != "out" || cell("command") != "headers" || cell("size") != "173" || cell("time") != "05:06:07.149" {
 		t.Errorf("newest row: %q", texts(first.Find("td")))
 	}
-	if href := first.Find(`td[data-col="command"] a`).AttrOr("href", ""); href != "/decoder#seq=150" {
+	if href := first.Find(`td[data-col="command"] a`).AttrOr("href", ""); href != "/decoder#seq=150&time=2025-03-04T05%3A06%3A07.149Z&dir=out&peer=9&addr=addr-9" {
 		t.Errorf("command link %q", href)
 	}
 

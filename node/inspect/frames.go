@@ -78,11 +78,11 @@ func (f *framer) framesAt(data []byte, base int, resync bool) []Entry {
 		length := binary.LittleEndian.Uint32(rest[16:20])
 		switch {
 		case !bytes.Equal(rest[:4], f.magic[:]):
-			problem = fmt.Sprintf("magic %x where a %s message header should start (%x)", rest[:4], f.network, f.magic)
+			problem = fmt.Sprintf("magic %x where %s message header should start (%x)", rest[:4], WithArticle(string(f.network)), f.magic)
 		case err != nil:
 			problem = fmt.Sprintf("message header: %v", err)
 		case length > protocol.MaxPayload:
-			problem = fmt.Sprintf("%q declares a %d-byte payload, over the protocol's limit of %d", command, length, protocol.MaxPayload)
+			problem = fmt.Sprintf("%q declares %s payload, over the protocol's limit of %d", command, WithArticle(fmt.Sprintf("%d-byte", length)), protocol.MaxPayload)
 		}
 		if problem != "" {
 			next := f.nextMagic(data, off+1)
@@ -96,16 +96,19 @@ func (f *framer) framesAt(data []byte, base int, resync bool) []Entry {
 		end := off + protocol.HeaderSize + int(length)
 		if end > len(data) {
 			return append(out, f.errorAt(base+off, fmt.Sprintf(
-				"%q declares a %d-byte payload but only %d bytes follow (input cut short)", command, length, len(rest)-protocol.HeaderSize)))
+				"%q declares %s payload but only %d bytes follow (input cut short)", command, WithArticle(fmt.Sprintf("%d-byte", length)), len(rest)-protocol.HeaderSize)))
 		}
 		payload := data[off+protocol.HeaderSize : end]
-		sum := [4]byte(rest[20:24])
-		valid := protocol.Checksum(payload) == sum
+		sum, want := [4]byte(rest[20:24]), protocol.Checksum(payload)
+		valid := want == sum
 		e := Entry{
 			Kind: KindMessage, Source: f.name, Offset: base + off, Direction: f.direction,
 			From: f.from, To: f.to, Connection: f.connection, Network: string(f.network),
 			Command: command, Length: int(length), Checksum: hex.EncodeToString(sum[:]),
-			ChecksumValid: &valid, payload: payload,
+			ChecksumValid: &valid, payload: payload, frame: data[off:end],
+		}
+		if !valid {
+			e.ChecksumExpected = hex.EncodeToString(want[:])
 		}
 		if f.timeOf != nil {
 			e.at = f.timeOf(base+off, base+end)

@@ -54,8 +54,10 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzOpen: whatever a person drops on the decoder page, in whatever format
-// they choose, Open never panics, every entry has a kind, and each entry's
-// detail and the JSON export can be made.
+// they choose, Open never panics, every entry has a kind, each entry's
+// detail and the JSON export can be made, a header's fields tile the
+// frame's first 24 bytes and the bytes shown in hex hold the whole frame,
+// and the error count covers every error entry and bad checksum.
 func FuzzOpen(f *testing.F) {
 	ping, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgPing(1))
 	f.Add(uint8(0), ping)
@@ -68,13 +70,37 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		problems := 0
 		for i, e := range r.Entries {
 			if e.Kind != KindMessage && e.Kind != KindError || e.Index != i {
 				t.Fatalf("entry %d: %+v", i, e)
 			}
-			if i < 8 {
-				r.Detail(i)
+			if e.Kind == KindError || e.ChecksumValid != nil && !*e.ChecksumValid || e.Error != "" {
+				problems++
 			}
+			if i >= 8 {
+				continue
+			}
+			d, _ := r.Detail(i)
+			if d.Header == nil {
+				continue
+			}
+			if len(r.Raw(i)) != d.PayloadOffset+e.Length {
+				t.Fatalf("entry %d: %d bytes shown for a %d-byte payload after %d", i, len(r.Raw(i)), e.Length, d.PayloadOffset)
+			}
+			end := 0
+			for _, c := range d.Header.Children {
+				if c.Offset != end {
+					t.Fatalf("entry %d: header field %s at %d, want %d", i, c.Name, c.Offset, end)
+				}
+				end += c.Length
+			}
+			if end != protocol.HeaderSize || d.PayloadOffset != end {
+				t.Fatalf("entry %d: header fields end at %d, payload at %d", i, end, d.PayloadOffset)
+			}
+		}
+		if problems != r.Errors {
+			t.Fatalf("%d entries with a problem, %d errors counted", problems, r.Errors)
 		}
 		if _, err := json.Marshal(r.WithFields()); err != nil {
 			t.Fatal(err)

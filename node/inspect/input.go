@@ -53,6 +53,19 @@ type Input struct {
 	// and the parent directory (the peer's address) the connection.
 	Name string
 	Data []byte
+	// Meta is what the input's source knows about its messages that their
+	// bytes do not say: it fills those fields of every entry read from it.
+	Meta Meta
+}
+
+// Meta is what is known about an input's messages from elsewhere. A message
+// opened from the node's log, for one, is a bare frame, but the log knows
+// when it passed, which way and with which peer.
+type Meta struct {
+	Time       time.Time
+	Direction  string // DirectionSent or DirectionRecv: relative to the node
+	Peer       string // the node's id of the peer
+	Connection string // the peer's address
 }
 
 // Options say how to read the inputs.
@@ -95,31 +108,51 @@ type Entry struct {
 	From       string `json:"from,omitempty"`
 	To         string `json:"to,omitempty"`
 	Connection string `json:"connection,omitempty"`
+	Peer       string `json:"peer,omitempty"` // the node's id of the peer, for a message of its log
 	Network    string `json:"network,omitempty"`
 	Command    string `json:"command,omitempty"`
 	Length     int    `json:"length"` // payload bytes
 	// Checksum is the header's checksum as on the wire; ChecksumValid says
-	// whether it matches the payload. Both are absent when the input has no
-	// header (Core capture files and bare payloads store none).
-	Checksum      string `json:"checksum,omitempty"`
-	ChecksumValid *bool  `json:"checksum_valid,omitempty"`
-	Summary       string `json:"summary,omitempty"`
+	// whether it matches the payload, and ChecksumExpected, when it does
+	// not, what it should be. They are absent when the input has no header
+	// (Core capture files and bare payloads store none). A message with a
+	// bad checksum is still decoded, as Wireshark does, and counted as an
+	// error.
+	Checksum         string `json:"checksum,omitempty"`
+	ChecksumValid    *bool  `json:"checksum_valid,omitempty"`
+	ChecksumExpected string `json:"checksum_expected,omitempty"`
+	Summary          string `json:"summary,omitempty"`
 	// Error is why reading stopped or skipped bytes (Kind "error"), or why a
 	// message's payload did not decode (Kind "message").
-	Error   string   `json:"error,omitempty"`
-	Decoded *Message `json:"decoded,omitempty"` // the field tree; see Result.Detail
+	Error string `json:"error,omitempty"`
+	// Header is the field tree of the message's 24-byte header, with
+	// offsets from the frame's first byte, and PayloadOffset where the
+	// payload starts in the frame (24); both are absent when the input has
+	// no headers. Decoded is the payload's field tree, with offsets from the
+	// payload's first byte. Result.Detail fills all three.
+	Header        *Field   `json:"header,omitempty"`
+	PayloadOffset int      `json:"payload_offset,omitempty"`
+	Decoded       *Message `json:"decoded,omitempty"`
 
 	at      time.Time // zero when the input has no times
 	payload []byte
+	frame   []byte // header and payload, as read; nil when the input has no headers
 }
 
 // Result is everything found in the inputs.
 type Result struct {
-	Format   string  `json:"format"` // the format read; "mixed" when inputs differ
-	Bytes    int     `json:"bytes"`  // input bytes
-	Messages int     `json:"messages"`
-	Errors   int     `json:"errors"`
-	Entries  []Entry `json:"entries"`
+	Format string `json:"format"` // the format read; "mixed" when inputs differ
+	// Bytes counts the bytes read: for hex text, the bytes it decodes to,
+	// not its characters (unless it does not decode).
+	Bytes    int `json:"bytes"`
+	Messages int `json:"messages"` // entries of kind message, flawed ones too
+	// Errors counts the entries with a problem: every error entry, and each
+	// message with a bad checksum (BadChecksums) or a payload that does not
+	// decode (Malformed), once even when it has both.
+	Errors       int     `json:"errors"`
+	BadChecksums int     `json:"bad_checksums"`
+	Malformed    int     `json:"malformed"`
+	Entries      []Entry `json:"entries"`
 }
 
 // Open reads inputs and lists their messages with summaries, checksums and
@@ -142,8 +175,9 @@ func Open(inputs []Input, opt Options) (*Result, error) {
 	res := &Result{Entries: []Entry{}}
 	timed := true
 	for _, in := range inputs {
-		res.Bytes += len(in.Data)
-		format, entries := readInput(in, opt)
+		format, size, entries := readInput(in, opt)
+		res.Bytes += size
+		in.Meta.fill(entries)
 		switch res.Format {
 		case "":
 			res.Format = string(format)
@@ -169,11 +203,40 @@ func Open(inputs []Input, opt Options) (*Result, error) {
 		}
 		if e.Kind == KindError {
 			res.Errors++
-		} else {
-			res.Messages++
+			continue
+		}
+		res.Messages++
+		badSum, malformed := e.ChecksumValid != nil && !*e.ChecksumValid, e.Error != ""
+		if badSum {
+			res.BadChecksums++
+		}
+		if malformed {
+			res.Malformed++
+		}
+		if badSum || malformed {
+			res.Errors++
 		}
 	}
 	return res, nil
+}
+
+// fill sets the fields of entries that m knows and their bytes did not say.
+func (m Meta) fill(entries []Entry) {
+	for i := range entries {
+		e := &entries[i]
+		if e.at.IsZero() {
+			e.at = m.Time
+		}
+		if e.Direction == "" {
+			e.Direction = m.Direction
+		}
+		if e.Connection == "" {
+			e.Connection = m.Connection
+		}
+		if e.Peer == "" {
+			e.Peer = m.Peer
+		}
+	}
 }
 
 // Payload returns entry i's payload (nil for error entries or a bad index):
@@ -185,7 +248,21 @@ func (r *Result) Payload(i int) []byte {
 	return r.Entries[i].payload
 }
 
-// Detail returns entry i with its field tree.
+// Raw returns the bytes entry i was read from, as the decoder page shows
+// them in hex: the whole frame (header, then payload) when the input has
+// headers, else the payload; nil for error entries or a bad index.
+func (r *Result) Raw(i int) []byte {
+	if i < 0 || i >= len(r.Entries) {
+		return nil
+	}
+	if e := &r.Entries[i]; e.frame != nil {
+		return e.frame
+	}
+	return r.Entries[i].payload
+}
+
+// Detail returns entry i with its field trees: its header's, if it has
+// one, and its payload's.
 func (r *Result) Detail(i int) (Entry, bool) {
 	if i < 0 || i >= len(r.Entries) {
 		return Entry{}, false
@@ -194,6 +271,9 @@ func (r *Result) Detail(i int) (Entry, bool) {
 	if e.Kind == KindMessage {
 		m := Decode(e.Command, e.payload)
 		e.Decoded = &m
+		if h, ok := HeaderTree(e.frame); ok {
+			e.Header, e.PayloadOffset = &h, protocol.HeaderSize
+		}
 	}
 	return e, true
 }
@@ -209,17 +289,18 @@ func (r *Result) WithFields() *Result {
 	return &out
 }
 
-// readInput reads one input in the chosen (or detected) format.
-func readInput(in Input, opt Options) (Format, []Entry) {
+// readInput reads one input in the chosen (or detected) format. size is
+// the bytes read: hex text counts as the bytes it decodes to.
+func readInput(in Input, opt Options) (format Format, size int, entries []Entry) {
 	data := in.Data
-	format := opt.Format
+	format = opt.Format
 	if format == FormatAuto {
 		format = detect(data, opt.Command)
 	}
 	if format == FormatHex {
 		raw, err := decodeHexText(data)
 		if err != nil {
-			return FormatHex, []Entry{errorEntry(in.Name, err.offset, err.Error())}
+			return FormatHex, len(data), []Entry{errorEntry(in.Name, err.offset, err.Error())}
 		}
 		data = raw
 		switch {
@@ -228,7 +309,7 @@ func readInput(in Input, opt Options) (Format, []Entry) {
 			format = FormatPayload
 		default:
 			if format = detect(raw, ""); format == FormatHex || format == "" {
-				return FormatHex, []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
+				return FormatHex, len(raw), []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
 					"the hex decodes to %d bytes that are neither framed messages (%s) nor a capture file; to decode a bare payload choose the payload format and its command",
 					len(raw), describeStart(raw)))}
 			}
@@ -236,15 +317,15 @@ func readInput(in Input, opt Options) (Format, []Entry) {
 	}
 	switch format {
 	case FormatFrames:
-		return format, newFramer(in.Name).frames(data)
+		return format, len(data), newFramer(in.Name).frames(data)
 	case FormatCore:
-		return format, readCore(in.Name, data)
+		return format, len(data), readCore(in.Name, data)
 	case FormatPayload:
-		return format, []Entry{payloadEntry(in.Name, opt.Command, data)}
+		return format, len(data), []Entry{payloadEntry(in.Name, opt.Command, data)}
 	case FormatPcap:
-		return format, readPacketCaptureInput(in.Name, data)
+		return format, len(data), readPacketCaptureInput(in.Name, data)
 	}
-	return FormatAuto, []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
+	return FormatAuto, len(data), []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
 		"not recognized: not a pcap or pcapng file, not framed messages (%s), not a Bitcoin Core capture file and not hex text; choose a format",
 		describeStart(data)))}
 }

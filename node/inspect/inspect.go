@@ -1,6 +1,8 @@
 // Package inspect decodes one P2P message payload into a tree of named,
 // typed fields, each with its byte offset and length within the payload, for
-// people reading captures (the dashboard and the WebAssembly decoder).
+// people reading captures (the dashboard and the WebAssembly decoder). A
+// framed message's 24-byte header has a tree of its own (HeaderTree), with
+// offsets within the frame, shown before the payload's as Wireshark does.
 //
 // It is pure (no I/O, no clocks) and builds for js/wasm. The reader is
 // hand-written because the exact offsets are the point. It never panics on

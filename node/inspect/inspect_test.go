@@ -195,7 +195,7 @@ func TestDecodeMessages(t *testing.T) {
 			"addr_recv":          "[2001:db8::1]:18333",
 			"addr_from":          "203.0.113.7:8333",
 			"addr_from/services": "0x9 NETWORK|WITNESS",
-			"nonce":              "1234605616436508552",
+			"nonce":              "0x1122334455667788",
 			"user_agent":         `"/watchnode:0.1/"`,
 			"start_height":       "830000",
 			"relay":              "true",
@@ -207,8 +207,8 @@ func TestDecodeMessages(t *testing.T) {
 		{name: "getaddr", command: "getaddr", payload: encode(t, wire.NewMsgGetAddr())},
 		{name: "mempool", command: "mempool", payload: encode(t, wire.NewMsgMemPool())},
 		{name: "filterclear", command: "filterclear", payload: encode(t, wire.NewMsgFilterClear())},
-		{name: "ping", command: "ping", payload: encode(t, wire.NewMsgPing(42)), want: map[string]string{"nonce": "42"}},
-		{name: "pong", command: "pong", payload: encode(t, wire.NewMsgPong(7)), want: map[string]string{"nonce": "7"}},
+		{name: "ping", command: "ping", payload: encode(t, wire.NewMsgPing(42)), want: map[string]string{"nonce": "0x000000000000002a"}},
+		{name: "pong", command: "pong", payload: encode(t, wire.NewMsgPong(7)), want: map[string]string{"nonce": "0x0000000000000007"}},
 		{name: "feefilter", command: "feefilter", payload: encode(t, wire.NewMsgFeeFilter(1000)), want: map[string]string{"feerate": "1000 sat/kvB"}},
 		{name: "sendcmpct", command: "sendcmpct", payload: encode(t, &protocol.MsgSendCmpct{Announce: true, Version: 2}),
 			want: map[string]string{"announce": "true", "version": "2"}},
@@ -416,7 +416,7 @@ func TestCompactBlocksAndTxRcncl(t *testing.T) {
 		want    map[string]string
 	}{
 		{"cmpctblock", cmpct, map[string]string{
-			"header/hash": hashB, "nonce": "99", "short_ids/short_ids[1]": "0708090a0b0c",
+			"header/hash": hashB, "nonce": "0x0000000000000063", "short_ids/short_ids[1]": "0708090a0b0c",
 			"prefilled_txn/prefilled_txn[0]/index":    "0 (differential; index 0)",
 			"prefilled_txn/prefilled_txn[1]/index":    "2 (differential; index 3)",
 			"prefilled_txn/prefilled_txn[1]/tx/wtxid": sampleTx(true).WitnessHash().String(),

@@ -46,7 +46,7 @@ func decodeVersion(d *dec) {
 	if d.left() == 0 {
 		return
 	}
-	d.u64("nonce", "uint64", dec64)
+	d.u64("nonce", "uint64", nonce64)
 	if d.left() == 0 {
 		return
 	}
@@ -86,7 +86,15 @@ func (d *dec) netAddrBody(timed bool) string {
 	return netip.AddrPortFrom(addr, port).String()
 }
 
-func decodeNonce(d *dec) { d.u64("nonce", "uint64", dec64) }
+func decodeNonce(d *dec) { d.u64("nonce", "uint64", nonce64) }
+
+// nonce64 shows a 64-bit nonce (version, ping, pong, cmpctblock) in hex,
+// 16 digits: it is an identifier, not a quantity, and hex is how Bitcoin
+// Core's logs print ping nonces ("%x expected, %x received"), how Wireshark
+// shows them, and how the message summaries already say them ("nonce
+// 0x..."), so the tree and the summary read the same. A block header's
+// 32-bit nonce stays decimal, as Core's getblockheader gives it.
+func nonce64(v uint64) string { return fmt.Sprintf("0x%016x", v) }
 
 func decodeFeeFilter(d *dec) {
 	d.u64("feerate", "int64", func(v uint64) string { return fmt.Sprintf("%d sat/kvB", int64(v)) })
@@ -424,7 +432,7 @@ func decodeCFCheckpt(d *dec) {
 
 func decodeCmpctBlock(d *dec) {
 	d.header("header")
-	d.u64("nonce", "uint64", dec64)
+	d.u64("nonce", "uint64", nonce64)
 	d.group("short_ids", "list", func() string {
 		n, _ := d.count(6, "short ids")
 		for i := uint64(0); i < n && !d.failed(); i++ {

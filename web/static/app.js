@@ -442,15 +442,34 @@
     return !f.dir || line.dir === f.dir;
   }
 
+  // decoderLink opens a log line's message in the decoder with what the
+  // log knows of it, which its bytes do not say; the same link as the
+  // server's (views.DecoderLink), seq first.
+  function decoderLink(line) {
+    let href = "/decoder#seq=" + String(line.seq);
+    const add = (key, v) => {
+      if (typeof v === "string" && v !== "") href += "&" + key + "=" + encodeURIComponent(v);
+    };
+    add("time", line.time);
+    if (line.dir === "in" || line.dir === "out") add("dir", line.dir);
+    if (isId(line.peer) && line.peer > 0) add("peer", String(line.peer));
+    add("addr", line.addr);
+    return href;
+  }
+
   function lineCell(line, c) {
     if (c === "time") return timeEl(line.time, fmtClock);
-    if (c === "command") return link("/decoder#seq=", line.seq, plain(line.command));
+    if (c === "command") return isId(line.seq) ? el("a", plain(line.command), { href: decoderLink(line) }) : plain(line.command);
     if (c === "size") return fmtNumber(line.size);
     if (c !== "peer") return plain(line[c]); // dir, addr, summary, seq
     const a = peerLink(line.peer);
     if (typeof a !== "string" && typeof line.addr === "string") a.title = line.addr;
     return a;
   }
+
+  // FRAME_TITLE says what a log line's size counts, as the server's rows
+  // do (views.frameSizeTitle).
+  const FRAME_TITLE = "Whole frame as on the wire: 24-byte header + payload";
 
   const lineClass = (c) => (c === "peer" || c === "size" ? "num" : c === "summary" ? "summary" : "");
 
@@ -462,6 +481,8 @@
     const frag = document.createDocumentFragment();
     for (const line of lines.slice(-max).reverse()) {
       const tr = row(cols, (c) => lineCell(line, c), lineClass);
+      const size = tr.querySelector('td[data-col="size"]');
+      if (size) size.title = FRAME_TITLE;
       if (isId(line.seq)) tr.dataset.seq = String(line.seq);
       if (line.dir === "in" || line.dir === "out") tr.className = "dir-" + line.dir;
       frag.append(tr);

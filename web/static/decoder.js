@@ -8,27 +8,41 @@
 // anywhere on the page, the node's own captures (#dec-captures, listed by
 // /api/captures), and links into the page: #seq=N opens message N of the
 // node's log (/api/messages/N/raw), #capture=CONN a connection's capture.
+// A #seq link may say what the log knows of the message, which its bytes do
+// not: &time=RFC3339&dir=in|out&peer=ID&addr=HOST:PORT (the messages page's
+// links do); without them the page asks the log (/api/messages).
 //
 // DOM hooks (for the page's browser tests):
 //   #dec-status   data-state: loading | ready | decoding | done | error.
-//                 After a decode: data-entries, data-decode-ms (the time
-//                 spent in watchnodeOpen), data-load-ms (parsing its JSON
-//                 and showing the list), data-format, data-messages,
-//                 data-errors, and data-opens, which counts decodes so a
-//                 test can tell one from the next.
+//                 After a decode: data-result, the verdict: ok (no
+//                 problem), problems (messages, and errors among them) or
+//                 nothing (no message decoded); data-entries,
+//                 data-decode-ms (the time spent in watchnodeOpen),
+//                 data-load-ms (parsing its JSON and showing the list),
+//                 data-format, data-bytes, data-messages, data-errors
+//                 (entries with a problem, bad checksums included),
+//                 data-bad-checksums, data-malformed, and data-opens, which
+//                 counts decodes so a test can tell one from the next.
+//   #dec-header   dt/dd pairs; each dd has data-key (source, time, dir,
+//                 peer, connection, network, command, size, checksum, ...).
 //   #dec-list     the list box. Only the rows in view exist: .dec-row with
 //                 data-index (the entry) and aria-selected="true" on the
 //                 selected one.
 //   #dec-tree     li.field with data-path ("2.0.3": indexes from the top),
-//                 data-offset, data-length; .selected on the selected one.
-//                 li.group stands for a range of 100+ children.
-//   #dec-hexview  span.byte[data-offset] (span.char in the ASCII column),
-//                 .hl on the bytes of the selected field.
+//                 data-offset, data-length (in the bytes of the hex view);
+//                 .selected on the selected one. A framed message's tree
+//                 opens with its header (path "0"), then the payload's
+//                 fields. li.group stands for a range of 100+ children.
+//   #dec-hexview  span.byte[data-offset] (span.char in the ASCII column):
+//                 the whole frame when the input has headers (.hdr on the
+//                 header's 24 bytes), else the payload; .hl on the bytes of
+//                 the selected field.
 //   #dec-export   downloads decoded.json, then sets data-export-bytes.
 //
 // The decoder's globals (wasm/): watchnodeOpen(inputs, options),
 // watchnodeMessage(index) and watchnodeExport() return JSON strings;
-// watchnodeMessageBytes(index) returns the payload as a Uint8Array.
+// watchnodeMessageBytes(index) returns the entry's bytes as a Uint8Array:
+// its frame when it has a header, else its payload.
 //
 // SECURITY: the bytes come from files, from remote peers or from a paste,
 // so every name, summary and value is hostile text. This file builds the
@@ -74,6 +88,7 @@
   const fmtInt = (n) => Number(n).toLocaleString("en-US");
   const plural = (n, one, many) => fmtInt(n) + " " + (n === 1 ? one : many);
   const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+  const HEADER_SIZE = 24; // a message header: magic, command, length, checksum
   const pad = (n, w) => String(n).padStart(w, "0");
 
   function fmtBytes(v) {
@@ -91,8 +106,11 @@
     const ms = Date.parse(s.replace(/(\.\d{3})\d+/, "$1"));
     return Number.isFinite(ms) ? new Date(ms) : null;
   }
-  const fmtClock = (d) => (d ? pad(d.getHours(), 2) + ":" + pad(d.getMinutes(), 2) + ":" + pad(d.getSeconds(), 2) + "." + pad(d.getMilliseconds(), 3) : "");
-  const fmtDateTime = (d) => (d ? d.getFullYear() + "-" + pad(d.getMonth() + 1, 2) + "-" + pad(d.getDate(), 2) + " " + fmtClock(d) : "");
+  // Times are UTC, as on the dashboard's message log, so that a message
+  // opened from there shows the time it was listed with.
+  const fmtClock = (d) => (d ? pad(d.getUTCHours(), 2) + ":" + pad(d.getUTCMinutes(), 2) + ":" + pad(d.getUTCSeconds(), 2) + "." + pad(d.getUTCMilliseconds(), 3) : "");
+  const fmtDate = (d) => d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1, 2) + "-" + pad(d.getUTCDate(), 2);
+  const fmtDateTime = (d) => (d ? fmtDate(d) + " " + fmtClock(d) + " UTC" : "");
 
   // nextFrame resolves once the browser has painted, so a status set just
   // before a long synchronous decode is on screen during it. The timeout
@@ -209,6 +227,7 @@
   // integers; search holds the lowercased text, built by the first search.
   const model = {
     format: "",
+    note: "", // what the header box says of the input's context, if anything
     entries: [],
     cmd: new Int32Array(0),
     dir: new Int32Array(0),
@@ -262,8 +281,8 @@
 
   // decode runs watchnodeOpen and shows the result; it returns whether it
   // succeeded. The decode is synchronous and may take a while: the status
-  // says so first.
-  async function decode(inputs, options, token) {
+  // says so first. note, if any, is shown with every entry's detail.
+  async function decode(inputs, options, token, note) {
     try {
       await decoderReady;
     } catch (err) {
@@ -285,17 +304,18 @@
       setStatus("error", "could not decode: " + err.message);
       return false;
     }
-    load(res, ms, t0);
+    load(res, ms, t0, note);
     return true;
   }
 
   // load shows a decode's result; t0 is when the decode started, ms how
   // long watchnodeOpen took.
-  function load(res, ms, t0) {
+  function load(res, ms, t0, note) {
     const entries = Array.isArray(res.entries) ? res.entries.map((e) => (isObj(e) ? e : {})) : [];
     const cmd = intern(entries, "command"), dir = intern(entries, "direction"), conn = intern(entries, "connection");
     Object.assign(model, {
       format: str(res.format),
+      note: str(note),
       entries,
       cmd: cmd.ids,
       dir: dir.ids,
@@ -315,25 +335,49 @@
     opens++;
     const s = $("dec-status");
     const messages = count(res.messages), errors = count(res.errors);
+    const verdict = verdictOf(res, entries);
     Object.assign(s.dataset, {
+      result: verdict.result,
       entries: String(entries.length),
       decodeMs: ms.toFixed(1),
       loadMs: (performance.now() - t0 - ms).toFixed(1),
       format: model.format,
+      bytes: String(count(res.bytes)),
       messages: String(messages),
       errors: String(errors),
+      badChecksums: String(count(res.bad_checksums)),
+      malformed: String(count(res.malformed)),
       opens: String(opens),
     });
-    setStatus("done", [
-      model.format || "unknown format",
-      fmtBytes(count(res.bytes)),
-      plural(messages, "message", "messages"),
-      plural(errors, "error", "errors"),
-      "decoded in " + ms.toFixed(1) + " ms",
-    ].join(" \u00b7 "));
+    setStatus("done", verdict.text + " \u00b7 decoded in " + ms.toFixed(1) + " ms");
     $("dec-export").disabled = false;
     $("dec-export-msg").textContent = "";
     setTimeout(buildSearch, 100);
+  }
+
+  // verdictOf sums a decode up for the status bar: ok (green) only when
+  // every entry is a message without a problem. Errors count every entry
+  // with one, bad checksums included (their payloads are decoded anyway, as
+  // Wireshark does, and flagged); when nothing decoded, the first error is
+  // what the user needs to read.
+  function verdictOf(res, entries) {
+    const messages = count(res.messages), errors = count(res.errors);
+    const head = [model.format && model.format !== "auto" ? model.format : "", fmtBytes(count(res.bytes))].filter(Boolean);
+    if (messages === 0) {
+      const first = entries.find((e) => e.kind === "error");
+      const why = first ? str(first.error) : "the input holds no message";
+      return { result: "nothing", text: ["\u2717 nothing decoded: " + why, ...head].join(" \u00b7 ") };
+    }
+    const parts = [...head, plural(messages, "message", "messages")];
+    if (errors === 0) return { result: "ok", text: [...parts, "no errors"].join(" \u00b7 ") };
+    const bad = count(res.bad_checksums), malformed = count(res.malformed);
+    const unreadable = entries.reduce((n, e) => n + (e.kind === "error" ? 1 : 0), 0);
+    const kinds = [
+      bad ? plural(bad, "bad checksum", "bad checksums") : "",
+      malformed ? plural(malformed, "malformed payload", "malformed payloads") : "",
+      unreadable ? plural(unreadable, "reading error", "reading errors") : "",
+    ].filter(Boolean);
+    return { result: "problems", text: "\u26a0 " + [...parts, plural(errors, "error", "errors") + (kinds.length ? " (" + kinds.join(", ") + ")" : "")].join(" \u00b7 ") };
   }
 
   const dirRank = (d) => (DIR_ORDER.indexOf(d) + DIR_ORDER.length + 1) % (DIR_ORDER.length + 1); // unknown last
@@ -460,7 +504,7 @@
     c[4].textContent = e.command ? str(e.command) : isError ? "\u26a0 error" : "";
     c[5].textContent = Number.isFinite(e.length) ? fmtInt(e.length) : "";
     c[6].textContent = checksumText(e);
-    c[6].title = e.checksum ? "checksum " + str(e.checksum) : "";
+    c[6].title = e.checksum ? "checksum " + str(e.checksum) + (e.checksum_expected ? ", expected " + str(e.checksum_expected) : "") : "";
     const text = isError ? str(e.error) || str(e.summary) : e.error ? (e.summary ? str(e.summary) + " \u2014 " : "") + str(e.error) : str(e.summary);
     c[7].textContent = text;
     c[7].title = text.length > 80 ? text.slice(0, 2000) : "";
@@ -529,13 +573,17 @@
 
   // ---------------------------------------------------------------- detail
 
-  const detail = { index: -1, fields: [], bytes: new Uint8Array(0) };
+  // detail is the entry shown: its fields (the header's, then the
+  // payload's) with offsets in bytes, the bytes of the hex view, and base,
+  // where the payload starts in them (24 after a header, else 0).
+  const detail = { index: -1, fields: [], bytes: new Uint8Array(0), base: 0 };
 
   function hideDetail() {
     clearTimeout(detailTimer);
     detail.index = -1;
     detail.fields = [];
     detail.bytes = new Uint8Array(0);
+    detail.base = 0;
     $("dec-detail").hidden = true;
     $("dec-header").replaceChildren();
     $("dec-tree").replaceChildren();
@@ -545,10 +593,10 @@
   }
 
   function showDetail(i) {
-    const base = model.entries[i];
-    if (!base) return hideDetail();
-    const index = Number.isSafeInteger(base.index) ? base.index : i;
-    let msg = base, bytes = new Uint8Array(0), problem = "";
+    const listed = model.entries[i];
+    if (!listed) return hideDetail();
+    const index = Number.isSafeInteger(listed.index) ? listed.index : i;
+    let msg = listed, bytes = new Uint8Array(0), problem = "";
     try {
       msg = parseResult(globalThis.watchnodeMessage(index));
       const b = globalThis.watchnodeMessageBytes(index);
@@ -557,49 +605,102 @@
       problem = "could not decode this entry: " + err.message;
     }
     const decoded = isObj(msg.decoded) ? msg.decoded : null;
+    const header = isObj(msg.header) ? msg.header : null;
+    const base = header && Number.isSafeInteger(msg.payload_offset) && msg.payload_offset > 0 && msg.payload_offset <= bytes.length ? msg.payload_offset : 0;
+    const payloadFields = decoded && Array.isArray(decoded.fields) ? decoded.fields : [];
+    // The payload's offsets count from its first byte; the hex view shows
+    // the frame, header first, so they move by the header's size.
+    if (base) shiftOffsets(payloadFields, base);
     detail.index = i;
-    detail.fields = decoded && Array.isArray(decoded.fields) ? decoded.fields : [];
+    detail.fields = base ? [header, ...payloadFields] : payloadFields;
     detail.bytes = bytes;
+    detail.base = base;
     $("dec-detail").hidden = false;
     renderHeader(msg, decoded, problem);
     renderTree(detail.fields, decoded);
-    const err = decoded && isObj(decoded.error) && Number.isSafeInteger(decoded.error.offset) ? decoded.error.offset : -1;
+    const err = decoded && isObj(decoded.error) && Number.isSafeInteger(decoded.error.offset) ? base + decoded.error.offset : -1;
     hex.box.scrollTop = 0;
     setHighlight(0, 0, err);
     renderHex(true);
     hexInfo();
   }
 
-  // renderHeader fills the header box: one dt/dd pair per known value.
+  // shiftOffsets moves a field tree's offsets by n, in place (the tree was
+  // just parsed for this view). A block's tree has 100,000+ fields: a
+  // stack, not recursion.
+  function shiftOffsets(fields, n) {
+    const stack = [fields];
+    while (stack.length) {
+      for (const f of stack.pop()) {
+        if (!isObj(f)) continue;
+        if (Number.isSafeInteger(f.offset)) f.offset += n;
+        if (Array.isArray(f.children) && f.children.length) stack.push(f.children);
+      }
+    }
+  }
+
+  // renderHeader fills the header box: one dt/dd pair per known value,
+  // each dd with data-key for tests.
   function renderHeader(e, decoded, problem) {
     const dl = $("dec-header");
     dl.replaceChildren();
-    const add = (label, value, className) => {
+    const add = (key, label, value, className) => {
       if (value === "" || value === null || value === undefined) return;
       const dd = el("dd", null, className);
+      dd.dataset.key = key;
       dd.append(value);
       dl.append(el("dt", label), dd);
     };
-    add("Entry", "#" + str(e.index) + (e.source ? " in " + str(e.source) : "") + (Number.isSafeInteger(e.offset) ? " at byte " + fmtInt(e.offset) : ""));
+    add("source", "Source", sourceText(e));
     const t = parseTime(e.time);
-    if (t) add("Time", Object.assign(el("time", fmtDateTime(t)), { dateTime: str(e.time), title: str(e.time) }));
-    add("Direction", DIRS[e.direction] || str(e.direction));
-    if (e.from || e.to) add("From \u2192 to", (str(e.from) || "?") + " \u2192 " + (str(e.to) || "?"), "addr");
-    add("Connection", str(e.connection), "addr");
-    add("Network", str(e.network));
-    add("Command", str(e.command), "mono");
-    if (Number.isFinite(e.length)) add("Length", plural(e.length, "byte", "bytes"));
-    add("Checksum", checksumDetail(e), e.checksum_valid === false ? "bad mono" : "mono");
-    add("Summary", str(e.summary));
-    add("Error", str(e.error), "bad");
-    if (decoded && isObj(decoded.error)) add("Decode error", decodeErrorNode(decoded.error), "bad");
-    add("Problem", problem, "bad");
+    if (t) add("time", "Time", Object.assign(el("time", fmtDateTime(t)), { dateTime: str(e.time), title: str(e.time) }));
+    if (model.note) add("note", "Context", model.note, "hint");
+    add("dir", "Direction", DIRS[e.direction] || str(e.direction));
+    if (e.peer) add("peer", "Peer", peerNode(e));
+    if (e.from || e.to) add("from-to", "From \u2192 to", (str(e.from) || "?") + " \u2192 " + (str(e.to) || "?"), "addr");
+    if (!e.peer) add("connection", "Connection", str(e.connection), "addr");
+    add("network", "Network", str(e.network));
+    add("command", "Command", str(e.command), "mono");
+    if (Number.isSafeInteger(e.length) && e.length >= 0) add("size", "Size", sizeText(e));
+    add("checksum", "Checksum", checksumDetail(e), e.checksum_valid === false ? "bad mono" : "mono");
+    add("summary", "Summary", str(e.summary));
+    // A payload that did not decode says so once, with a link to the byte.
+    if (decoded && isObj(decoded.error)) add("decode-error", "Decode error", decodeErrorNode(decoded.error), "bad");
+    else add("error", "Error", str(e.error), "bad");
+    add("problem", "Problem", problem, "bad");
+  }
+
+  // sourceText says where the entry is: which input and, when the input
+  // holds more than this entry, its number and byte there.
+  function sourceText(e) {
+    const src = str(e.source) || "input";
+    if (model.entries.length === 1 && !e.offset) return src;
+    return src + ", entry #" + str(e.index) + (Number.isSafeInteger(e.offset) ? " at byte " + fmtInt(e.offset) : "");
+  }
+
+  // peerNode links the node's peer page and names the peer's address.
+  function peerNode(e) {
+    const span = el("span", null, "addr");
+    const a = el("a", "peer " + str(e.peer));
+    if (/^\d{1,19}$/.test(str(e.peer))) a.href = "/peers/" + str(e.peer);
+    span.append(a);
+    if (e.connection) span.append(" \u00b7 " + str(e.connection));
+    return span;
+  }
+
+  // sizeText gives both sizes a message has: its payload's, which is the
+  // header's length field, and its frame's on the wire, which is what the
+  // node's message log and Core's getpeerinfo count.
+  function sizeText(e) {
+    const n = e.length;
+    return "payload " + fmtInt(n) + " B \u00b7 frame " + fmtInt(n + HEADER_SIZE) + " B (" + HEADER_SIZE + "-byte header + payload" +
+      (e.checksum ? ")" : "; this input stores no header)");
   }
 
   function checksumDetail(e) {
     const sum = str(e.checksum);
-    if (e.checksum_valid === true) return sum + " \u2713 valid";
-    if (e.checksum_valid === false) return sum + " \u2717 does not match the payload";
+    if (e.checksum_valid === true) return sum + " \u2713 matches the payload";
+    if (e.checksum_valid === false) return sum + " \u2717 does not match the payload" + (e.checksum_expected ? ": expected " + str(e.checksum_expected) : "");
     return sum || "none in this format";
   }
 
@@ -607,12 +708,15 @@
   // that byte and the field around it.
   function decodeErrorNode(x) {
     const span = el("span");
-    const where = [x.field ? "field " + str(x.field) : "", Number.isSafeInteger(x.offset) ? "byte " + fmtInt(x.offset) : ""].filter(Boolean).join(" at ");
+    // The decoder's offsets (and its message) count from the payload's
+    // first byte; the button shows the byte where the hex view has it.
+    const where = [x.field ? "field " + str(x.field) : "", Number.isSafeInteger(x.offset) ? "payload byte " + fmtInt(x.offset) : ""].filter(Boolean).join(" at ");
     span.append((where ? where + ": " : "") + str(x.message) + (x.expected ? " (expected " + str(x.expected) + ")" : ""));
-    if (Number.isSafeInteger(x.offset) && x.offset < detail.bytes.length) {
+    const at = Number.isSafeInteger(x.offset) ? detail.base + x.offset : -1;
+    if (at >= 0 && at < detail.bytes.length) {
       const b = el("button", "show", "link-button");
       b.type = "button";
-      b.addEventListener("click", () => pickByte(x.offset, true));
+      b.addEventListener("click", () => pickByte(at, true));
       span.append(" ", b);
     }
     return span;
@@ -943,6 +1047,9 @@
     const base = slot.line * PER_LINE;
     for (let j = 0; j < PER_LINE; j++) {
       const o = base + j, on = o >= hex.lo && o < hex.hi && o < detail.bytes.length, bad = o === hex.err;
+      const hdr = o < detail.base;
+      slot.bytes[j].classList.toggle("hdr", hdr);
+      slot.chars[j].classList.toggle("hdr", hdr);
       slot.bytes[j].classList.toggle("hl", on);
       slot.chars[j].classList.toggle("hl", on);
       slot.bytes[j].classList.toggle("err", bad);
@@ -971,6 +1078,7 @@
   function hexInfo() {
     const n = detail.bytes.length;
     let text = plural(n, "byte", "bytes");
+    if (detail.base) text += " (" + detail.base + "-byte header + " + fmtInt(n - detail.base) + "-byte payload)";
     const x = tree.selected && info.get(tree.selected);
     if (x && x.field) text += " \u00b7 " + str(x.field.name) + ": bytes " + fmtInt(hex.lo) + "\u2013" + fmtInt(Math.max(hex.lo, hex.hi - 1)) + " (" + plural(hex.hi - hex.lo, "byte", "bytes") + ")";
     else if (hex.hi > hex.lo) text += " \u00b7 byte " + fmtInt(hex.lo) + " (in no field)";
@@ -1118,7 +1226,7 @@
       openCapture(conn);
     });
     const text = el("span");
-    text.append(el("span", conn, "conn"), el("span", plural(files.length, "file", "files") + ", " + fmtBytes(size) + (latest ? ", " + fmtDateTime(latest).slice(0, 19) : ""), "hint"));
+    text.append(el("span", conn, "conn"), el("span", plural(files.length, "file", "files") + ", " + fmtBytes(size) + (latest ? ", " + fmtDateTime(latest).slice(0, 19) + " UTC" : ""), "hint"));
     li.append(b, text);
     li.title = files.map((f) => f.name + " (" + fmtBytes(count(f.size)) + ")").join("\n");
     return li;
@@ -1149,7 +1257,41 @@
     await decode(inputs, { format: "core" }, token);
   }
 
-  async function openSeq(seq) {
+  const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/;
+
+  // seqContext reads what a #seq link says of the message: its time,
+  // direction, peer and address, as the log line it came from had them.
+  // Anyone can write such a link, so only well-formed values are taken
+  // (the decoder checks them again) and they are only ever shown as text.
+  function seqContext(h) {
+    const time = h.get("time") || "", dir = h.get("dir") || "", peer = h.get("peer") || "", addr = h.get("addr") || "";
+    const line = {};
+    if (RFC3339.test(time) && parseTime(time)) line.time = time;
+    if (dir === "in" || dir === "out") line.dir = dir;
+    if (/^\d{1,19}$/.test(peer)) line.peer = peer;
+    if (addr && addr.length <= 256) line.addr = addr;
+    return Object.keys(line).length ? line : null;
+  }
+
+  // logLine asks the node's log for line seq, for a #seq link that came
+  // without its context (the peer page's, or one typed in). The log keeps
+  // fewer lines than the node keeps small messages' bytes, so it may be
+  // gone: then null.
+  async function logLine(seq) {
+    try {
+      const after = BigInt(seq) > 0n ? BigInt(seq) - 1n : 0n;
+      const resp = await fetch("/api/messages?after=" + after + "&limit=1", { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!resp.ok) return null;
+      const body = await resp.json();
+      const line = isObj(body) && Array.isArray(body.messages) ? body.messages[0] : null;
+      if (!isObj(line) || String(line.seq) !== seq) return null;
+      return { time: str(line.time), dir: str(line.dir), peer: Number.isSafeInteger(line.peer) && line.peer > 0 ? String(line.peer) : "", addr: str(line.addr) };
+    } catch (_) {
+      return null; // the context is a help; the message decodes without it
+    }
+  }
+
+  async function openSeq(seq, h) {
     const token = ++openToken;
     setStatus("decoding", "fetching message " + seq + "\u2026");
     let data;
@@ -1160,15 +1302,31 @@
       return;
     }
     if (token !== openToken) return;
-    if (await decode([{ name: "message " + seq, data }], { format: "auto" }, token) && model.entries.length) selectEntry(view.length ? view[0] : 0, 0);
+    const line = seqContext(h) || (await logLine(seq));
+    if (token !== openToken) return;
+    // The log says "in"/"out" from the node's side, as Core's capture files
+    // do with recv/sent; the decoder names directions that way.
+    const input = { name: "the node's message log, message " + seq, data };
+    let note = "";
+    if (line) {
+      Object.assign(input, {
+        time: str(line.time),
+        direction: line.dir === "in" ? "recv" : line.dir === "out" ? "sent" : "",
+        peer: str(line.peer),
+        connection: str(line.addr),
+      });
+    } else {
+      note = "the node's log no longer holds this message's line, so its time, direction and peer are unknown";
+    }
+    if (await decode([input], { format: "auto" }, token, note) && model.entries.length) selectEntry(view.length ? view[0] : 0, 0);
   }
 
-  // onHash opens what the address's fragment names: #seq=N or
-  // #capture=CONN.
+  // onHash opens what the address's fragment names: #seq=N (with what the
+  // log knows of it) or #capture=CONN.
   function onHash() {
     const h = new URLSearchParams(location.hash.slice(1));
     const seq = h.get("seq"), conn = h.get("capture");
-    if (seq !== null && /^\d{1,19}$/.test(seq)) openSeq(seq);
+    if (seq !== null && /^\d{1,19}$/.test(seq)) openSeq(seq, h);
     else if (conn) openCapture(conn);
   }
 
