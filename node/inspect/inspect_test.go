@@ -213,7 +213,7 @@ func TestDecodeMessages(t *testing.T) {
 		{name: "sendcmpct", command: "sendcmpct", payload: encode(t, &protocol.MsgSendCmpct{Announce: true, Version: 2}),
 			want: map[string]string{"announce": "true", "version": "2"}},
 		{name: "addr", command: "addr", payload: encode(t, addr), want: map[string]string{
-			"addresses":                       "1 addresses",
+			"addresses":                       "1 address",
 			"addresses/count":                 "1",
 			"addresses/addresses[0]":          "198.51.100.1:8333",
 			"addresses/addresses[0]/time":     "1700000000 (2023-11-14 22:13:20 UTC)",

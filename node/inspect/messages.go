@@ -116,7 +116,7 @@ func decodeAddr(d *dec) {
 		for i := uint64(0); i < n && !d.failed(); i++ {
 			d.netAddrItem(i)
 		}
-		return strconv.FormatUint(n, 10) + " addresses"
+		return counted(n, "address", "addresses")
 	})
 }
 
@@ -179,7 +179,7 @@ func decodeAddrV2(d *dec) {
 				return host + ":" + strconv.Itoa(int(port))
 			})
 		}
-		return strconv.FormatUint(n, 10) + " addresses"
+		return counted(n, "address", "addresses")
 	})
 }
 
@@ -246,7 +246,7 @@ func decodeInv(d *dec) {
 				return invType(t) + " " + hashString(h)
 			})
 		}
-		return strconv.FormatUint(n, 10) + " items"
+		return counted(n, "item", "items")
 	})
 }
 
@@ -263,7 +263,7 @@ func (d *dec) hashList(name, what string) {
 		for i := uint64(0); i < n && !d.failed(); i++ {
 			d.hashItem(name, i)
 		}
-		return strconv.FormatUint(n, 10) + " " + what
+		return counted(n, singular(what), what)
 	})
 }
 
@@ -286,7 +286,7 @@ func decodeHeaders(d *dec) {
 				return hash
 			})
 		}
-		return strconv.FormatUint(n, 10) + " headers"
+		return counted(n, "header", "headers")
 	})
 }
 
@@ -438,7 +438,7 @@ func decodeCmpctBlock(d *dec) {
 		for i := uint64(0); i < n && !d.failed(); i++ {
 			d.raw("short_ids["+strconv.FormatUint(i, 10)+"]", 6, "6-byte short id")
 		}
-		return strconv.FormatUint(n, 10) + " short ids"
+		return counted(n, "short id", "short ids")
 	})
 	d.group("prefilled_txn", "list", func() string {
 		n, _ := d.count(11, "prefilled transactions") // index >= 1 + tx >= 10
@@ -459,7 +459,7 @@ func decodeCmpctBlock(d *dec) {
 				return "index " + strconv.FormatUint(index, 10)
 			})
 		}
-		return strconv.FormatUint(n, 10) + " prefilled"
+		return counted(n, "prefilled", "prefilled")
 	})
 }
 
@@ -481,7 +481,7 @@ func decodeGetBlockTxn(d *dec) {
 			index += diff
 			d.add(name, "compactsize", fmt.Sprintf("%d (differential; index %d)", diff, index), off)
 		}
-		return strconv.FormatUint(n, 10) + " indexes"
+		return counted(n, "index", "indexes")
 	})
 }
 

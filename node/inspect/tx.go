@@ -28,7 +28,7 @@ func (d *dec) txList(name string) {
 		for i := uint64(0); i < n && !d.failed(); i++ {
 			d.item(name, "struct", i, d.tx)
 		}
-		return strconv.FormatUint(n, 10) + " transactions"
+		return counted(n, "transaction", "transactions")
 	})
 }
 
@@ -51,14 +51,14 @@ func (d *dec) tx() string {
 		for i := uint64(0); i < nIn && !d.failed(); i++ {
 			d.item("tx_in", "struct", i, d.txIn)
 		}
-		return strconv.FormatUint(nIn, 10) + " inputs"
+		return counted(nIn, "input", "inputs")
 	})
 	d.group("tx_out", "list", func() string {
 		n, _ := d.count(minOutputSize, "outputs")
 		for i := uint64(0); i < n && !d.failed(); i++ {
 			d.item("tx_out", "struct", i, d.txOut)
 		}
-		return strconv.FormatUint(n, 10) + " outputs"
+		return counted(n, "output", "outputs")
 	})
 	outsEnd := d.off
 	if segwit {
@@ -69,7 +69,7 @@ func (d *dec) tx() string {
 					for j := uint64(0); j < n && !d.failed(); j++ {
 						d.varBytes("stack["+strconv.FormatUint(j, 10)+"]", "bytes", 0, nil)
 					}
-					return strconv.FormatUint(n, 10) + " items"
+					return counted(n, "item", "items")
 				})
 			}
 			return strconv.FormatUint(nIn, 10) + " stacks"

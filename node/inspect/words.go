@@ -1,6 +1,9 @@
 package inspect
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // WithArticle puts "a" or "an" before phrase, by how its first word is
 // spoken: "an 8-byte payload", "an 11-byte payload", "a 100-byte payload",
@@ -33,4 +36,20 @@ func anBefore(phrase string) bool {
 		}
 	}
 	return strings.IndexByte("aeiou", lower[0]) >= 0
+}
+
+// counted is "1 thing" or "n things", for the tree's list summaries.
+func counted(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatUint(n, 10) + " " + many
+}
+
+// singular names one of what hashList counts.
+func singular(many string) string {
+	if many == "hashes" {
+		return "hash"
+	}
+	return strings.TrimSuffix(many, "s")
 }
