@@ -634,6 +634,11 @@ func TestLogin(t *testing.T) {
 	if !strings.Contains(doc.Text(), ".cookie") {
 		t.Errorf("the login page does not say where the token is")
 	}
+	// The login page has no script, so no live connection: a badge would
+	// say "offline" while the node runs.
+	if n := doc.Find("#conn-state").Length(); n != 0 {
+		t.Errorf("the login page shows a live badge (%d)", n)
+	}
 
 	for _, token := range []string{"", "wrong", "secre", "secrett"} {
 		w := request(t, s, "POST", "/login", url.Values{"token": {token}, "next": {"/bans"}})
