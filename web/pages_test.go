@@ -250,7 +250,7 @@ func TestOverviewPage(t *testing.T) {
 		{"status.height", "number", "25"},
 		{"status.best_hash", "hash", hashOf(25)},
 		{"status.tip_time", "time", "2025-03-04 05:06:07 UTC"},
-		{"status.chain_work", "hash", "00000000000000000000000000000000000000000000000000000000000000ff"},
+		{"status.chain_work", "log2_work", "7.994353"}, // log2(255)
 		{"status.sync.progress", "percent", "52.3%"},
 		{"status.sync.state", "text", "headers"},
 		{"status.sync.headers_per_sec", "number", "1,234.5"},
@@ -264,6 +264,9 @@ func TestOverviewPage(t *testing.T) {
 		{"status.discovery", "text", "asking DNS seeds"},
 	} {
 		checkField(t, doc, c.path, c.format, c.want)
+	}
+	if got := field(doc, "status.chain_work").AttrOr("title", ""); got != "00000000000000000000000000000000000000000000000000000000000000ff" {
+		t.Errorf("chain work title %q, want the hex", got)
 	}
 	bar := doc.Find("progress#sync-progress")
 	if bar.AttrOr("max", "") != "1" || bar.AttrOr("value", "") != "0.5234" {
@@ -395,6 +398,12 @@ func TestChainPage(t *testing.T) {
 	if got := attrs(doc.Find("#tips-table tbody tr"), "data-status"); !slices.Equal(got, []string{"active", "valid-fork"}) {
 		t.Errorf("tips %q", got)
 	}
+	// Chain work as Core's log2_work, the hex in the title.
+	work := doc.Find(`#headers-table tr[data-height="25"] td[data-col="chain_work"]`)
+	if got, title := strings.TrimSpace(work.Text()), work.AttrOr("title", ""); got != "7.994353" || title != "ff" {
+		t.Errorf("header chain work %q (title %q), want 7.994353 (ff)", got, title)
+	}
+	checkField(t, doc, "status.chain_work", "log2_work", "7.994353")
 	if got := texts(doc.Find("#reorgs li .text")); !slices.Equal(got, []string{"reorg from 5 to 6"}) {
 		t.Errorf("reorgs %q", got)
 	}
@@ -938,6 +947,10 @@ func TestFormats(t *testing.T) {
 		{views.Duration(7500), "2h 5m"}, {views.Duration(273600), "3d 4h"},
 		{views.Percent(0), "0.0%"}, {views.Percent(0.5234), "52.3%"}, {views.Percent(0.9999), "99.9%"}, {views.Percent(1), "100.0%"},
 		{views.Percent(0.995), "99.5%"},
+		// Bitcoin Core logs mainnet's genesis as log2_work=32.000022.
+		{views.Log2Work("0000000000000000000000000000000000000000000000000000000100010001"), "32.000022"},
+		{views.Log2Work("02"), "1.000000"}, {views.Log2Work("0x100010001"), "32.000022"},
+		{views.Log2Work(""), "—"}, {views.Log2Work("00"), "—"}, {views.Log2Work("not hex"), "—"}, {views.Log2Work("-1"), "—"},
 		{views.Time(time.Time{}), "—"}, {views.Time(testTime.In(time.FixedZone("x", 3600))), "2025-03-04 05:06:07 UTC"},
 	} {
 		if c.got != c.want {

@@ -165,6 +165,36 @@
 
   const fmtMs = (v) => (Number(v) > 0 ? fmtNumber(v) + " ms" : DASH); // 0: no pong yet
 
+  // log2_work: a chain work given in hex, as Bitcoin Core logs it
+  // (UpdateTip's log2_work=%f): log(work)/log(2) with six decimals, the
+  // work turned into a double as arith_uint256::getdouble does, 32-bit
+  // words from the least significant. A dash for no work or bad hex.
+  function fmtLog2Work(v) {
+    const hex = typeof v === "string" ? v.replace(/^0x/, "") : "";
+    if (!/^[0-9a-fA-F]+$/.test(hex)) return DASH;
+    let work = 0, place = 1;
+    for (let end = hex.length; end > 0; end -= 8) {
+      work += place * parseInt(hex.slice(Math.max(0, end - 8), end), 16);
+      place *= 4294967296;
+    }
+    return work > 0 ? (Math.log(work) / Math.log(2)).toFixed(6) : DASH;
+  }
+
+  // The service bits' letters in the peers table, as web/views/services.go
+  // has them; "?" stands, once, for the bits Bitcoin Core does not name.
+  const SERVICE_LETTERS = { NETWORK: "N", BLOOM: "B", WITNESS: "W", COMPACT_FILTERS: "C", NETWORK_LIMITED: "L", P2P_V2: "P" };
+  function serviceLetters(names) {
+    if (!Array.isArray(names)) return DASH;
+    let s = "", unknown = false;
+    for (const n of names) {
+      if (typeof n === "string" && has(SERVICE_LETTERS, n)) s += SERVICE_LETTERS[n];
+      else unknown = true;
+    }
+    if (unknown) s += "?";
+    return s || DASH;
+  }
+  const serviceTitle = (names) => (Array.isArray(names) && names.length ? names.map(plain).join(", ") : "no services");
+
   // plain formats anything as text: lists joined, maps as "key value".
   function plain(v) {
     if (v === undefined || v === null) return DASH;
@@ -186,8 +216,12 @@
     percent: (v) => (Number.isNaN(Number(v)) ? DASH : Math.max(0, Math.min(100, Math.floor(Number(v) * 1000 + 1e-9) / 10)).toFixed(1) + "%"),
     time: fmtTime,
     hash: plain,
+    log2_work: fmtLog2Work,
     text: plain,
   };
+  // TITLES give the title of a data-format's element: the exact value
+  // behind a rounded one.
+  const TITLES = { log2_work: plain };
   const format = (kind, v) => (v === undefined || v === null ? DASH : (has(FORMATS, kind) ? FORMATS[kind] : plain)(v));
 
   // peerValue formats one PeerInfo field by its JSON key, as the peers
@@ -270,7 +304,10 @@
     if (!st) return;
     for (const e of $$('[data-field^="status."]')) {
       const v = getPath(st, e.dataset.field.slice("status.".length));
-      if (v !== undefined) setText(e, format(e.dataset.format || "text", v));
+      if (v === undefined) continue;
+      const kind = e.dataset.format || "text";
+      setText(e, format(kind, v));
+      if (has(TITLES, kind) && e.title !== TITLES[kind](v)) e.title = TITLES[kind](v);
     }
     const bar = $("#sync-progress");
     const p = Number(st.sync && st.sync.progress);
