@@ -75,8 +75,9 @@ func newPagesEngine() *pagesEngine {
 			{ID: 7, Addr: "127.0.0.1:18444", UserAgent: xssScript, Version: 70016, ServiceNames: []string{"NETWORK", "WITNESS"},
 				PingMs: 12.34, MinPingMs: 10, BytesSent: 2048, BytesRecv: 1 << 20, ConnectedAt: time.Now().Add(-3 * time.Minute),
 				StartHeight: 1234, QueueBytes: 100, Misbehavior: 5, MsgsRecv: traffic, MsgsSent: map[string]engine.CommandTraffic{"getheaders": {Bytes: 93, Messages: 1}},
-				Inflight: []engine.RequestInfo{{ID: 1, Command: "getheaders", Queued: testTime, AgeMs: 1500}, {ID: 2, Command: "ping", Queued: testTime, AgeMs: 20}},
-				Features: engine.Features{SendHeaders: true, WtxidRelay: true, FeeFilter: 1000}},
+				Inflight:      []engine.RequestInfo{{ID: 1, Command: "getheaders", Queued: testTime, AgeMs: 1500}, {ID: 2, Command: "ping", Queued: testTime, AgeMs: 20}},
+				Features:      engine.Features{SendHeaders: true, WtxidRelay: true, FeeFilter: 1000},
+				Announcements: map[string]uint64{"headers": 22, "addr": 1500}, Unsolicited: map[string]uint64{"pong": 1}},
 			{ID: 3, Addr: "10.0.0.3:8333", UserAgent: "/btcd:0.24.2/", Version: 70016, ServiceNames: []string{"NETWORK"}},
 			{ID: 9, Addr: "[::1]:5555", Inbound: true, UserAgent: xssImg, Version: 70015},
 		},
@@ -364,6 +365,24 @@ func TestPeerPage(t *testing.T) {
 	}
 	if !strings.Contains(doc.Find("#peer-features").Text(), "sendheaders") {
 		t.Errorf("no negotiated features")
+	}
+	// Announcements are told apart from the penalized unsolicited
+	// responses, each under a heading that says which it is.
+	for id, want := range map[string][]string{"peer-announcements": {"addr", "1,500", "headers", "22"}, "peer-unsolicited": {"pong", "1"}} {
+		if got := texts(doc.Find("dl#" + id).Children()); !slices.Equal(got, want) {
+			t.Errorf("#%s %q, want %q", id, got, want)
+		}
+	}
+	for id, heading := range map[string]string{"peer-announcements": "Announcements (allowed)", "peer-unsolicited": "Unsolicited responses (penalized)"} {
+		if got := strings.TrimSpace(doc.Find("dl#" + id).Prev().Text()); got != heading {
+			t.Errorf("#%s under %q, want %q", id, got, heading)
+		}
+	}
+	doc3 := getPage(t, s, "/peers/3", 200)
+	for _, id := range []string{"peer-announcements", "peer-unsolicited"} {
+		if l := doc3.Find("dl#" + id); l.Length() != 1 || l.Children().Length() != 0 || l.AttrOr("data-empty", "") == "" {
+			t.Errorf("peer 3 (nothing unasked): #%s is missing, not empty or says nothing", id)
+		}
 	}
 	if f := doc.Find(`form[action="/ui/disconnect"]`); f.Find(`input[name="id"]`).AttrOr("value", "") != "7" ||
 		f.Find(`input[name="next"]`).AttrOr("value", "") != "/peers/7" {

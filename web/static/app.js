@@ -4,7 +4,8 @@
 // /ws and updates what a page declares (the DOM contract of web/views):
 //   - [data-field="status.x.y"] and [data-field="peer.x"] with data-format
 //   - #sync-progress, #conn-state, #events
-//   - #peers-table (sortable by its headers), the peer page (#peer ...)
+//   - #peers-table (sortable by its headers), the peer page (#peer ...,
+//     #peer-announcements and #peer-unsolicited)
 //   - the message log (#msg-filter, #msg-pause, #msg-log, #msg-skipped)
 //   - the network charts (#chart-*, drawn with the vendored uPlot), #msg-totals
 //   - #disconnects-table, #bans-table
@@ -398,6 +399,16 @@
     return plain(r[c]); // id, command
   }
 
+  // renderCounts fills a <dl> of message counts by command (the peer page's
+  // announcements and unsolicited responses), sorted by command, as the
+  // server renders it; an empty one shows its data-empty text.
+  function renderCounts(dl, counts) {
+    if (!dl) return;
+    counts = counts && typeof counts === "object" ? counts : {};
+    const items = Object.keys(counts).sort().flatMap((k) => [el("dt", k), el("dd", fmtNumber(counts[k]), { className: "num" })]);
+    if (dl.textContent !== items.map((e) => e.textContent).join("")) dl.replaceChildren(...items);
+  }
+
   function renderPeerPage() {
     const sec = $("#peer");
     const id = pagePeerId();
@@ -418,6 +429,8 @@
       setText(e, typeof text === "string" ? text : text.textContent);
     }
     renderCommands($("#peer-commands"), p.msgs_recv, p.msgs_sent);
+    renderCounts($("#peer-announcements"), p.announcements);
+    renderCounts($("#peer-unsolicited"), p.unsolicited);
     const infl = $("#peer-inflight");
     if (infl) {
       const cols = columnsOf(infl, ["command", "age_ms"]);
