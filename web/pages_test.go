@@ -316,7 +316,7 @@ func TestPeersPage(t *testing.T) {
 	cell := func(col string) string { return strings.TrimSpace(row.Find(`td[data-col="` + col + `"]`).Text()) }
 	for col, want := range map[string]string{
 		"id": "7", "addr": "127.0.0.1:18444", "inbound": "out", "user_agent": xssScript, "version": "70016",
-		"service_names": "NETWORK, WITNESS", "ping_ms": "12.3 ms", "min_ping_ms": "10 ms", "bytes_sent": "2.0 KiB",
+		"service_names": "NW", "ping_ms": "12.3 ms", "min_ping_ms": "10 ms", "bytes_sent": "2.0 KiB",
 		"bytes_recv": "1.0 MiB", "connected_at": "3m 0s", "start_height": "1,234", "queue_bytes": "100 B",
 		"inflight": "2", "misbehavior": "5",
 	} {
@@ -326,6 +326,42 @@ func TestPeersPage(t *testing.T) {
 	}
 	if got := strings.TrimSpace(doc.Find(`tr[data-peer-id="9"] td[data-col="inbound"]`).Text()); got != "in" {
 		t.Errorf("peer 9 direction %q", got)
+	}
+	// The full forms are in the titles: service names, the whole user
+	// agent and address (cut with an ellipsis in the cell).
+	for col, want := range map[string]string{"service_names": "NETWORK, WITNESS", "user_agent": xssScript, "addr": "127.0.0.1:18444"} {
+		if got := row.Find(`td[data-col="`+col+`"]`).AttrOr("title", ""); got != want {
+			t.Errorf("peer 7 %s title %q, want %q", col, got, want)
+		}
+	}
+	if got := strings.TrimSpace(row.Find(`td[data-col="user_agent"] span.clip`).Text()); got != xssScript {
+		t.Errorf("peer 7 user agent not in a span.clip: %q", got)
+	}
+	if got := strings.TrimSpace(doc.Find(`tr[data-peer-id="9"] td[data-col="service_names"]`).Text()); got != "—" {
+		t.Errorf("peer 9 without services shows %q", got)
+	}
+	legend := doc.Find("#services-legend").Text()
+	for _, want := range []string{"N NETWORK", "W WITNESS", "L NETWORK_LIMITED", "P P2P_V2", "? bits"} {
+		if !strings.Contains(legend, want) {
+			t.Errorf("services legend %q lacks %q", legend, want)
+		}
+	}
+}
+
+func TestServiceLetters(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		want  string
+	}{
+		{nil, "—"},
+		{[]string{"NETWORK", "WITNESS", "NETWORK_LIMITED"}, "NWL"},
+		{[]string{"NETWORK", "BLOOM", "WITNESS", "COMPACT_FILTERS", "NETWORK_LIMITED", "P2P_V2"}, "NBWCLP"},
+		{[]string{"NETWORK", "UNKNOWN[2^1]", "UNKNOWN[2^63]"}, "N?"},
+		{[]string{"UNKNOWN[2^24]"}, "?"},
+	} {
+		if got := views.ServiceLetters(c.names); got != c.want {
+			t.Errorf("ServiceLetters(%q) = %q, want %q", c.names, got, c.want)
+		}
 	}
 }
 

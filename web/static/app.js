@@ -56,14 +56,17 @@
   }
 
   // row makes a <tr> with a <td data-col=c> for each column c, holding the
-  // text or node content(c), with the class cls(c) if any.
-  function row(cols, content, cls) {
+  // text or node content(c), with the class cls(c) and the title title(c)
+  // if any.
+  function row(cols, content, cls, title) {
     const tr = el("tr");
     for (const c of cols) {
       const td = el("td");
       td.dataset.col = c;
       const k = cls ? cls(c) : "";
       if (k) td.className = k;
+      const t = title ? title(c) : "";
+      if (t) td.title = t;
       td.append(content(c));
       tr.append(td);
     }
@@ -231,6 +234,8 @@
     if (v === undefined || v === null) return DASH;
     if (key === "inbound") return v ? "in" : "out";
     if (key === "inflight") return Array.isArray(v) ? String(v.length) : DASH;
+    if (key === "service_names") return serviceLetters(v);
+    if (key === "user_agent" || key === "addr") return el("span", plain(v), { className: "clip" }); // cut with an ellipsis
     if (/^(connected_at|last_send|last_recv)$/.test(key)) return Object.assign(timeEl(v, since), { title: fmtTime(v) });
     if (/^(ping_ms|min_ping_ms|ping_wait_ms)$/.test(key)) return fmtMs(v);
     if (/^(id|version|services|misbehavior)$/.test(key)) return String(v);
@@ -241,6 +246,14 @@
   // The classes of the server's cells: numbers align right.
   const CELL_CLASS = { addr: "addr", user_agent: "ua", service_names: "services", summary: "summary" };
   const peerClass = (c, v) => CELL_CLASS[c] || (typeof v === "number" || c === "inflight" || c === "connected_at" ? "num" : "");
+
+  // peerTitle is a peers table cell's title: the whole of what the cell
+  // abbreviates or cuts.
+  function peerTitle(c, v) {
+    if (c === "service_names") return serviceTitle(v);
+    if (c === "user_agent" || c === "addr") return plain(v);
+    return "";
+  }
 
   // ----------------------------------------------------------------- tables
 
@@ -265,7 +278,7 @@
       if (!o || o.cells.length !== tr.cells.length) return tr;
       Array.from(tr.cells).forEach((td, i) => {
         const ot = o.cells[i];
-        if (ot.textContent !== td.textContent || ot.className !== td.className || ot.dataset.col !== td.dataset.col) o.replaceChild(td, ot);
+        if (ot.textContent !== td.textContent || ot.className !== td.className || ot.title !== td.title || ot.dataset.col !== td.dataset.col) o.replaceChild(td, ot);
       });
       return o;
     });
@@ -360,7 +373,7 @@
     const peers = state.peers.slice();
     if (key) peers.sort((a, b) => (desc ? -1 : 1) * compare(sortValue(key, a[key]), sortValue(key, b[key])) || a.id - b.id);
     const rows = peers.map((p) => {
-      const tr = row(cols, (c) => (c === "id" ? peerLink(p.id) : peerValue(c, p[c])), (c) => peerClass(c, p[c]));
+      const tr = row(cols, (c) => (c === "id" ? peerLink(p.id) : peerValue(c, p[c])), (c) => peerClass(c, p[c]), (c) => peerTitle(c, p[c]));
       if (isId(p.id)) tr.dataset.peerId = String(p.id);
       return tr;
     });
