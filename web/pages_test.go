@@ -365,6 +365,26 @@ func TestServiceLetters(t *testing.T) {
 	}
 }
 
+// TestNumericHeaders: every header over a column of numbers is
+// right-aligned like its numbers, in every table of every page.
+func TestNumericHeaders(t *testing.T) {
+	s := New(newPagesEngine(), "secret", nil)
+	for path := range pagePaths {
+		doc := getPage(t, s, path, 200)
+		doc.Find("table").Each(func(_ int, table *goquery.Selection) {
+			heads := table.Find("thead th")
+			table.Find("tbody tr").Each(func(_ int, tr *goquery.Selection) {
+				tr.Find("td").Each(func(i int, td *goquery.Selection) {
+					th := heads.Eq(i)
+					if td.HasClass("num") != th.HasClass("num") {
+						t.Errorf("%s #%s column %q: cell num %v, header num %v", path, table.AttrOr("id", ""), th.Text(), td.HasClass("num"), th.HasClass("num"))
+					}
+				})
+			})
+		})
+	}
+}
+
 func TestPeerPage(t *testing.T) {
 	s := New(newPagesEngine(), "secret", nil)
 	doc := getPage(t, s, "/peers/7", 200)

@@ -1184,7 +1184,7 @@ func Peer(p Page, pi engine.PeerInfo, now time.Time, msgs []MsgRow, msg Message)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 87, "</section></div><section><h2>Messages by command</h2><div class=\"table-wrap\"><table id=\"peer-commands\" class=\"data\"><thead><tr><th data-col=\"command\" scope=\"col\">Command</th><th data-col=\"msgs_recv\" scope=\"col\">Received</th><th data-col=\"bytes_recv\" scope=\"col\">Bytes received</th><th data-col=\"msgs_sent\" scope=\"col\">Sent</th><th data-col=\"bytes_sent\" scope=\"col\">Bytes sent</th></tr></thead> <tbody data-empty=\"No messages yet.\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 87, "</section></div><section><h2>Messages by command</h2><div class=\"table-wrap\"><table id=\"peer-commands\" class=\"data\"><thead><tr><th data-col=\"command\" scope=\"col\">Command</th><th data-col=\"msgs_recv\" class=\"num\" scope=\"col\">Received</th><th data-col=\"bytes_recv\" class=\"num\" scope=\"col\">Bytes received</th><th data-col=\"msgs_sent\" class=\"num\" scope=\"col\">Sent</th><th data-col=\"bytes_sent\" class=\"num\" scope=\"col\">Bytes sent</th></tr></thead> <tbody data-empty=\"No messages yet.\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1272,7 +1272,7 @@ func Peer(p Page, pi engine.PeerInfo, now time.Time, msgs []MsgRow, msg Message)
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 95, "</tbody></table></div></section><section><h2>Requests in flight</h2><div class=\"table-wrap\"><table id=\"peer-inflight\" class=\"data\"><thead><tr><th data-col=\"id\" scope=\"col\">Request</th><th data-col=\"command\" scope=\"col\">Command</th><th data-col=\"queued\" scope=\"col\">Queued</th><th data-col=\"written\" scope=\"col\">Sent</th><th data-col=\"age_ms\" scope=\"col\">Age</th></tr></thead> <tbody data-empty=\"Nothing in flight.\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 95, "</tbody></table></div></section><section><h2>Requests in flight</h2><div class=\"table-wrap\"><table id=\"peer-inflight\" class=\"data\"><thead><tr><th data-col=\"id\" class=\"num\" scope=\"col\">Request</th><th data-col=\"command\" scope=\"col\">Command</th><th data-col=\"queued\" scope=\"col\">Queued</th><th data-col=\"written\" scope=\"col\">Sent</th><th data-col=\"age_ms\" class=\"num\" scope=\"col\">Age</th></tr></thead> <tbody data-empty=\"Nothing in flight.\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1510,12 +1510,12 @@ func msgTable(id string, rows []MsgRow, withPeer bool) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if withPeer {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 114, "<th data-col=\"peer\" scope=\"col\">Peer</th>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 114, "<th data-col=\"peer\" class=\"num\" scope=\"col\">Peer</th>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 115, "<th data-col=\"dir\" scope=\"col\">Dir</th><th data-col=\"command\" scope=\"col\">Command</th><th data-col=\"size\" scope=\"col\">Size (B)</th><th data-col=\"summary\" scope=\"col\">Summary</th></tr></thead> <tbody data-empty=\"No messages.\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 115, "<th data-col=\"dir\" scope=\"col\">Dir</th><th data-col=\"command\" scope=\"col\">Command</th><th data-col=\"size\" class=\"num\" scope=\"col\">Size (B)</th><th data-col=\"summary\" scope=\"col\">Summary</th></tr></thead> <tbody data-empty=\"No messages.\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
