@@ -75,8 +75,9 @@ func newPagesEngine() *pagesEngine {
 			{ID: 7, Addr: "127.0.0.1:18444", UserAgent: xssScript, Version: 70016, ServiceNames: []string{"NETWORK", "WITNESS"},
 				PingMs: 12.34, MinPingMs: 10, BytesSent: 2048, BytesRecv: 1 << 20, ConnectedAt: time.Now().Add(-3 * time.Minute),
 				StartHeight: 1234, QueueBytes: 100, Misbehavior: 5, MsgsRecv: traffic, MsgsSent: map[string]engine.CommandTraffic{"getheaders": {Bytes: 93, Messages: 1}},
-				Inflight: []engine.RequestInfo{{ID: 1, Command: "getheaders", Queued: testTime, AgeMs: 1500}, {ID: 2, Command: "ping", Queued: testTime, AgeMs: 20}},
-				Features: engine.Features{SendHeaders: true, WtxidRelay: true, FeeFilter: 1000}},
+				Inflight:      []engine.RequestInfo{{ID: 1, Command: "getheaders", Queued: testTime, AgeMs: 1500}, {ID: 2, Command: "ping", Queued: testTime, AgeMs: 20}},
+				Features:      engine.Features{SendHeaders: true, WtxidRelay: true, FeeFilter: 1000},
+				Announcements: map[string]uint64{"headers": 22, "addr": 1500}, Unsolicited: map[string]uint64{"pong": 1}},
 			{ID: 3, Addr: "10.0.0.3:8333", UserAgent: "/btcd:0.24.2/", Version: 70016, ServiceNames: []string{"NETWORK"}},
 			{ID: 9, Addr: "[::1]:5555", Inbound: true, UserAgent: xssImg, Version: 70015},
 		},
@@ -250,7 +251,7 @@ func TestOverviewPage(t *testing.T) {
 		{"status.height", "number", "25"},
 		{"status.best_hash", "hash", hashOf(25)},
 		{"status.tip_time", "time", "2025-03-04 05:06:07 UTC"},
-		{"status.chain_work", "hash", "00000000000000000000000000000000000000000000000000000000000000ff"},
+		{"status.chain_work", "log2_work", "7.994353"}, // log2(255)
 		{"status.sync.progress", "percent", "52.3%"},
 		{"status.sync.state", "text", "headers"},
 		{"status.sync.headers_per_sec", "number", "1,234.5"},
@@ -264,6 +265,9 @@ func TestOverviewPage(t *testing.T) {
 		{"status.discovery", "text", "asking DNS seeds"},
 	} {
 		checkField(t, doc, c.path, c.format, c.want)
+	}
+	if got := field(doc, "status.chain_work").AttrOr("title", ""); got != "00000000000000000000000000000000000000000000000000000000000000ff" {
+		t.Errorf("chain work title %q, want the hex", got)
 	}
 	bar := doc.Find("progress#sync-progress")
 	if bar.AttrOr("max", "") != "1" || bar.AttrOr("value", "") != "0.5234" {
@@ -312,7 +316,7 @@ func TestPeersPage(t *testing.T) {
 	cell := func(col string) string { return strings.TrimSpace(row.Find(`td[data-col="` + col + `"]`).Text()) }
 	for col, want := range map[string]string{
 		"id": "7", "addr": "127.0.0.1:18444", "inbound": "out", "user_agent": xssScript, "version": "70016",
-		"service_names": "NETWORK, WITNESS", "ping_ms": "12.3 ms", "min_ping_ms": "10 ms", "bytes_sent": "2.0 KiB",
+		"service_names": "NW", "ping_ms": "12.3 ms", "min_ping_ms": "10 ms", "bytes_sent": "2.0 KiB",
 		"bytes_recv": "1.0 MiB", "connected_at": "3m 0s", "start_height": "1,234", "queue_bytes": "100 B",
 		"inflight": "2", "misbehavior": "5",
 	} {
@@ -322,6 +326,62 @@ func TestPeersPage(t *testing.T) {
 	}
 	if got := strings.TrimSpace(doc.Find(`tr[data-peer-id="9"] td[data-col="inbound"]`).Text()); got != "in" {
 		t.Errorf("peer 9 direction %q", got)
+	}
+	// The full forms are in the titles: service names, the whole user
+	// agent and address (cut with an ellipsis in the cell).
+	for col, want := range map[string]string{"service_names": "NETWORK, WITNESS", "user_agent": xssScript, "addr": "127.0.0.1:18444"} {
+		if got := row.Find(`td[data-col="`+col+`"]`).AttrOr("title", ""); got != want {
+			t.Errorf("peer 7 %s title %q, want %q", col, got, want)
+		}
+	}
+	if got := strings.TrimSpace(row.Find(`td[data-col="user_agent"] span.clip`).Text()); got != xssScript {
+		t.Errorf("peer 7 user agent not in a span.clip: %q", got)
+	}
+	if got := strings.TrimSpace(doc.Find(`tr[data-peer-id="9"] td[data-col="service_names"]`).Text()); got != "—" {
+		t.Errorf("peer 9 without services shows %q", got)
+	}
+	legend := doc.Find("#services-legend").Text()
+	for _, want := range []string{"N NETWORK", "W WITNESS", "L NETWORK_LIMITED", "P P2P_V2", "? bits"} {
+		if !strings.Contains(legend, want) {
+			t.Errorf("services legend %q lacks %q", legend, want)
+		}
+	}
+}
+
+func TestServiceLetters(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		want  string
+	}{
+		{nil, "—"},
+		{[]string{"NETWORK", "WITNESS", "NETWORK_LIMITED"}, "NWL"},
+		{[]string{"NETWORK", "BLOOM", "WITNESS", "COMPACT_FILTERS", "NETWORK_LIMITED", "P2P_V2"}, "NBWCLP"},
+		{[]string{"NETWORK", "UNKNOWN[2^1]", "UNKNOWN[2^63]"}, "N?"},
+		{[]string{"UNKNOWN[2^24]"}, "?"},
+	} {
+		if got := views.ServiceLetters(c.names); got != c.want {
+			t.Errorf("ServiceLetters(%q) = %q, want %q", c.names, got, c.want)
+		}
+	}
+}
+
+// TestNumericHeaders: every header over a column of numbers is
+// right-aligned like its numbers, in every table of every page.
+func TestNumericHeaders(t *testing.T) {
+	s := New(newPagesEngine(), "secret", nil)
+	for path := range pagePaths {
+		doc := getPage(t, s, path, 200)
+		doc.Find("table").Each(func(_ int, table *goquery.Selection) {
+			heads := table.Find("thead th")
+			table.Find("tbody tr").Each(func(_ int, tr *goquery.Selection) {
+				tr.Find("td").Each(func(i int, td *goquery.Selection) {
+					th := heads.Eq(i)
+					if td.HasClass("num") != th.HasClass("num") {
+						t.Errorf("%s #%s column %q: cell num %v, header num %v", path, table.AttrOr("id", ""), th.Text(), td.HasClass("num"), th.HasClass("num"))
+					}
+				})
+			})
+		})
 	}
 }
 
@@ -362,6 +422,24 @@ func TestPeerPage(t *testing.T) {
 	if !strings.Contains(doc.Find("#peer-features").Text(), "sendheaders") {
 		t.Errorf("no negotiated features")
 	}
+	// Announcements are told apart from the penalized unsolicited
+	// responses, each under a heading that says which it is.
+	for id, want := range map[string][]string{"peer-announcements": {"addr", "1,500", "headers", "22"}, "peer-unsolicited": {"pong", "1"}} {
+		if got := texts(doc.Find("dl#" + id).Children()); !slices.Equal(got, want) {
+			t.Errorf("#%s %q, want %q", id, got, want)
+		}
+	}
+	for id, heading := range map[string]string{"peer-announcements": "Announcements (allowed)", "peer-unsolicited": "Unsolicited responses (penalized)"} {
+		if got := strings.TrimSpace(doc.Find("dl#" + id).Prev().Text()); got != heading {
+			t.Errorf("#%s under %q, want %q", id, got, heading)
+		}
+	}
+	doc3 := getPage(t, s, "/peers/3", 200)
+	for _, id := range []string{"peer-announcements", "peer-unsolicited"} {
+		if l := doc3.Find("dl#" + id); l.Length() != 1 || l.Children().Length() != 0 || l.AttrOr("data-empty", "") == "" {
+			t.Errorf("peer 3 (nothing unasked): #%s is missing, not empty or says nothing", id)
+		}
+	}
 	if f := doc.Find(`form[action="/ui/disconnect"]`); f.Find(`input[name="id"]`).AttrOr("value", "") != "7" ||
 		f.Find(`input[name="next"]`).AttrOr("value", "") != "/peers/7" {
 		t.Errorf("peer page disconnect form")
@@ -395,6 +473,12 @@ func TestChainPage(t *testing.T) {
 	if got := attrs(doc.Find("#tips-table tbody tr"), "data-status"); !slices.Equal(got, []string{"active", "valid-fork"}) {
 		t.Errorf("tips %q", got)
 	}
+	// Chain work as Core's log2_work, the hex in the title.
+	work := doc.Find(`#headers-table tr[data-height="25"] td[data-col="chain_work"]`)
+	if got, title := strings.TrimSpace(work.Text()), work.AttrOr("title", ""); got != "7.994353" || title != "ff" {
+		t.Errorf("header chain work %q (title %q), want 7.994353 (ff)", got, title)
+	}
+	checkField(t, doc, "status.chain_work", "log2_work", "7.994353")
 	if got := texts(doc.Find("#reorgs li .text")); !slices.Equal(got, []string{"reorg from 5 to 6"}) {
 		t.Errorf("reorgs %q", got)
 	}
@@ -633,6 +717,11 @@ func TestLogin(t *testing.T) {
 	}
 	if !strings.Contains(doc.Text(), ".cookie") {
 		t.Errorf("the login page does not say where the token is")
+	}
+	// The login page has no script, so no live connection: a badge would
+	// say "offline" while the node runs.
+	if n := doc.Find("#conn-state").Length(); n != 0 {
+		t.Errorf("the login page shows a live badge (%d)", n)
 	}
 
 	for _, token := range []string{"", "wrong", "secre", "secrett"} {
@@ -933,6 +1022,10 @@ func TestFormats(t *testing.T) {
 		{views.Duration(7500), "2h 5m"}, {views.Duration(273600), "3d 4h"},
 		{views.Percent(0), "0.0%"}, {views.Percent(0.5234), "52.3%"}, {views.Percent(0.9999), "99.9%"}, {views.Percent(1), "100.0%"},
 		{views.Percent(0.995), "99.5%"},
+		// Bitcoin Core logs mainnet's genesis as log2_work=32.000022.
+		{views.Log2Work("0000000000000000000000000000000000000000000000000000000100010001"), "32.000022"},
+		{views.Log2Work("02"), "1.000000"}, {views.Log2Work("0x100010001"), "32.000022"},
+		{views.Log2Work(""), "—"}, {views.Log2Work("00"), "—"}, {views.Log2Work("not hex"), "—"}, {views.Log2Work("-1"), "—"},
 		{views.Time(time.Time{}), "—"}, {views.Time(testTime.In(time.FixedZone("x", 3600))), "2025-03-04 05:06:07 UTC"},
 	} {
 		if c.got != c.want {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,13 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/watchnode/watchnode/internal/browsertest"
 	"github.com/watchnode/watchnode/internal/btcdtest"
 	"github.com/watchnode/watchnode/node/engine"
-	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // browser starts headless Chromium driving one tab (see browsertest.Start).
@@ -56,29 +53,7 @@ func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.
 // completes the handshake; it keeps the connection until the test ends.
 func hostilePeer(t *testing.T, addr, ua string) {
 	t.Helper()
-	r := dialRaw(t, addr)
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
-	v := wire.NewMsgVersion(me, me, uint64(time.Now().UnixNano()), 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	v.UserAgent = ua
-	f, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), v)
-	r.write(f)
-	va, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgVerAck())
-	r.write(va)
-	// Answer pings so the node keeps us; discard everything else.
-	go func() {
-		for {
-			fr, err := protocol.ReadFrame(r.nc, protocol.Regtest.Magic())
-			if err != nil {
-				return
-			}
-			if fr.Command == wire.CmdPing {
-				m, _ := protocol.Decode(fr.Command, fr.Payload)
-				pong, _ := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgPong(m.(*wire.MsgPing).Nonce))
-				r.nc.Write(pong)
-			}
-		}
-	}()
+	handshakePeer(t, addr, ua, 0, 0)
 }
 
 // TestDashboardInBrowser drives the dashboard in headless Chromium against

@@ -4,12 +4,15 @@
 // /ws and updates what a page declares (the DOM contract of web/views):
 //   - [data-field="status.x.y"] and [data-field="peer.x"] with data-format
 //   - #sync-progress, #conn-state, #events
-//   - #peers-table (sortable by its headers), the peer page (#peer ...)
+//   - #peers-table (sortable by its headers), the peer page (#peer ...,
+//     #peer-announcements and #peer-unsolicited)
 //   - the message log (#msg-filter, #msg-pause, #msg-log, #msg-skipped)
 //   - the network charts (#chart-*, drawn with the vendored uPlot), #msg-totals
 //   - #disconnects-table, #bans-table
 // Values are formatted as web/views/format.templ formats them, so a value
-// looks the same before and after its first update. An empty table body
+// looks the same before and after its first update (web/static's tests run
+// the formats here against the server's). window.watchnode shows the pure
+// functions and the charts drawn, for those tests and the browser's. An empty table body
 // or list is left empty: the stylesheet then shows its data-empty text.
 //
 // Feed protocol (web/feed.go): a "snapshot" first on every connection, then
@@ -55,14 +58,17 @@
   }
 
   // row makes a <tr> with a <td data-col=c> for each column c, holding the
-  // text or node content(c), with the class cls(c) if any.
-  function row(cols, content, cls) {
+  // text or node content(c), with the class cls(c) and the title title(c)
+  // if any.
+  function row(cols, content, cls, title) {
     const tr = el("tr");
     for (const c of cols) {
       const td = el("td");
       td.dataset.col = c;
       const k = cls ? cls(c) : "";
       if (k) td.className = k;
+      const t = title ? title(c) : "";
+      if (t) td.title = t;
       td.append(content(c));
       tr.append(td);
     }
@@ -165,6 +171,36 @@
 
   const fmtMs = (v) => (Number(v) > 0 ? fmtNumber(v) + " ms" : DASH); // 0: no pong yet
 
+  // log2_work: a chain work given in hex, as Bitcoin Core logs it
+  // (UpdateTip's log2_work=%f): log(work)/log(2) with six decimals, the
+  // work turned into a double as arith_uint256::getdouble does, 32-bit
+  // words from the least significant. A dash for no work or bad hex.
+  function fmtLog2Work(v) {
+    const hex = typeof v === "string" ? v.replace(/^0x/, "") : "";
+    if (!/^[0-9a-fA-F]+$/.test(hex)) return DASH;
+    let work = 0, place = 1;
+    for (let end = hex.length; end > 0; end -= 8) {
+      work += place * parseInt(hex.slice(Math.max(0, end - 8), end), 16);
+      place *= 4294967296;
+    }
+    return work > 0 ? (Math.log(work) / Math.log(2)).toFixed(6) : DASH;
+  }
+
+  // The service bits' letters in the peers table, as web/views/services.go
+  // has them; "?" stands, once, for the bits Bitcoin Core does not name.
+  const SERVICE_LETTERS = { NETWORK: "N", BLOOM: "B", WITNESS: "W", COMPACT_FILTERS: "C", NETWORK_LIMITED: "L", P2P_V2: "P" };
+  function serviceLetters(names) {
+    if (!Array.isArray(names)) return DASH;
+    let s = "", unknown = false;
+    for (const n of names) {
+      if (typeof n === "string" && has(SERVICE_LETTERS, n)) s += SERVICE_LETTERS[n];
+      else unknown = true;
+    }
+    if (unknown) s += "?";
+    return s || DASH;
+  }
+  const serviceTitle = (names) => (Array.isArray(names) && names.length ? names.map(plain).join(", ") : "no services");
+
   // plain formats anything as text: lists joined, maps as "key value".
   function plain(v) {
     if (v === undefined || v === null) return DASH;
@@ -194,9 +230,13 @@
     percent: (v) => (Number.isNaN(Number(v)) ? DASH : Math.max(0, Math.min(100, Math.floor(Number(v) * 1000 + 1e-9) / 10)).toFixed(1) + "%"),
     time: fmtTime,
     hash: plain,
+    log2_work: fmtLog2Work,
     text: plain,
     target_source: (v) => TARGET_SOURCES[v] || "",
   };
+  // TITLES give the title of a data-format's element: the exact value
+  // behind a rounded one.
+  const TITLES = { log2_work: plain };
   const format = (kind, v) => (v === undefined || v === null ? DASH : (has(FORMATS, kind) ? FORMATS[kind] : plain)(v));
 
   // peerValue formats one PeerInfo field by its JSON key, as the peers
@@ -205,6 +245,8 @@
     if (v === undefined || v === null) return DASH;
     if (key === "inbound") return v ? "in" : "out";
     if (key === "inflight") return Array.isArray(v) ? String(v.length) : DASH;
+    if (key === "service_names") return serviceLetters(v);
+    if (key === "user_agent" || key === "addr") return el("span", plain(v), { className: "clip" }); // cut with an ellipsis
     if (/^(connected_at|last_send|last_recv)$/.test(key)) return Object.assign(timeEl(v, since), { title: fmtTime(v) });
     if (/^(ping_ms|min_ping_ms|ping_wait_ms)$/.test(key)) return fmtMs(v);
     if (/^(id|version|services|misbehavior)$/.test(key)) return String(v);
@@ -215,6 +257,14 @@
   // The classes of the server's cells: numbers align right.
   const CELL_CLASS = { addr: "addr", user_agent: "ua", service_names: "services", summary: "summary" };
   const peerClass = (c, v) => CELL_CLASS[c] || (typeof v === "number" || c === "inflight" || c === "connected_at" ? "num" : "");
+
+  // peerTitle is a peers table cell's title: the whole of what the cell
+  // abbreviates or cuts.
+  function peerTitle(c, v) {
+    if (c === "service_names") return serviceTitle(v);
+    if (c === "user_agent" || c === "addr") return plain(v);
+    return "";
+  }
 
   // ----------------------------------------------------------------- tables
 
@@ -239,7 +289,7 @@
       if (!o || o.cells.length !== tr.cells.length) return tr;
       Array.from(tr.cells).forEach((td, i) => {
         const ot = o.cells[i];
-        if (ot.textContent !== td.textContent || ot.className !== td.className || ot.dataset.col !== td.dataset.col) o.replaceChild(td, ot);
+        if (ot.textContent !== td.textContent || ot.className !== td.className || ot.title !== td.title || ot.dataset.col !== td.dataset.col) o.replaceChild(td, ot);
       });
       return o;
     });
@@ -279,7 +329,10 @@
     if (!st) return;
     for (const e of $$('[data-field^="status."]')) {
       const v = getPath(st, e.dataset.field.slice("status.".length));
-      if (v !== undefined) setText(e, format(e.dataset.format || "text", v));
+      if (v === undefined) continue;
+      const kind = e.dataset.format || "text";
+      setText(e, format(kind, v));
+      if (has(TITLES, kind) && e.title !== TITLES[kind](v)) e.title = TITLES[kind](v);
     }
     const hint = $("#no-peers-hint");
     if (hint) hint.hidden = Number(st.peers) > 0;
@@ -333,7 +386,7 @@
     const peers = state.peers.slice();
     if (key) peers.sort((a, b) => (desc ? -1 : 1) * compare(sortValue(key, a[key]), sortValue(key, b[key])) || a.id - b.id);
     const rows = peers.map((p) => {
-      const tr = row(cols, (c) => (c === "id" ? peerLink(p.id) : peerValue(c, p[c])), (c) => peerClass(c, p[c]));
+      const tr = row(cols, (c) => (c === "id" ? peerLink(p.id) : peerValue(c, p[c])), (c) => peerClass(c, p[c]), (c) => peerTitle(c, p[c]));
       if (isId(p.id)) tr.dataset.peerId = String(p.id);
       return tr;
     });
@@ -372,6 +425,16 @@
     return plain(r[c]); // id, command
   }
 
+  // renderCounts fills a <dl> of message counts by command (the peer page's
+  // announcements and unsolicited responses), sorted by command, as the
+  // server renders it; an empty one shows its data-empty text.
+  function renderCounts(dl, counts) {
+    if (!dl) return;
+    counts = counts && typeof counts === "object" ? counts : {};
+    const items = Object.keys(counts).sort().flatMap((k) => [el("dt", k), el("dd", fmtNumber(counts[k]), { className: "num" })]);
+    if (dl.textContent !== items.map((e) => e.textContent).join("")) dl.replaceChildren(...items);
+  }
+
   function renderPeerPage() {
     const sec = $("#peer");
     const id = pagePeerId();
@@ -392,6 +455,8 @@
       setText(e, typeof text === "string" ? text : text.textContent);
     }
     renderCommands($("#peer-commands"), p.msgs_recv, p.msgs_sent);
+    renderCounts($("#peer-announcements"), p.announcements);
+    renderCounts($("#peer-unsolicited"), p.unsolicited);
     const infl = $("#peer-inflight");
     if (infl) {
       const cols = columnsOf(infl, ["command", "age_ms"]);
@@ -668,6 +733,77 @@
   const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
   const charts = {}; // element id -> {u: the uPlot, keys: what its series are}
 
+  // Y scales. An axis runs from 0 to the first multiple of its step above
+  // the largest value shown (so the top line is never drawn on the frame),
+  // the step being the smallest one that covers that value in at most
+  // Y_STEPS of them and fits:
+  //   decimal  1, 2 and 5 times the powers of ten (rates per second);
+  //   count    the same from 1 (peers, heights: no half peers);
+  //   bytes    1, 2, 5, 10, 20, 50, 100, 200 and 500 times the powers of
+  //            1024, each fitting only while the top stays below 1024 of
+  //            its unit: ticks read 500 B, then 1 KiB, 2 KiB, 5 KiB,
+  //            10 KiB..., never 2,000 B shown as "2.0 KiB" or 1.5 KiB.
+  const Y_STEPS = 4;
+  const MIN_TICK_PX = 30; // the least room between two y ticks
+  const clean = (x) => Number(x.toPrecision(12)); // 0.30000000000000004 -> 0.3
+  const decimalSteps = [];
+  for (let e = -2; e <= 15; e++) for (const m of [1, 2, 5]) decimalSteps.push(clean(m * 10 ** e));
+  const byteSteps = [];
+  for (let k = 0; k <= 5; k++) for (const m of [1, 2, 5, 10, 20, 50, 100, 200, 500]) byteSteps.push(m * 1024 ** k);
+  const byteUnit = (x) => 1024 ** Math.floor(Math.log(x) / Math.log(1024) + 1e-9);
+  const SCALES = Object.freeze({
+    decimal: Object.freeze({ steps: decimalSteps, fits: () => true }),
+    count: Object.freeze({ steps: decimalSteps.filter((x) => x >= 1), fits: () => true }),
+    bytes: Object.freeze({ steps: byteSteps, fits: (step, top) => top < byteUnit(step) * 1024 }),
+  });
+
+  // niceScale is the y range of a scale kind (SCALES) for a largest value
+  // max: {max: the axis top, step: the step it is a multiple of}. Nothing
+  // above zero (or no data) gives a top of 1.
+  function niceScale(max, kind) {
+    const m = Number.isFinite(max) && max > 0 ? max : 0;
+    for (const step of kind.steps) {
+      if (step * Y_STEPS < (m || 1)) continue;
+      const top = m > 0 ? clean((Math.floor(m / step + 1e-9) + 1) * step) : 1;
+      if (kind.fits(step, top)) return { max: top, step };
+    }
+    const step = kind.steps[kind.steps.length - 1];
+    return { max: clean((Math.floor(m / step + 1e-9) + 1) * step), step };
+  }
+
+  // niceTicks are the y ticks from 0 to top: multiples of the smallest
+  // step of the kind that fits and divides top into at most maxIntervals
+  // parts.
+  function niceTicks(top, kind, maxIntervals) {
+    for (const x of kind.steps) {
+      const n = top / x;
+      if (n <= maxIntervals + 1e-9 && Math.abs(n - Math.round(n)) < 1e-9 && kind.fits(x, top)) {
+        return Array.from({ length: Math.round(n) + 1 }, (_, i) => clean(i * x));
+      }
+    }
+    return [0, top];
+  }
+
+  // timeTicks labels the time axis's ticks (seconds) on the 24-hour UTC
+  // clock the pages use everywhere: "15:04" when every tick falls on a
+  // whole minute, "15:04:05" otherwise. One line each: no date under the
+  // first tick to run into the next one (the pages' times are UTC, the
+  // legend's too).
+  function timeTicks(splits, incr) {
+    const whole = incr >= 60 && splits.every((t) => t === null || t % 60 === 0);
+    return splits.map((t) => (t === null ? "" : fmtTime(t * 1000).slice(11, whole ? 16 : 19)));
+  }
+
+  // lineStyle is the look of a chart's series number i (drawn in that
+  // order, a later one on top): each one thinner than the ones before and,
+  // after the first, dashed, so that a series equal to another still shows
+  // under it.
+  const DASHES = [[8, 4], [2, 3], [12, 3, 2, 3], [5, 5], [1, 2]];
+  const lineStyle = (i) => (i === 0 ? { width: 3.5 } : { width: Math.max(0.75, 3.5 - 0.5 * i), dash: DASHES[(i - 1) % DASHES.length] });
+
+  // fmtBytesTick is a byte tick: fmtBytes without a ".0" (ticks are whole).
+  const fmtBytesTick = (v) => fmtBytes(v).replace(".0 ", " ");
+
   // latest is what the legend shows: the value under the cursor, or the
   // newest one when the cursor is off the chart.
   function latest(u, v, si, idx, fmt) {
@@ -677,21 +813,33 @@
 
   // series describes a line: its label, color, legend format and scale.
   const series = (label, i, fmt, scale) => ({
-    label, stroke: PALETTE[i % PALETTE.length], width: 1.5, scale: scale || "y", points: { show: false },
+    label, stroke: PALETTE[i % PALETTE.length], scale: scale || "y", points: { show: false },
     value: (u, v, si, idx) => latest(u, v, si, idx, fmt),
   });
 
-  // axis is a y axis (x without fmt) in the page's text color, as wide as
-  // its longest label (about 7 px a character).
-  function axis(color, fmt, scale, side) {
-    const a = { stroke: color, grid: { stroke: "rgba(128,128,128,0.2)" }, ticks: { stroke: "rgba(128,128,128,0.3)" } };
-    if (fmt) {
-      a.values = (u, vals) => vals.map((v) => (v === null ? "" : fmt(v)));
-      a.size = (u, vals) => 18 + 7 * Math.max(2, ...(vals || []).map((v) => String(v).length));
-    }
+  // yScale is a y scale from zero to the nice value above its data.
+  const yScale = (kind) => ({ range: (u, dataMin, dataMax) => [0, niceScale(dataMax, kind).max] });
+
+  // axis is a y axis in the page's text color, on scale (default "y"),
+  // ticks at niceTicks, labelled with fmt; as wide as its longest label
+  // (about 7 px a character).
+  function axis(color, fmt, kind, scale, side) {
+    const a = {
+      stroke: color, grid: { stroke: "rgba(128,128,128,0.2)" }, ticks: { stroke: "rgba(128,128,128,0.3)" },
+      splits: (u, ai, min, max) => niceTicks(max, kind, Math.max(1, Math.floor(u.bbox.height / window.uPlot.pxRatio / MIN_TICK_PX))),
+      values: (u, vals) => vals.map((v) => (v === null ? "" : fmt(v))),
+      size: (u, vals) => 18 + 7 * Math.max(2, ...(vals || []).map((v) => String(v).length)),
+    };
     if (scale) a.scale = scale;
     return side ? Object.assign(a, { side, grid: { show: false } }) : a;
   }
+
+  // timeAxis is the x axis: 24-hour UTC ticks far enough apart for
+  // "15:04:05".
+  const timeAxis = (color) => ({
+    stroke: color, space: 72, size: 32, grid: { stroke: "rgba(128,128,128,0.2)" }, ticks: { stroke: "rgba(128,128,128,0.3)" },
+    values: (u, splits, ai, space, incr) => timeTicks(splits, incr),
+  });
 
   const rate = (v) => fmtNumber(v) + "/s";
   const bytesRate = (v) => fmtBytes(v) + "/s";
@@ -718,20 +866,24 @@
     return {
       "chart-bytes": {
         keys: "bytes", series: [series("in", 0, bytesRate), series("out", 1, bytesRate)],
-        axes: (c) => [axis(c, bytesRate)], data: [col((s) => s.bytes_in), col((s) => s.bytes_out)],
+        scales: { y: yScale(SCALES.bytes) },
+        axes: (c) => [axis(c, (v) => fmtBytesTick(v) + "/s", SCALES.bytes)], data: [col((s) => s.bytes_in), col((s) => s.bytes_out)],
       },
       "chart-headers": {
         keys: "headers", series: [series("headers/s", 2, rate), series("height", 4, fmtNumber, "h")],
-        axes: (c) => [axis(c, shortRate), axis(c, String, "h", 1)], data: [col((s) => s.headers_per_sec), col((s) => s.height)],
+        scales: { y: yScale(SCALES.decimal), h: yScale(SCALES.count) },
+        axes: (c) => [axis(c, shortRate, SCALES.decimal), axis(c, short, SCALES.count, "h", 1)], data: [col((s) => s.headers_per_sec), col((s) => s.height)],
       },
       "chart-peers": {
         keys: "peers", series: [series("inbound", 0, String), series("outbound", 1, String)],
-        axes: (c) => [axis(c, count)], data: [col((s) => s.peers_in), col((s) => s.peers_out)],
+        scales: { y: yScale(SCALES.count) },
+        axes: (c) => [axis(c, count, SCALES.count)], data: [col((s) => s.peers_in), col((s) => s.peers_out)],
       },
       "chart-msgs": {
         keys: "msgs " + JSON.stringify(cmds), // another top 6: another chart
         series: cmds.map((k, i) => series(k.slice(0, 24), i, rate)),
-        axes: (c) => [axis(c, shortRate)], data: cmds.map((k) => col((s) => (has(s.msgs_in, k) ? s.msgs_in[k] : 0))),
+        scales: { y: yScale(SCALES.decimal) },
+        axes: (c) => [axis(c, shortRate, SCALES.decimal)], data: cmds.map((k) => col((s) => (has(s.msgs_in, k) ? s.msgs_in[k] : 0))),
       },
     };
   }
@@ -755,11 +907,13 @@
       if (c) c.u.destroy();
       box.replaceChildren(); // drop any server-rendered placeholder
       const color = getComputedStyle(box).color || "#888"; // follows the page's theme
-      const xValue = (u, v, si, idx) => latest(u, v, si, idx, (t) => fmtTime(t * 1000).slice(11));
+      const xValue = (u, v, si, idx) => latest(u, v, si, idx, (t) => fmtTime(t * 1000).slice(11, 19));
       const opts = Object.assign(chartSize(box), {
-        scales: { x: { time: true } }, tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"), // times in UTC, as the pages
-        series: [{ label: "Time (UTC)", value: xValue }, ...spec.series],
-        axes: [axis(color), ...spec.axes(color)], cursor: { drag: { x: false, y: false } },
+        scales: Object.assign({ x: { time: true } }, spec.scales),
+        tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"), // ticks on UTC minutes, as the pages' times
+        series: [{ label: "Time (UTC)", value: xValue }, ...spec.series.map((s, i) => Object.assign(s, lineStyle(i)))],
+        axes: [timeAxis(color), ...spec.axes(color)], cursor: { drag: { x: false, y: false } },
+        legend: { markers: { width: (u, i) => Math.max(2, Math.round(u.series[i].width || 0)), dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
       });
       charts[box.id] = { u: new window.uPlot(opts, data, box), keys: spec.keys };
     }
@@ -918,6 +1072,19 @@
     setTimeout(connect, backoff);
     backoff = Math.min(backoff * 2, BACKOFF_MAX);
   }
+
+  // ------------------------------------------------------------- inspection
+
+  // window.watchnode shows what the page computes: the formats and chart
+  // functions, which need no page (the script tests call them in Node),
+  // and the charts drawn (the browser tests read their axes). Nothing in it
+  // changes the page.
+  globalThis.watchnode = Object.freeze({
+    format, serviceLetters, serviceTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick,
+    scales: SCALES,
+    chart: (id) => (has(charts, id) ? charts[id].u : null),
+  });
+  if (typeof document === "undefined") return; // not in a page: nothing to follow
 
   // ------------------------------------------------------------------- init
 

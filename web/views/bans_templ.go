@@ -250,7 +250,7 @@ func Bans(p Page, disconnects []engine.Disconnect, bans []engine.Ban, captures C
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</tbody></table></div></section><section><h2>Recent disconnects</h2><div class=\"table-wrap\"><table id=\"disconnects-table\" class=\"data\"><thead><tr><th data-col=\"time\" scope=\"col\">Time</th><th data-col=\"id\" scope=\"col\">Peer</th><th data-col=\"addr\" scope=\"col\">Address</th><th data-col=\"inbound\" scope=\"col\">Dir</th><th data-col=\"kind\" scope=\"col\">Kind</th><th data-col=\"reason\" scope=\"col\">Reason</th><th data-col=\"user_agent\" scope=\"col\">User agent</th></tr></thead> <tbody data-empty=\"No disconnects yet.\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</tbody></table></div></section><section><h2>Recent disconnects</h2><div class=\"table-wrap\"><table id=\"disconnects-table\" class=\"data\"><thead><tr><th data-col=\"time\" scope=\"col\">Time</th><th data-col=\"id\" class=\"num\" scope=\"col\">Peer</th><th data-col=\"addr\" scope=\"col\">Address</th><th data-col=\"inbound\" scope=\"col\">Dir</th><th data-col=\"kind\" scope=\"col\">Kind</th><th data-col=\"reason\" scope=\"col\">Reason</th><th data-col=\"user_agent\" scope=\"col\">User agent</th></tr></thead> <tbody data-empty=\"No disconnects yet.\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -105,11 +105,11 @@ func Overview(p Page, st engine.Status, events []engine.Event, added []engine.Ad
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</dd><dt>Chain work</dt><dd class=\"hash\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</dd><dt>Chain work (log2)</dt><dd>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = Field("status.chain_work", FormatHash, st.ChainWork).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = WorkField("status.chain_work", st.ChainWork).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
