@@ -60,6 +60,12 @@ DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
 touch "$DEMO_DIR/$MARKER"
 echo "demo: data and logs in $DEMO_DIR (kept when the demo stops; FRESH=1 starts afresh)"
 
+# The script's own output, kept on 3 and 4: a trap runs when the command
+# it interrupted ends, inside that command's redirections (a signal during
+# "ctl generate 1 >/dev/null" would send everything stop says to
+# /dev/null), so stop writes there. Children do not inherit them.
+exec 3>&1 4>&2
+
 pids=()    # the children, stopped in reverse order
 names=()
 sleeper=   # the current sleep of the mining loop
@@ -70,6 +76,7 @@ stopping=
 stop() {
   local status=$1
   trap - INT TERM HUP EXIT
+  exec >&3 2>&4
   set +e # stopping goes on whatever fails
   if [ -n "$stopping" ]; then exit "$status"; fi
   stopping=1
@@ -105,7 +112,7 @@ start() {
   local name=$1 log=$2
   shift 2
   echo "=== demo started $(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$log"
-  "$@" >>"$log" 2>&1 &
+  "$@" >>"$log" 2>&1 3>&- 4>&- &
   pids+=($!)
   names+=("$name")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -37,10 +38,13 @@ func freePortNumber(t *testing.T) string {
 // captures and the logs. It does so three times on the same folder, each
 // run carrying on from the last, stopping it each way: SIGTERM to the
 // script, Ctrl-C (SIGINT to its whole process group, as a terminal sends
-// it) and SIGHUP (the terminal closed).
+// it) and SIGHUP (the terminal closed). Each signal lands while the
+// script waits for btcctl to mine a block, a command whose output goes to
+// /dev/null: the script must still say that it stopped.
 func TestDemoScript(t *testing.T) {
-	btcd, btcctl := btcdtest.Binaries(t)
+	btcd, realBtcctl := btcdtest.Binaries(t)
 	dir := filepath.Join(t.TempDir(), "demo")
+	btcctl, mining := slowMiningBtcctl(t, realBtcctl)
 	ports := map[string]string{}
 	for _, v := range []string{"DEMO_BTCD_PORT", "DEMO_BTCD_RPC_PORT", "DEMO_A_PORT", "DEMO_B_PORT", "DEMO_A_HTTP_PORT", "DEMO_B_HTTP_PORT"} {
 		ports[v] = freePortNumber(t)
@@ -72,6 +76,13 @@ func TestDemoScript(t *testing.T) {
 			var s engine.Status
 			b.get("/api/status", &s)
 			height = s.Height
+			// The marker goes when btcctl ends; a fresh one means the
+			// script is inside "ctl generate 1 >/dev/null" for 0.5 s.
+			os.Remove(mining)
+			waitUntil(t, done, 30*time.Second, "the script to mine a block", func() bool {
+				_, err := os.Stat(mining)
+				return err == nil
+			})
 		})
 		if !strings.Contains(out, "demo: data and logs in "+dir) || !strings.Contains(out, "demo: stopped; data and logs are in "+dir) {
 			t.Errorf("run %d: the script did not say where its folder is at start and at exit:\n%s", round, out)
@@ -86,6 +97,26 @@ func TestDemoScript(t *testing.T) {
 			t.Errorf("run %d: a.log does not keep the earlier runs' logs:\n%s", round, log)
 		}
 	}
+}
+
+// slowMiningBtcctl writes a btcctl wrapper that, for "generate", creates
+// the file mining, waits 0.5 s, runs the real btcctl and removes the file,
+// so a test can signal the demo while it waits for a mined block. It
+// returns the wrapper's path and the file's.
+func slowMiningBtcctl(t *testing.T, real string) (wrapper, mining string) {
+	t.Helper()
+	dir := t.TempDir()
+	wrapper, mining = filepath.Join(dir, "btcctl"), filepath.Join(dir, "mining")
+	script := fmt.Sprintf(`#!/bin/sh
+case " $* " in
+*" generate "*) touch %[1]q; sleep 0.5; %[2]q "$@"; rc=$?; rm -f %[1]q; exit $rc ;;
+esac
+exec %[2]q "$@"
+`, mining, real)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return wrapper, mining
 }
 
 // runDemo runs the demo script in a process group of its own, calls check
