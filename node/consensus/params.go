@@ -44,6 +44,10 @@ type Params struct {
 	// BIP34Height, BIP66Height and BIP65Height are the heights from which
 	// headers must have version 2, 3 and 4 or higher.
 	BIP34Height, BIP66Height, BIP65Height int32
+	// CSVHeight is the height from which BIP68, BIP112 and BIP113 apply
+	// (so transactions' finality is judged by median time past), and
+	// SegwitHeight the height from which BIP141's witness rules apply.
+	CSVHeight, SegwitHeight int32
 
 	// MinimumChainWork is the least total work a chain must have before
 	// the node treats it as the network's real chain (Bitcoin Core's
@@ -71,6 +75,19 @@ var minimumChainWork = map[protocol.Network]string{
 	protocol.Testnet4: "00000000000000000000000000000000000000000000034a4690fe592dc49c7c",
 	protocol.Signet:   "0000000000000000000000000000000000000000000000000000067d328e681a",
 	protocol.Regtest:  "0000000000000000000000000000000000000000000000000000000000000000",
+}
+
+// buriedHeights holds Bitcoin Core's activation heights of CSV and segwit
+// per network (src/kernel/chainparams.cpp, consensus.CSVHeight and
+// SegwitHeight): btcd's chaincfg describes the two as version-bits
+// deployments, which a node checking blocks from a buried height does not
+// replay.
+var buriedHeights = map[protocol.Network]struct{ csv, segwit int32 }{
+	protocol.Mainnet:  {419_328, 481_824},
+	protocol.Testnet3: {770_112, 834_624},
+	protocol.Testnet4: {1, 1},
+	protocol.Signet:   {1, 1},
+	protocol.Regtest:  {1, 0},
 }
 
 // ParamsFor returns the consensus parameters of n, built from btcd's
@@ -108,6 +125,11 @@ func ParamsFor(n protocol.Network) *Params {
 	for _, c := range cp.Checkpoints {
 		p.Checkpoints[c.Height] = *c.Hash
 	}
+	buried, ok := buriedHeights[n]
+	if !ok {
+		panic(fmt.Sprintf("consensus: no activation heights for network %q", string(n)))
+	}
+	p.CSVHeight, p.SegwitHeight = buried.csv, buried.segwit
 	work, ok := minimumChainWork[n]
 	if !ok {
 		panic(fmt.Sprintf("consensus: no minimum chain work for network %q", string(n)))
