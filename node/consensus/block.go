@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -99,6 +100,22 @@ func NewBlock(msg *wire.MsgBlock, raw []byte) (*Block, error) {
 		return nil, fmt.Errorf("%w: %d bytes decode to %d", ErrBlockEncoding, len(raw), off)
 	}
 	return b, nil
+}
+
+// DecodeBlock decodes a serialized block (with witness data, as a block
+// message or a block file carries it) and computes its hashes with
+// NewBlock. Bytes after the block are an error: a block message's payload
+// and a block file's record hold exactly one block.
+func DecodeBlock(raw []byte) (*Block, error) {
+	r := bytes.NewReader(raw)
+	var msg wire.MsgBlock
+	if err := msg.Deserialize(r); err != nil {
+		return nil, fmt.Errorf("decoding a block of %d bytes: %w", len(raw), err)
+	}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the block", ErrBlockEncoding, r.Len())
+	}
+	return NewBlock(&msg, raw)
 }
 
 // doubleSHA256 returns SHA-256(SHA-256(parts...)), reusing h.

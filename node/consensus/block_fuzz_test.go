@@ -28,7 +28,14 @@ func FuzzBlock(f *testing.F) {
 			return
 		}
 		raw := data[:len(data)-r.Len()]
+		_, decodeErr := DecodeBlock(data)
+		if r.Len() > 0 && !errors.Is(decodeErr, ErrBlockEncoding) {
+			t.Fatalf("DecodeBlock: %v with %d bytes after the block, want ErrBlockEncoding", decodeErr, r.Len())
+		}
 		b, err := NewBlock(&msg, raw)
+		if r.Len() == 0 && (err == nil) != (decodeErr == nil) {
+			t.Fatalf("DecodeBlock says %v where NewBlock says %v", decodeErr, err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrBlockEncoding) {
 				t.Fatalf("NewBlock: %v, want ErrBlockEncoding", err)

@@ -15,11 +15,7 @@ import (
 // decodeBlock decodes raw into a Block, failing tb on error.
 func decodeBlock(tb testing.TB, raw []byte) *Block {
 	tb.Helper()
-	var msg wire.MsgBlock
-	if err := msg.Deserialize(bytes.NewReader(raw)); err != nil {
-		tb.Fatalf("decoding a block: %v", err)
-	}
-	b, err := NewBlock(&msg, raw)
+	b, err := DecodeBlock(raw)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -88,6 +84,12 @@ func TestNewBlockRejectsNonCanonicalBytes(t *testing.T) {
 	}
 	if _, err := NewBlock(&msg, raw[:len(raw)-1]); !errors.Is(err, ErrBlockEncoding) {
 		t.Fatalf("a missing byte: %v, want ErrBlockEncoding", err)
+	}
+	if _, err := DecodeBlock(append(append([]byte(nil), raw...), 0)); !errors.Is(err, ErrBlockEncoding) {
+		t.Fatalf("DecodeBlock with a trailing byte: %v, want ErrBlockEncoding", err)
+	}
+	if _, err := DecodeBlock(raw[:len(raw)-1]); err == nil {
+		t.Fatal("DecodeBlock decoded a truncated block")
 	}
 
 	// A legacy transaction written with the segwit marker and an empty
