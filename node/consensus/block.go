@@ -46,6 +46,10 @@ type Block struct {
 	// witness data, in block order; for a transaction without witness data
 	// they are equal.
 	TxIDs, WTxIDs []chainhash.Hash
+	// MerkleRoot is the merkle root of TxIDs, and MerkleMutated whether the
+	// tree pairs a hash with itself (see MerkleRoot).
+	MerkleRoot    chainhash.Hash
+	MerkleMutated bool
 	// Size is the serialized size in bytes, StrippedSize the size without
 	// witness data.
 	Size, StrippedSize int
@@ -61,9 +65,9 @@ func (b *Block) Weight() int { return b.StrippedSize*(WitnessScaleFactor-1) + b.
 var ErrBlockEncoding = errors.New("block is not canonically serialized")
 
 // NewBlock pairs msg with the raw bytes it was decoded from and computes the
-// hashes: the block hash from the header, and each transaction's txid and
-// wtxid by hashing its slice of raw directly (a txid skips the marker, flag
-// and witness bytes), which costs no re-serialization. It fails with
+// hashes: the block hash from the header, each transaction's txid and wtxid
+// by hashing its slice of raw directly (a txid skips the marker, flag and
+// witness bytes), which costs no re-serialization, and the merkle root. It fails with
 // ErrBlockEncoding when raw is not exactly msg's serialization, the only case
 // where slicing raw by msg's sizes would hash the wrong bytes.
 func NewBlock(msg *wire.MsgBlock, raw []byte) (*Block, error) {
@@ -99,6 +103,7 @@ func NewBlock(msg *wire.MsgBlock, raw []byte) (*Block, error) {
 	if off != len(raw) {
 		return nil, fmt.Errorf("%w: %d bytes decode to %d", ErrBlockEncoding, len(raw), off)
 	}
+	b.MerkleRoot, b.MerkleMutated = MerkleRoot(b.TxIDs)
 	return b, nil
 }
 

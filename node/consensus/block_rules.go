@@ -130,8 +130,8 @@ func runBlockRules(rules []BlockRule, mutation bool, ctx *BlockContext, b *Block
 // checkMerkleRoot: a block's header MUST commit to its transactions: the
 // merkle root of the txids MUST equal the header's MerkleRoot.
 func checkMerkleRoot(_ *BlockContext, b *Block) error {
-	if root, _ := MerkleRoot(b.TxIDs); root != b.Header.MerkleRoot {
-		return fmt.Errorf("%w: computed %s, header %s", ErrBadMerkleRoot, root, b.Header.MerkleRoot)
+	if b.MerkleRoot != b.Header.MerkleRoot {
+		return fmt.Errorf("%w: computed %s, header %s", ErrBadMerkleRoot, b.MerkleRoot, b.Header.MerkleRoot)
 	}
 	return nil
 }
@@ -140,7 +140,7 @@ func checkMerkleRoot(_ *BlockContext, b *Block) error {
 // hash with an equal one, or a block with transactions repeated at its end
 // would share the root of the real block.
 func checkMerkleTreeNotMutated(_ *BlockContext, b *Block) error {
-	if _, mutated := MerkleRoot(b.TxIDs); mutated {
+	if b.MerkleMutated {
 		return ErrMutatedMerkleTree
 	}
 	return nil
