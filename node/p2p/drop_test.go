@@ -122,6 +122,52 @@ func TestBadBytesDropAndDiscourage(t *testing.T) {
 	}
 }
 
+// Misbehaving addresses cannot grow the discouragement list without
+// bound: at MaxDiscouraged the one expiring soonest makes room, and the
+// operator's bans are never evicted.
+func TestDiscouragementsBounded(t *testing.T) {
+	h := newHarness(t)
+	manual := netip.MustParseAddr("192.0.2.1")
+	h.c.AddBan(manual, "operator", true, h.Now(), time.Minute)
+	ipv6 := func(i int) netip.Addr {
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+	soonest := ipv6(0)
+	h.c.AddBan(soonest, "misbehaving", false, h.Now(), time.Hour)
+	for i := 1; i < p2p.MaxDiscouraged; i++ {
+		h.c.AddBan(ipv6(i), "misbehaving", false, h.Now(), p2p.Discouragement)
+	}
+	if err := h.c.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	r := h.Established(true)
+	frame, err := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgPing(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame[len(frame)-1] ^= 0xff
+	r.SendBytes(frame)
+	h.ExpectDropped(r, p2p.DropViolation, "checksum")
+	if _, banned := h.c.Banned(r.Addr.Addr(), h.Now()); !banned {
+		t.Error("the new misbehaving address is not discouraged")
+	}
+	if _, banned := h.c.Banned(soonest, h.Now()); banned {
+		t.Error("the discouragement expiring soonest was kept past the bound")
+	}
+	if _, banned := h.c.Banned(ipv6(1), h.Now()); !banned {
+		t.Error("a later discouragement was evicted")
+	}
+	if _, banned := h.c.Banned(manual, h.Now()); !banned {
+		t.Error("the operator's ban was evicted")
+	}
+	if n := len(h.c.Snapshot(h.Now()).Bans); n != p2p.MaxDiscouraged+1 {
+		t.Errorf("%d bans listed, want %d discouragements and the manual ban", n, p2p.MaxDiscouraged)
+	}
+	if err := h.c.CheckInvariants(); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestBanListRules(t *testing.T) {
 	now := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	b, err := p2p.NewBanList([]p2p.Ban{{Addr: "203.0.113.7", Reason: "spam", Until: now.Add(48 * time.Hour)}})

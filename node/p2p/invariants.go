@@ -88,6 +88,9 @@ func (c *Core) CheckInvariants() error {
 			fail("target %s refers to peer %d, which is not its connection", t.addr, t.peer)
 		}
 	}
+	if err := c.bans.check(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.disconnects) > maxDisconnects {
 		fail("%d disconnects kept (bound %d)", len(c.disconnects), maxDisconnects)
 	}

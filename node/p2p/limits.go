@@ -43,6 +43,12 @@ const (
 	// discouragement is how long a misbehaving address is refused (Core's
 	// discouragement filter is cleared roughly daily).
 	discouragement = 24 * time.Hour
+	// maxDiscouraged bounds the discouraged addresses kept at once, the
+	// size of Core's rolling discouragement filter: each misbehaving
+	// address adds one, and an attacker has IPv6 addresses for free. Past
+	// it the discouragement expiring soonest is forgotten. The operator's
+	// bans are not counted and never evicted.
+	maxDiscouraged = 50000
 	// maxDisconnects is how many recent disconnects are kept for the UI.
 	maxDisconnects = 100
 	// maxDialsPerTick keeps a burst of failures from hammering the
