@@ -254,17 +254,29 @@ func headersPayload(headers []consensus.Header) []byte {
 	return b
 }
 
+// maxNotFound is how many items one notfound carries: 144 KB, under a
+// full headers batch, so that no answer costs more than p2p.MaxReplyCost
+// (a getdata may ask for 50,000 items, 1.8 MB).
+const maxNotFound = 4000
+
 // handleGetData answers with notfound: the node keeps no blocks or
 // transactions yet, and notfound lets the peer ask elsewhere at once.
-// Answering is optional work.
+// Answering is optional work: the answer goes in parts of maxNotFound
+// items, each only while the peer's queue has room, and the items left
+// when it fills are not answered (the peer's request for them times out,
+// as if we were slow).
 func (s *Sync) handleGetData(id p2p.PeerID, msg *wire.MsgGetData) {
-	p, ok := s.core.Peer(id)
-	if !ok || !p.HasRoom() || len(msg.InvList) == 0 {
-		return
+	for items := msg.InvList; len(items) > 0; {
+		p, ok := s.core.Peer(id)
+		if !ok || !p.HasRoom() {
+			return
+		}
+		n := min(len(items), maxNotFound)
+		nf := wire.NewMsgNotFound()
+		nf.InvList = items[:n:n]
+		items = items[n:]
+		if !s.core.Send(id, nf) {
+			return
+		}
 	}
-	nf := wire.NewMsgNotFound()
-	for _, iv := range msg.InvList {
-		nf.AddInvVect(iv)
-	}
-	s.core.Send(id, nf)
 }

@@ -90,6 +90,41 @@ func TestBackPressure(t *testing.T) {
 	h.ExpectSent(r)
 }
 
+// A getdata of the most items a message may carry is answered in notfound
+// parts no larger than MaxReplyCost while the queue has room, not in one
+// 1.8 MB frame past the outbound bound.
+func TestLargeGetDataAnsweredInParts(t *testing.T) {
+	h := newHarness(t)
+	r := h.Established(true)
+	hashes := make([]chainhash.Hash, wire.MaxInvPerMsg)
+	for i := range hashes {
+		hashes[i] = chainhash.Hash{byte(i), byte(i >> 8), 1}
+	}
+	r.Send(getDataFor(hashes...))
+	if !r.Alive() {
+		t.Fatal("peer dropped")
+	}
+	frames := r.Read()
+	answered := 0
+	for _, f := range frames {
+		if f.Frame.Command != wire.CmdNotFound {
+			t.Fatalf("sent %s", f.Frame.Command)
+		}
+		if c := f.Frame.Cost(); c > p2p.MaxReplyCost {
+			t.Errorf("notfound part costs %d, more than MaxReplyCost %d", c, p2p.MaxReplyCost)
+		}
+		answered += len(f.Msg.(*wire.MsgNotFound).InvList)
+	}
+	if len(frames) < 2 || answered == 0 || answered >= len(hashes) {
+		t.Errorf("%d items answered in %d notfound, want some parts and not all %d items", answered, len(frames), len(hashes))
+	}
+	// Drained, the queue takes another part.
+	r.Send(getDataFor(hashes[:10]...))
+	if msgs := h.ExpectSent(r, wire.CmdNotFound); len(msgs[0].(*wire.MsgNotFound).InvList) != 10 {
+		t.Errorf("after draining: %v", msgs)
+	}
+}
+
 func TestGetAddrServedAsAddrWithoutSendAddrV2(t *testing.T) {
 	h := newHarness(t)
 	h.seedAddrs(100)
