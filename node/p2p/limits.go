@@ -27,7 +27,8 @@ import (
 //     messages the core's timers add while the peer is paused
 //     (MaxOutQueue).
 //   - Serve-ahead: package netsync keeps at most 8 headers batches made
-//     ahead for peers syncing from us (about 162 KB each, 1.3 MB in all).
+//     ahead for peers syncing from us (about 162 KB each, 1.3 MB in all),
+//     only for peers that asked for a continuation.
 //   - Inbound queue: the shell's queue of decoded messages waiting for the
 //     core, counted by Message.Cost (payload, decoded form, overhead). A
 //     peer may have InQueueFloor queued; a single message larger than
