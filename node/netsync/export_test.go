@@ -31,6 +31,7 @@ type PeerState struct {
 	Unconnecting int
 	LowWork      bool
 	SyncDone     bool
+	TooNew       int
 }
 
 func (s *Sync) PeerState(id p2p.PeerID) (PeerState, bool) {
@@ -38,7 +39,7 @@ func (s *Sync) PeerState(id p2p.PeerID) (PeerState, bool) {
 	if !ok {
 		return PeerState{}, false
 	}
-	return PeerState{sp.bestKnown, sp.bestHash, sp.announced, sp.tipAsked, sp.unconnecting, sp.lowWork, sp.syncDone}, true
+	return PeerState{sp.bestKnown, sp.bestHash, sp.announced, sp.tipAsked, sp.unconnecting, sp.lowWork, sp.syncDone, sp.tooNew}, true
 }
 
 // Prepared reports whether peer id has a headers batch made ahead, and

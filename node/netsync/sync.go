@@ -68,8 +68,10 @@ type syncPeer struct {
 	tipAsked bool
 	// unconnecting is its run of headers messages that did not connect.
 	unconnecting int
-	lowWork      bool // its chain stayed below the minimum chain work
-	syncDone     bool // we synced to the end of what it serves
+	// tooNew counts its headers messages refused as too far in the future.
+	tooNew   int
+	lowWork  bool // its chain stayed below the minimum chain work
+	syncDone bool // we synced to the end of what it serves
 	// prepared is the headers batch made ahead for it (serve.go).
 	prepared *preparedBatch
 	// lastServed is the last header of our last non-empty headers answer

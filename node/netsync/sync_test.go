@@ -2,6 +2,7 @@ package netsync_test
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"testing"
@@ -431,6 +432,23 @@ func TestHeaderSyncFutureHeader(t *testing.T) {
 		// runs slow discourages every honest peer that sends a new tip.
 		if discouraged := h.banned(p); discouraged {
 			t.Fatalf("a peer was discouraged for a header from the future")
+		}
+		// Offered again, it is counted, and logged at INFO only once: a
+		// peer cannot fill the log for free.
+		again := c.msg(1, 2000)
+		again.Headers[1999] = &w
+		p.Send(again)
+		if n := h.peerState(p).TooNew; n != 2 {
+			t.Errorf("%d too-new headers messages counted, want 2", n)
+		}
+		info := 0
+		for _, l := range h.N.Logs {
+			if l.Msg == "header too far in the future; ignored for now" && l.Level >= slog.LevelInfo {
+				info++
+			}
+		}
+		if info != 1 {
+			t.Errorf("%d INFO logs of too-new headers, want 1", info)
 		}
 	})
 }

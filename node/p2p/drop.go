@@ -50,12 +50,19 @@ func (c *Core) drop(p *peerState, r Reason) {
 		ua = p.version.UserAgent
 	}
 	c.disconnectsByKind[r.Kind]++
-	c.peerEvent(EventDisconnect, p, fmt.Sprintf("disconnected (%s): %s", r.Kind, r.Text))
+	// A peer that never finished the handshake was never announced as
+	// connected, and anyone can open such sockets: its end is recorded
+	// and logged at DEBUG, as Core does, but makes no event.
+	level := slog.LevelDebug
+	if p.established() {
+		level = slog.LevelInfo
+		c.peerEvent(EventDisconnect, p, fmt.Sprintf("disconnected (%s): %s", r.Kind, r.Text))
+	}
 	if r.Discourage {
 		c.peerEvent(EventBan, p, p.addr.Addr().Unmap().String()+" discouraged for 24 h: "+r.Text)
 	}
 	c.recordDisconnect(Disconnect{ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), UserAgent: ua, Kind: r.Kind, Reason: r.Text, Time: c.now})
-	c.Logf(slog.LevelInfo, "peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.Kind, "reason", r.Text)
+	c.Logf(level, "peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.Kind, "reason", r.Text)
 }
 
 func (c *Core) recordDisconnect(d Disconnect) {

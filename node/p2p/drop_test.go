@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,6 +52,40 @@ func TestDropPath(t *testing.T) {
 	})
 	if n := len(h.c.DisconnectLog()); n != 1 {
 		t.Errorf("a second drop of the same peer recorded %d disconnects", n)
+	}
+}
+
+// A socket that never finished the handshake (anyone can open one) is
+// recorded when it ends, but logged at DEBUG and makes no event; an
+// established peer's end is logged at INFO and makes one.
+func TestDisconnectEventsOnlyForEstablishedPeers(t *testing.T) {
+	h := newHarness(t)
+	stranger := h.Connect(true)
+	peer := h.Established(true)
+	h.N.Do(func(c *p2p.Core) {
+		c.Closed(h.Now(), stranger.ID, p2p.ReadFailure(io.EOF))
+		c.Closed(h.Now(), peer.ID, p2p.ReadFailure(io.EOF))
+	})
+	if n := len(h.c.DisconnectLog()); n != 2 {
+		t.Fatalf("%d disconnects recorded, want 2", n)
+	}
+	events := map[p2p.PeerID]int{}
+	for _, ev := range h.N.Events {
+		if ev.Kind == p2p.EventDisconnect {
+			events[ev.Peer]++
+		}
+	}
+	if events[stranger.ID] != 0 || events[peer.ID] != 1 {
+		t.Errorf("disconnect events %v, want one for peer %d only", events, peer.ID)
+	}
+	levels := map[slog.Level]int{}
+	for _, l := range h.N.Logs {
+		if l.Msg == "peer disconnected" {
+			levels[l.Level]++
+		}
+	}
+	if levels[slog.LevelDebug] != 1 || levels[slog.LevelInfo] != 1 {
+		t.Errorf("peer disconnected logged at %v, want once at DEBUG and once at INFO", levels)
 	}
 }
 
