@@ -72,15 +72,9 @@ func (c *Core) recordDisconnect(d Disconnect) {
 	}
 }
 
-// Penalize adds misbehaviour points to peer id; at 100 the peer is dropped
-// and its address discouraged. Points are for offences that are harmless
-// once (an unsolicited pong) but not when repeated.
-func (c *Core) Penalize(id PeerID, points int, why string) {
-	if p, ok := c.peers[id]; ok {
-		c.penalize(p, points, why)
-	}
-}
-
+// penalize adds misbehaviour points to p; at 100 the peer is dropped and
+// its address discouraged. Points are for offences that are harmless once
+// (an unsolicited pong) but not when repeated.
 func (c *Core) penalize(p *peerState, points int, why string) {
 	p.misbehavior += points
 	if p.misbehavior >= 100 {

@@ -213,32 +213,6 @@ func TestFairness(t *testing.T) {
 	}
 }
 
-func TestBroadcastSharesOneFrame(t *testing.T) {
-	h := newHarness(t)
-	a := h.Established(true)
-	b := h.Established(false)
-	full := h.Established(true)
-	pending := h.Connect(true)
-	h.fill(full, p2p.OutQueueLimit, false)
-
-	var n int
-	h.N.Do(func(c *p2p.Core) { n = c.Broadcast(wire.NewMsgInv(), nil) })
-	if n != 2 {
-		t.Fatalf("broadcast reached %d peers, want 2 (not the full one, not the one mid-handshake)", n)
-	}
-	fa, fb := a.Read(), b.Read()
-	if len(fa) != 1 || len(fb) != 1 || fa[0].Frame != fb[0].Frame || &fa[0].Frame.Bytes[0] != &fb[0].Frame.Bytes[0] {
-		t.Fatal("broadcast did not share one framed message")
-	}
-	if len(pending.Read()) != 0 || len(full.Read()) != 1 {
-		t.Error("broadcast reached a peer it should have skipped")
-	}
-	h.N.Do(func(c *p2p.Core) { n = c.Broadcast(wire.NewMsgInv(), func(p p2p.Peer) bool { return !p.Inbound() }) })
-	if n != 1 {
-		t.Errorf("filtered broadcast reached %d peers, want 1", n)
-	}
-}
-
 // The send-stall rule: a peer with something queued must accept one whole
 // message, or 64 KiB of a larger one, every WriteTimeout. A peer that keeps
 // its window almost shut (it takes a few bytes now and then, never a whole
