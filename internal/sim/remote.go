@@ -128,14 +128,6 @@ func (r *Remote) take(frames []outFrame) {
 	}
 }
 
-// Pending returns how many frames wait for the remote to read them.
-func (r *Remote) Pending() int {
-	if r.c == nil {
-		return 0
-	}
-	return len(r.c.out)
-}
-
 // Close closes the connection from the remote's side.
 func (r *Remote) Close() {
 	if r.closed || r.c.closed {

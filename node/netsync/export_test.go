@@ -15,6 +15,8 @@ const (
 	MaxUnconnecting         = maxUnconnecting
 	HeadersTimeoutBase      = headersTimeoutBase
 	HeadersTimeoutPerHeader = headersTimeoutPerHeader
+	MaxPrepared             = maxPrepared
+	PreparedTTL             = preparedTTL
 )
 
 func (s *Sync) State() string        { return s.state }
@@ -29,6 +31,7 @@ type PeerState struct {
 	Unconnecting int
 	LowWork      bool
 	SyncDone     bool
+	TooNew       int
 }
 
 func (s *Sync) PeerState(id p2p.PeerID) (PeerState, bool) {
@@ -36,7 +39,15 @@ func (s *Sync) PeerState(id p2p.PeerID) (PeerState, bool) {
 	if !ok {
 		return PeerState{}, false
 	}
-	return PeerState{sp.bestKnown, sp.bestHash, sp.announced, sp.tipAsked, sp.unconnecting, sp.lowWork, sp.syncDone}, true
+	return PeerState{sp.bestKnown, sp.bestHash, sp.announced, sp.tipAsked, sp.unconnecting, sp.lowWork, sp.syncDone, sp.tooNew}, true
+}
+
+// Prepared reports whether peer id has a headers batch made ahead, and
+// how many peers have one.
+func (s *Sync) Prepared(id p2p.PeerID) (bool, int) {
+	n, _ := s.preparedCount()
+	sp, ok := s.peers[id]
+	return ok && sp.prepared != nil, n
 }
 
 // Status is the sync status at now.

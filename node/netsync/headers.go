@@ -48,8 +48,15 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 		switch {
 		case errors.Is(err, consensus.ErrTimeTooNew):
 			// Not invalid, only early (Core's BLOCK_TIME_FUTURE): keep the
-			// peer, and take the header when it is offered again.
-			s.core.Logf(slog.LevelInfo, "header too far in the future; ignored for now", "peer", id, "err", err)
+			// peer, and take the header when it is offered again. It costs
+			// the peer nothing, so only its first is logged at INFO (a
+			// clock running slow shows up there); the rest are counted.
+			sp.tooNew++
+			level := slog.LevelDebug
+			if sp.tooNew == 1 {
+				level = slog.LevelInfo
+			}
+			s.core.Logf(level, "header too far in the future; ignored for now", "peer", id, "count", sp.tooNew, "err", err)
 		case errors.As(err, &rerr):
 			s.core.Drop(id, p2p.Violation("invalid header: %v", err))
 		case errors.Is(err, chain.ErrNotConnected):

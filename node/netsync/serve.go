@@ -3,6 +3,7 @@ package netsync
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -135,8 +136,11 @@ func (s *Sync) handleGetHeaders(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetHeade
 	for i, h := range m.BlockLocatorHashes {
 		locator[i] = *h
 	}
+	// A request for the batch after the last one sent is a sync from us
+	// under way: only then is the next batch worth making ahead.
+	continued := len(locator) > 0 && sp.lastServed != (chainhash.Hash{}) && locator[0] == sp.lastServed
 	if pb := s.takePrepared(sp); pb != nil && pb.answers(s, m) {
-		s.served(id, sp, pb.frame, pb.lastHeight, pb.last)
+		s.served(id, sp, pb.frame, pb.lastHeight, pb.last, true)
 		return
 	}
 	headers := s.chain.HeadersAfter(locator, m.HashStop, maxHeadersPerMsg)
@@ -149,7 +153,7 @@ func (s *Sync) handleGetHeaders(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetHeade
 	if len(headers) > 0 {
 		lastHeight, _ = s.chain.MainHeight(&last)
 	}
-	s.served(id, sp, f, lastHeight, last)
+	s.served(id, sp, f, lastHeight, last, continued)
 }
 
 // headersFrame frames headers (main-chain headers in order) and returns
@@ -169,8 +173,9 @@ func (s *Sync) headersFrame(headers []consensus.Header) (*p2p.Frame, chainhash.H
 }
 
 // served sends a headers answer whose last header is at lastHeight (-1:
-// an empty answer) and, if it was a full batch, prepares the next one.
-func (s *Sync) served(id p2p.PeerID, sp *syncPeer, f *p2p.Frame, lastHeight int32, last chainhash.Hash) {
+// an empty answer) and, for a request that continued the previous answer
+// (ahead), prepares the next batch.
+func (s *Sync) served(id p2p.PeerID, sp *syncPeer, f *p2p.Frame, lastHeight int32, last chainhash.Hash, ahead bool) {
 	// The peer now has our chain up to the last header sent (Core's
 	// pindexBestHeaderSent), so announcements can build on it.
 	if lastHeight >= 0 && lastHeight >= sp.bestKnown {
@@ -178,6 +183,10 @@ func (s *Sync) served(id p2p.PeerID, sp *syncPeer, f *p2p.Frame, lastHeight int3
 	}
 	s.core.SendFrame(id, f)
 	if lastHeight < 0 {
+		return
+	}
+	sp.lastServed = last
+	if !ahead {
 		return
 	}
 	// The answer goes to the writer now; then the next batch is made
@@ -190,10 +199,18 @@ func (s *Sync) served(id p2p.PeerID, sp *syncPeer, f *p2p.Frame, lastHeight int3
 // the last one we sent, as soon as it has it. Making that batch (reading
 // 2,000 headers, serializing, checksumming 162 KB) right after sending the
 // current one, while the peer validates, takes it off the sync's critical
-// path: the next request is answered at once. At most maxPrepared peers
-// have a batch made ahead (162 KB each), and a batch is used only if the
-// main chain still holds it unchanged.
-const maxPrepared = 8
+// path: the next request is answered at once. A batch is made ahead only
+// for a peer whose request continued the answer before (it asked for the
+// batch after the last one sent, or was served one made ahead), so a peer
+// that asks once and stops costs no work thrown away. At most maxPrepared
+// peers have a batch made ahead (162 KB each); a batch unused for
+// preparedTTL gives its place to another peer's, so peers that stop
+// asking cannot turn serving ahead off for the others. A batch is used
+// only if the main chain still holds it unchanged.
+const (
+	maxPrepared = 8
+	preparedTTL = 30 * time.Second
+)
 
 // preparedBatch is the next full batch made ahead for a peer.
 type preparedBatch struct {
@@ -202,6 +219,7 @@ type preparedBatch struct {
 	last        chainhash.Hash
 	lastHeight  int32
 	frame       *p2p.Frame
+	madeAt      time.Time
 }
 
 // answers reports whether the batch is what HeadersAfter would answer m
@@ -216,19 +234,42 @@ func (pb *preparedBatch) answers(s *Sync, m *wire.MsgGetHeaders) bool {
 // takePrepared removes and returns sp's batch made ahead, if any.
 func (s *Sync) takePrepared(sp *syncPeer) *preparedBatch {
 	pb := sp.prepared
-	if pb != nil {
-		sp.prepared = nil
-		s.prepared--
-	}
+	sp.prepared = nil
 	return pb
 }
 
+// preparedCount counts the peers with a batch made ahead, and finds the
+// oldest such batch's peer (the lowest ID among equals, so that a
+// simulation stays deterministic).
+func (s *Sync) preparedCount() (n int, oldest *syncPeer) {
+	oldestID := p2p.PeerID(0)
+	for id, sp := range s.peers {
+		if sp.prepared == nil {
+			continue
+		}
+		n++
+		if oldest == nil || sp.prepared.madeAt.Before(oldest.prepared.madeAt) ||
+			(sp.prepared.madeAt.Equal(oldest.prepared.madeAt) && id < oldestID) {
+			oldest, oldestID = sp, id
+		}
+	}
+	return n, oldest
+}
+
 // prepare makes the full batch after height (hash after) for sp, when the
-// chain has one and the bound allows.
+// chain has one and the bound allows (reclaiming a batch left unused for
+// preparedTTL).
 func (s *Sync) prepare(sp *syncPeer, height int32, after chainhash.Hash) {
 	to := height + maxHeadersPerMsg
-	if s.prepared >= maxPrepared || to > s.chain.Height() {
+	if to > s.chain.Height() {
 		return
+	}
+	now := s.core.Now()
+	if n, oldest := s.preparedCount(); n >= maxPrepared {
+		if now.Sub(oldest.prepared.madeAt) < preparedTTL {
+			return
+		}
+		oldest.prepared = nil
 	}
 	headers := make([]consensus.Header, 0, maxHeadersPerMsg)
 	for h := height + 1; h <= to; h++ {
@@ -238,8 +279,7 @@ func (s *Sync) prepare(sp *syncPeer, height int32, after chainhash.Hash) {
 	if err != nil {
 		return
 	}
-	sp.prepared = &preparedBatch{after: after, afterHeight: height, last: last, lastHeight: to, frame: f}
-	s.prepared++
+	sp.prepared = &preparedBatch{after: after, afterHeight: height, last: last, lastHeight: to, frame: f, madeAt: now}
 }
 
 // headersPayload is a headers message's payload: a CompactSize count, then
@@ -254,17 +294,29 @@ func headersPayload(headers []consensus.Header) []byte {
 	return b
 }
 
+// maxNotFound is how many items one notfound carries: 144 KB, under a
+// full headers batch, so that no answer costs more than p2p.MaxReplyCost
+// (a getdata may ask for 50,000 items, 1.8 MB).
+const maxNotFound = 4000
+
 // handleGetData answers with notfound: the node keeps no blocks or
 // transactions yet, and notfound lets the peer ask elsewhere at once.
-// Answering is optional work.
+// Answering is optional work: the answer goes in parts of maxNotFound
+// items, each only while the peer's queue has room, and the items left
+// when it fills are not answered (the peer's request for them times out,
+// as if we were slow).
 func (s *Sync) handleGetData(id p2p.PeerID, msg *wire.MsgGetData) {
-	p, ok := s.core.Peer(id)
-	if !ok || !p.HasRoom() || len(msg.InvList) == 0 {
-		return
+	for items := msg.InvList; len(items) > 0; {
+		p, ok := s.core.Peer(id)
+		if !ok || !p.HasRoom() {
+			return
+		}
+		n := min(len(items), maxNotFound)
+		nf := wire.NewMsgNotFound()
+		nf.InvList = items[:n:n]
+		items = items[n:]
+		if !s.core.Send(id, nf) {
+			return
+		}
 	}
-	nf := wire.NewMsgNotFound()
-	for _, iv := range msg.InvList {
-		nf.AddInvVect(iv)
-	}
-	s.core.Send(id, nf)
 }

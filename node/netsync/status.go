@@ -129,14 +129,8 @@ func (s *Sync) CheckInvariants() error {
 			errs = append(errs, fmt.Errorf("sync peer %d is not a known peer", s.peer))
 		}
 	}
-	prepared := 0
-	for _, sp := range s.peers {
-		if sp.prepared != nil {
-			prepared++
-		}
-	}
-	if prepared != s.prepared || prepared > maxPrepared {
-		errs = append(errs, fmt.Errorf("%d peers have a batch made ahead, counted %d (bound %d)", prepared, s.prepared, maxPrepared))
+	if n, _ := s.preparedCount(); n > maxPrepared {
+		errs = append(errs, fmt.Errorf("%d peers have a batch made ahead (bound %d)", n, maxPrepared))
 	}
 	if s.presync != nil && s.peer == 0 {
 		errs = append(errs, errors.New("a presync without a sync peer"))

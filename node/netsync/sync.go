@@ -55,8 +55,6 @@ type Sync struct {
 	// samples of (time, height) for the headers/s rate.
 	samples  []rateSample
 	syncedAt time.Time
-	// prepared counts the peers with a headers batch made ahead.
-	prepared int
 }
 
 // syncPeer is what sync knows of one established peer.
@@ -70,10 +68,15 @@ type syncPeer struct {
 	tipAsked bool
 	// unconnecting is its run of headers messages that did not connect.
 	unconnecting int
-	lowWork      bool // its chain stayed below the minimum chain work
-	syncDone     bool // we synced to the end of what it serves
+	// tooNew counts its headers messages refused as too far in the future.
+	tooNew   int
+	lowWork  bool // its chain stayed below the minimum chain work
+	syncDone bool // we synced to the end of what it serves
 	// prepared is the headers batch made ahead for it (serve.go).
 	prepared *preparedBatch
+	// lastServed is the last header of our last non-empty headers answer
+	// to it: a getheaders from there continues a sync from us.
+	lastServed chainhash.Hash
 	// lastUnknown is the last block it announced that we had no header
 	// for; once we have it, the peer is known to have it too.
 	lastUnknown chainhash.Hash

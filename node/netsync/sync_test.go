@@ -2,6 +2,7 @@ package netsync_test
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"testing"
@@ -431,6 +432,23 @@ func TestHeaderSyncFutureHeader(t *testing.T) {
 		// runs slow discourages every honest peer that sends a new tip.
 		if discouraged := h.banned(p); discouraged {
 			t.Fatalf("a peer was discouraged for a header from the future")
+		}
+		// Offered again, it is counted, and logged at INFO only once: a
+		// peer cannot fill the log for free.
+		again := c.msg(1, 2000)
+		again.Headers[1999] = &w
+		p.Send(again)
+		if n := h.peerState(p).TooNew; n != 2 {
+			t.Errorf("%d too-new headers messages counted, want 2", n)
+		}
+		info := 0
+		for _, l := range h.N.Logs {
+			if l.Msg == "header too far in the future; ignored for now" && l.Level >= slog.LevelInfo {
+				info++
+			}
+		}
+		if info != 1 {
+			t.Errorf("%d INFO logs of too-new headers, want 1", info)
 		}
 	})
 }
@@ -939,24 +957,28 @@ func isTracked(r *sim.Remote, command string) bool {
 	return ok
 }
 
-// Serving ahead: the batch after the one a peer got is made while it
-// validates, and is exactly what the peer would have been sent; after a
-// reorg below its end it is not used.
+// askHeaders sends q a getheaders from after and returns the headers of
+// its one answer.
+func askHeaders(t *testing.T, q *sim.Remote, after chainhash.Hash) []*wire.BlockHeader {
+	t.Helper()
+	gh := wire.NewMsgGetHeaders()
+	gh.AddBlockLocatorHash(&after)
+	q.Send(gh)
+	got := headersIn(q.Drain())
+	if len(got) != 1 {
+		t.Fatalf("getheaders answered with %d headers messages", len(got))
+	}
+	return got[0].Headers
+}
+
+// Serving ahead: once a peer asks for the batch after the one it got, the
+// next is made while it validates, and is exactly what the peer would have
+// been sent; after a reorg below its end it is not used.
 func TestHeaderSyncServingAhead(t *testing.T) {
-	h, c, s := syncedHarness(t, 6000, 31)
+	h, c, s := syncedHarness(t, 8000, 31)
 	q, sent := h.establishedAt(true, 0)
 	h.answerTipCheck(q, sent)
-	ask := func(after chainhash.Hash) []*wire.BlockHeader {
-		t.Helper()
-		gh := wire.NewMsgGetHeaders()
-		gh.AddBlockLocatorHash(&after)
-		q.Send(gh)
-		got := headersIn(q.Drain())
-		if len(got) != 1 {
-			t.Fatalf("getheaders answered with %d headers messages", len(got))
-		}
-		return got[0].Headers
-	}
+	ask := func(after chainhash.Hash) []*wire.BlockHeader { t.Helper(); return askHeaders(t, q, after) }
 	expect := func(chain *testChain, hs []*wire.BlockHeader, first int32) {
 		t.Helper()
 		if len(hs) != maxHeadersPerMsg {
@@ -968,14 +990,49 @@ func TestHeaderSyncServingAhead(t *testing.T) {
 			}
 		}
 	}
+	prepared := func() bool { p, _ := h.sync().Prepared(q.ID); return p }
 	expect(c, ask(c.hashes[0]), 1)
-	expect(c, ask(c.hashes[2000]), 2001) // made ahead
-	// A branch from 5000 with more work replaces 5001..6000: the batch
-	// made ahead (4001..6000) is stale.
-	b := c.branch(5000, 1100, h.Now(), 32)
-	s.Send(b.msg(5001, 6100))
-	h.expectChain(b, 6100)
-	expect(b, ask(c.hashes[4000]), 4001)
+	if prepared() {
+		t.Error("a batch made ahead before the peer asked for a continuation")
+	}
+	expect(c, ask(c.hashes[2000]), 2001) // a continuation: 4001..6000 is made ahead
+	if !prepared() {
+		t.Error("no batch made ahead for a peer syncing from us")
+	}
+	expect(c, ask(c.hashes[4000]), 4001) // made ahead
+	// A branch from 7000 with more work replaces 7001..8000: the batch
+	// made ahead (6001..8000) is stale.
+	b := c.branch(7000, 1100, h.Now(), 32)
+	s.Send(b.msg(7001, 8100))
+	h.expectChain(b, 8100)
+	expect(b, ask(c.hashes[6000]), 6001)
+}
+
+// Peers that ask for the continuation once and then stop cannot keep
+// serving ahead from the others: past maxPrepared, a batch unused for
+// preparedTTL gives its place.
+func TestServingAheadReclaimsUnusedBatches(t *testing.T) {
+	h, c, _ := syncedHarness(t, 8000, 35)
+	var peers []*sim.Remote
+	for range netsync.MaxPrepared + 1 {
+		q, sent := h.establishedAt(true, 0)
+		h.answerTipCheck(q, sent)
+		askHeaders(t, q, c.hashes[0])
+		askHeaders(t, q, c.hashes[2000])
+		peers = append(peers, q)
+	}
+	last := peers[len(peers)-1]
+	if p, n := h.sync().Prepared(last.ID); p || n != netsync.MaxPrepared {
+		t.Fatalf("past the bound: prepared %v, %d peers with a batch made ahead", p, n)
+	}
+	h.Advance(netsync.PreparedTTL)
+	askHeaders(t, last, c.hashes[4000])
+	if p, n := h.sync().Prepared(last.ID); !p || n != netsync.MaxPrepared {
+		t.Errorf("after the others' batches went unused: prepared %v, %d peers with a batch made ahead", p, n)
+	}
+	if p, _ := h.sync().Prepared(peers[0].ID); p {
+		t.Error("the oldest unused batch was kept")
+	}
 }
 
 // Announcements start right after the last header the peer is known to

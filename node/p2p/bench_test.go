@@ -73,23 +73,3 @@ func BenchmarkCoreServePings(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ids)), "ns/message")
 }
-
-// BenchmarkCoreBroadcast measures one headers announcement to 100 peers:
-// serialized and framed once, the same bytes queued to every peer.
-func BenchmarkCoreBroadcast(b *testing.B) {
-	c, ids := benchCore(b, 100)
-	msg := wire.NewMsgHeaders()
-	msg.AddBlockHeader(&protocol.Regtest.Params().GenesisBlock.Header)
-	now := time.Now()
-	b.ReportAllocs()
-	for b.Loop() {
-		if n := c.Broadcast(msg, nil); n != len(ids) {
-			b.Fatalf("broadcast reached %d peers", n)
-		}
-		for _, a := range c.TakeActions() {
-			if a.Kind == p2p.ActSend {
-				c.Written(now, a.Peer, p2p.WriteReport{Bytes: len(a.Frame.Bytes), Messages: 1, Cost: a.Frame.Cost()})
-			}
-		}
-	}
-}

@@ -35,8 +35,8 @@ type Core struct {
 	nonces     map[uint64]PeerID // our version nonces, to catch self-connections
 	addrs      *addrman.Manager
 	bans       *banList
-	targets    []*target // -connect / -addnode / API connections
-	dialing    map[string]bool
+	targets    []*target       // -connect / -addnode / API connections
+	dialing    map[string]bool // addresses being dialled; true for the operator's targets
 	discovery  discovery
 	capturing  bool
 	lastSave   time.Time

@@ -35,7 +35,9 @@ var preHandshake = map[string]bool{
 }
 
 // Message hands the core one message from peer id, as its reader
-// goroutine decoded it.
+// goroutine decoded it, outside a round of service. The engine serves
+// messages with ServeRound; tests and benchmarks use Message to hand one
+// in directly.
 func (c *Core) Message(now time.Time, id PeerID, m *Message) {
 	c.now = now
 	p, ok := c.peers[id]

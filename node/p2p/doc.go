@@ -11,9 +11,11 @@
 // actions:
 //
 //   - Events are method calls, each with the time as an argument:
-//     Connected (the shell opened or accepted a socket), Message (a peer's
-//     reader decoded a message), Written (a peer's writer drained some of
-//     its queue), Closed (a socket ended on its own), DialFailed,
+//     Connected (the shell opened or accepted a socket), ServeRound (the
+//     core takes the messages the peers' readers decoded from their
+//     inbound queues, round-robin; Message hands in one directly, for
+//     tests and benchmarks), Written (a peer's writer drained some of its
+//     queue), Closed (a socket ended on its own), DialFailed,
 //     SeedsResolved, Tick (timers), and the operator's commands (Connect,
 //     Disconnect, Ban, Unban, SetCapture).
 //   - Actions come out of TakeActions: send a frame to a peer, drop a peer,
@@ -41,7 +43,7 @@
 // Exactly one goroutine calls a Core at a time: the engine's loop, or the
 // simulator. Sync (package netsync, plugged in through the Sync interface)
 // runs inside the Core's handling of an event and calls back into it
-// (Send, Request, Broadcast, Drop, Penalize, StartJob, Event, Logf); those
+// (Send, SendFrame, Request, Drop, StartJob, Event, Logf); those
 // calls emit actions into the same list. A request's Done callback also
 // runs inside the event that ended the request.
 //

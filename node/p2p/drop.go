@@ -50,12 +50,19 @@ func (c *Core) drop(p *peerState, r Reason) {
 		ua = p.version.UserAgent
 	}
 	c.disconnectsByKind[r.Kind]++
-	c.peerEvent(EventDisconnect, p, fmt.Sprintf("disconnected (%s): %s", r.Kind, r.Text))
+	// A peer that never finished the handshake was never announced as
+	// connected, and anyone can open such sockets: its end is recorded
+	// and logged at DEBUG, as Core does, but makes no event.
+	level := slog.LevelDebug
+	if p.established() {
+		level = slog.LevelInfo
+		c.peerEvent(EventDisconnect, p, fmt.Sprintf("disconnected (%s): %s", r.Kind, r.Text))
+	}
 	if r.Discourage {
 		c.peerEvent(EventBan, p, p.addr.Addr().Unmap().String()+" discouraged for 24 h: "+r.Text)
 	}
 	c.recordDisconnect(Disconnect{ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), UserAgent: ua, Kind: r.Kind, Reason: r.Text, Time: c.now})
-	c.Logf(slog.LevelInfo, "peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.Kind, "reason", r.Text)
+	c.Logf(level, "peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.Kind, "reason", r.Text)
 }
 
 func (c *Core) recordDisconnect(d Disconnect) {
@@ -65,15 +72,9 @@ func (c *Core) recordDisconnect(d Disconnect) {
 	}
 }
 
-// Penalize adds misbehaviour points to peer id; at 100 the peer is dropped
-// and its address discouraged. Points are for offences that are harmless
-// once (an unsolicited pong) but not when repeated.
-func (c *Core) Penalize(id PeerID, points int, why string) {
-	if p, ok := c.peers[id]; ok {
-		c.penalize(p, points, why)
-	}
-}
-
+// penalize adds misbehaviour points to p; at 100 the peer is dropped and
+// its address discouraged. Points are for offences that are harmless once
+// (an unsolicited pong) but not when repeated.
 func (c *Core) penalize(p *peerState, points int, why string) {
 	p.misbehavior += points
 	if p.misbehavior >= 100 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,6 +52,40 @@ func TestDropPath(t *testing.T) {
 	})
 	if n := len(h.c.DisconnectLog()); n != 1 {
 		t.Errorf("a second drop of the same peer recorded %d disconnects", n)
+	}
+}
+
+// A socket that never finished the handshake (anyone can open one) is
+// recorded when it ends, but logged at DEBUG and makes no event; an
+// established peer's end is logged at INFO and makes one.
+func TestDisconnectEventsOnlyForEstablishedPeers(t *testing.T) {
+	h := newHarness(t)
+	stranger := h.Connect(true)
+	peer := h.Established(true)
+	h.N.Do(func(c *p2p.Core) {
+		c.Closed(h.Now(), stranger.ID, p2p.ReadFailure(io.EOF))
+		c.Closed(h.Now(), peer.ID, p2p.ReadFailure(io.EOF))
+	})
+	if n := len(h.c.DisconnectLog()); n != 2 {
+		t.Fatalf("%d disconnects recorded, want 2", n)
+	}
+	events := map[p2p.PeerID]int{}
+	for _, ev := range h.N.Events {
+		if ev.Kind == p2p.EventDisconnect {
+			events[ev.Peer]++
+		}
+	}
+	if events[stranger.ID] != 0 || events[peer.ID] != 1 {
+		t.Errorf("disconnect events %v, want one for peer %d only", events, peer.ID)
+	}
+	levels := map[slog.Level]int{}
+	for _, l := range h.N.Logs {
+		if l.Msg == "peer disconnected" {
+			levels[l.Level]++
+		}
+	}
+	if levels[slog.LevelDebug] != 1 || levels[slog.LevelInfo] != 1 {
+		t.Errorf("peer disconnected logged at %v, want once at DEBUG and once at INFO", levels)
 	}
 }
 
@@ -119,6 +154,52 @@ func TestBadBytesDropAndDiscourage(t *testing.T) {
 	h.N.Do(func(c *p2p.Core) { c.Closed(h.Now(), r.ID, p2p.ReadFailure(io.EOF)) })
 	if n := len(h.c.DisconnectLog()); n != 1 {
 		t.Error("late close recorded twice")
+	}
+}
+
+// Misbehaving addresses cannot grow the discouragement list without
+// bound: at MaxDiscouraged the one expiring soonest makes room, and the
+// operator's bans are never evicted.
+func TestDiscouragementsBounded(t *testing.T) {
+	h := newHarness(t)
+	manual := netip.MustParseAddr("192.0.2.1")
+	h.c.AddBan(manual, "operator", true, h.Now(), time.Minute)
+	ipv6 := func(i int) netip.Addr {
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+	soonest := ipv6(0)
+	h.c.AddBan(soonest, "misbehaving", false, h.Now(), time.Hour)
+	for i := 1; i < p2p.MaxDiscouraged; i++ {
+		h.c.AddBan(ipv6(i), "misbehaving", false, h.Now(), p2p.Discouragement)
+	}
+	if err := h.c.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+	r := h.Established(true)
+	frame, err := protocol.EncodeFrame(protocol.Regtest.Magic(), wire.NewMsgPing(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame[len(frame)-1] ^= 0xff
+	r.SendBytes(frame)
+	h.ExpectDropped(r, p2p.DropViolation, "checksum")
+	if _, banned := h.c.Banned(r.Addr.Addr(), h.Now()); !banned {
+		t.Error("the new misbehaving address is not discouraged")
+	}
+	if _, banned := h.c.Banned(soonest, h.Now()); banned {
+		t.Error("the discouragement expiring soonest was kept past the bound")
+	}
+	if _, banned := h.c.Banned(ipv6(1), h.Now()); !banned {
+		t.Error("a later discouragement was evicted")
+	}
+	if _, banned := h.c.Banned(manual, h.Now()); !banned {
+		t.Error("the operator's ban was evicted")
+	}
+	if n := len(h.c.Snapshot(h.Now()).Bans); n != p2p.MaxDiscouraged+1 {
+		t.Errorf("%d bans listed, want %d discouragements and the manual ban", n, p2p.MaxDiscouraged)
+	}
+	if err := h.c.CheckInvariants(); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -16,6 +16,7 @@ const (
 	AddrBucketMax      = addrBucketMax
 	MaxDisconnects     = maxDisconnects
 	Discouragement     = discouragement
+	MaxDiscouraged     = maxDiscouraged
 )
 
 // PeerDebug is what the tests read of a peer's state beyond PeerInfo.

@@ -3,15 +3,13 @@ package p2p
 import (
 	"errors"
 	"fmt"
-
-	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // MaxOutQueue bounds what the core ever counts against one peer's
-// outbound queue: the pause threshold (twice OutQueueLimit), one bulk
-// message that was admitted just below it, and the control messages the
+// outbound queue: the pause threshold (twice OutQueueLimit), one answer
+// admitted just below it (MaxReplyCost), and the control messages the
 // core's own timers may add while the peer is paused.
-const MaxOutQueue = 2*OutQueueLimit + protocol.HeaderSize + protocol.MaxPayload + FrameOverhead + 64<<10
+const MaxOutQueue = 2*OutQueueLimit + MaxReplyCost + 64<<10
 
 // CheckInvariants verifies the core's bookkeeping: the peer table and its
 // service order agree, every tracked request belongs to a live peer and is
@@ -87,6 +85,9 @@ func (c *Core) CheckInvariants() error {
 		if p, ok := c.peers[t.peer]; !ok || p.target != t.addr {
 			fail("target %s refers to peer %d, which is not its connection", t.addr, t.peer)
 		}
+	}
+	if err := c.bans.check(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.disconnects) > maxDisconnects {
 		fail("%d disconnects kept (bound %d)", len(c.disconnects), maxDisconnects)

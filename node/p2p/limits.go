@@ -1,6 +1,11 @@
 package p2p
 
-import "time"
+import (
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/protocol"
+)
 
 // Memory bounds: everything a peer can make the node keep is counted
 // against one of these.
@@ -12,8 +17,18 @@ import "time"
 //     work for the peer (HasRoom); past twice that it stops serving the
 //     peer's messages until the writer drains the queue, so control replies
 //     (pongs) stop too. A bulk frame queued past twice the limit means a
-//     producer ignored HasRoom: the peer is dropped. Per peer: at most
-//     2*OutQueueLimit plus one turn's control replies.
+//     producer ignored HasRoom: the peer is dropped. The queue is checked
+//     before each message the core serves, so the last message served
+//     below twice the limit may add one answer: at most MaxReplyCost, a
+//     full headers batch (every other answer is smaller: a getblocks inv
+//     of 500 hashes, an addr of at most 1,000 addresses, a notfound part,
+//     which package netsync keeps under it and sends only while HasRoom).
+//     Per peer: at most 2*OutQueueLimit + MaxReplyCost plus the control
+//     messages the core's timers add while the peer is paused
+//     (MaxOutQueue).
+//   - Serve-ahead: package netsync keeps at most 8 headers batches made
+//     ahead for peers syncing from us (about 162 KB each, 1.3 MB in all),
+//     only for peers that asked for a continuation.
 //   - Inbound queue: the shell's queue of decoded messages waiting for the
 //     core, counted by Message.Cost (payload, decoded form, overhead). A
 //     peer may have InQueueFloor queued; a single message larger than
@@ -27,6 +42,11 @@ const (
 	InQueueFloor  = 512 << 10
 	InQueuePool   = 32 << 20
 )
+
+// MaxReplyCost is the Cost of the largest answer the node queues for one
+// message: a headers message of 2,000 headers (81 bytes each, with the
+// count's 3 bytes), with an allowance of 64 bytes for its summary.
+const MaxReplyCost = protocol.HeaderSize + 3 + wire.MaxBlockHeadersPerMsg*81 + 64 + FrameOverhead
 
 // PerTurn is how many messages the core takes from one peer's inbound
 // queue before serving the next peer, so a flooding peer delays the others
@@ -43,6 +63,12 @@ const (
 	// discouragement is how long a misbehaving address is refused (Core's
 	// discouragement filter is cleared roughly daily).
 	discouragement = 24 * time.Hour
+	// maxDiscouraged bounds the discouraged addresses kept at once, the
+	// size of Core's rolling discouragement filter: each misbehaving
+	// address adds one, and an attacker has IPv6 addresses for free. Past
+	// it the discouragement expiring soonest is forgotten. The operator's
+	// bans are not counted and never evicted.
+	maxDiscouraged = 50000
 	// maxDisconnects is how many recent disconnects are kept for the UI.
 	maxDisconnects = 100
 	// maxDialsPerTick keeps a burst of failures from hammering the

@@ -88,7 +88,7 @@ func (c *Core) findTarget(addr string) *target {
 // -connect was given, fills the outbound slots from the address book.
 func (c *Core) maintainConnections() {
 	for _, t := range c.targets {
-		if t.peer == 0 && !c.dialing[t.addr] && !c.now.Before(t.nextAttempt) {
+		if _, dialing := c.dialing[t.addr]; t.peer == 0 && !dialing && !c.now.Before(t.nextAttempt) {
 			t.attempts++
 			t.lastAttempt = c.now
 			c.dial(t.addr, true)
@@ -107,9 +107,16 @@ func (c *Core) maintainConnections() {
 			groups[addrman.NetGroup(p.addr.Addr())] = true
 		}
 	}
-	for a := range c.dialing {
-		if ap, err := netip.ParseAddrPort(a); err == nil {
-			connected[ap] = true
+	for a, manual := range c.dialing {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
+			continue
+		}
+		connected[ap] = true
+		// A dial to an operator's target becomes a manual peer, which the
+		// loop above does not count either: counting it would let
+		// unreachable added nodes starve the automatic slots.
+		if !manual {
 			outbound++
 			groups[addrman.NetGroup(ap.Addr())] = true
 		}
@@ -138,9 +145,9 @@ func (c *Core) maintainConnections() {
 }
 
 // dial asks the shell to connect; the result comes back as Connected or
-// DialFailed.
+// DialFailed. manual marks a dial to one of the operator's targets.
 func (c *Core) dial(addr string, manual bool) {
-	c.dialing[addr] = true
+	c.dialing[addr] = manual
 	c.emit(Action{Kind: ActDial, Addr: addr, Manual: manual})
 }
 

@@ -1,6 +1,7 @@
 package p2p_test
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -194,5 +195,36 @@ func TestAddressBookSavedAsJob(t *testing.T) {
 	h.N.Do(func(c *p2p.Core) { c.Shutdown(h.Now()) })
 	if n, _ := saves(); n != 2 {
 		t.Fatalf("no save at shutdown (%d saves)", n)
+	}
+}
+
+// Dials to the operator's added nodes do not take automatic outbound
+// slots: an added node becomes a manual peer, which is not counted there
+// either, so unreachable added nodes cannot starve automatic outbound.
+func TestAddedNodeDialsLeaveOutboundSlots(t *testing.T) {
+	var added []string
+	for i := range 3 {
+		added = append(added, fmt.Sprintf("10.%d.0.1:8333", i))
+	}
+	h := newHarness(t, func(c *p2p.Config) {
+		c.MaxOutbound = 2
+		c.AddNode = added
+	})
+	h.S.Latency = time.Minute // the added nodes' dials stay pending
+	var addrs []addrman.Address
+	for _, s := range []string{"1.2.3.4:8333", "5.6.7.8:8333"} {
+		addrs = append(addrs, addrman.Address{AddrPort: netip.MustParseAddrPort(s), Time: h.Now()})
+	}
+	h.c.Addrs().Add(addrs, netip.Addr{}, h.Now())
+
+	h.Tick()
+	automatic := 0
+	for _, d := range h.N.Dials {
+		if !slices.Contains(added, d) {
+			automatic++
+		}
+	}
+	if automatic != 2 || len(h.N.Dials) != len(added)+2 {
+		t.Fatalf("dialled %v, want the %d added nodes and 2 from the address book", h.N.Dials, len(added))
 	}
 }

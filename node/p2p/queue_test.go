@@ -90,6 +90,41 @@ func TestBackPressure(t *testing.T) {
 	h.ExpectSent(r)
 }
 
+// A getdata of the most items a message may carry is answered in notfound
+// parts no larger than MaxReplyCost while the queue has room, not in one
+// 1.8 MB frame past the outbound bound.
+func TestLargeGetDataAnsweredInParts(t *testing.T) {
+	h := newHarness(t)
+	r := h.Established(true)
+	hashes := make([]chainhash.Hash, wire.MaxInvPerMsg)
+	for i := range hashes {
+		hashes[i] = chainhash.Hash{byte(i), byte(i >> 8), 1}
+	}
+	r.Send(getDataFor(hashes...))
+	if !r.Alive() {
+		t.Fatal("peer dropped")
+	}
+	frames := r.Read()
+	answered := 0
+	for _, f := range frames {
+		if f.Frame.Command != wire.CmdNotFound {
+			t.Fatalf("sent %s", f.Frame.Command)
+		}
+		if c := f.Frame.Cost(); c > p2p.MaxReplyCost {
+			t.Errorf("notfound part costs %d, more than MaxReplyCost %d", c, p2p.MaxReplyCost)
+		}
+		answered += len(f.Msg.(*wire.MsgNotFound).InvList)
+	}
+	if len(frames) < 2 || answered == 0 || answered >= len(hashes) {
+		t.Errorf("%d items answered in %d notfound, want some parts and not all %d items", answered, len(frames), len(hashes))
+	}
+	// Drained, the queue takes another part.
+	r.Send(getDataFor(hashes[:10]...))
+	if msgs := h.ExpectSent(r, wire.CmdNotFound); len(msgs[0].(*wire.MsgNotFound).InvList) != 10 {
+		t.Errorf("after draining: %v", msgs)
+	}
+}
+
 func TestGetAddrServedAsAddrWithoutSendAddrV2(t *testing.T) {
 	h := newHarness(t)
 	h.seedAddrs(100)
@@ -175,32 +210,6 @@ func TestFairness(t *testing.T) {
 	h.S.Settle()
 	if h.N.InQueueLen(a.ID) != 0 || len(a.Drain()) != 1000-p2p.PerTurn {
 		t.Error("A not fully served eventually")
-	}
-}
-
-func TestBroadcastSharesOneFrame(t *testing.T) {
-	h := newHarness(t)
-	a := h.Established(true)
-	b := h.Established(false)
-	full := h.Established(true)
-	pending := h.Connect(true)
-	h.fill(full, p2p.OutQueueLimit, false)
-
-	var n int
-	h.N.Do(func(c *p2p.Core) { n = c.Broadcast(wire.NewMsgInv(), nil) })
-	if n != 2 {
-		t.Fatalf("broadcast reached %d peers, want 2 (not the full one, not the one mid-handshake)", n)
-	}
-	fa, fb := a.Read(), b.Read()
-	if len(fa) != 1 || len(fb) != 1 || fa[0].Frame != fb[0].Frame || &fa[0].Frame.Bytes[0] != &fb[0].Frame.Bytes[0] {
-		t.Fatal("broadcast did not share one framed message")
-	}
-	if len(pending.Read()) != 0 || len(full.Read()) != 1 {
-		t.Error("broadcast reached a peer it should have skipped")
-	}
-	h.N.Do(func(c *p2p.Core) { n = c.Broadcast(wire.NewMsgInv(), func(p p2p.Peer) bool { return !p.Inbound() }) })
-	if n != 1 {
-		t.Errorf("filtered broadcast reached %d peers, want 1", n)
 	}
 }
 

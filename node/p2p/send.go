@@ -105,30 +105,6 @@ func (c *Core) sendFrame(p *peerState, f *Frame, request uint64) bool {
 	return true
 }
 
-// Broadcast frames msg once and queues the same bytes to every established
-// peer for which want returns true and whose queue has room; it returns how
-// many peers it reached. want may change the peer's state (the core's
-// plug-ins record what they announced): it is called only for peers that
-// can take the message.
-func (c *Core) Broadcast(msg wire.Message, want func(Peer) bool) int {
-	f, err := c.NewFrame(msg)
-	if err != nil {
-		c.Logf(slog.LevelError, "cannot broadcast", "err", err)
-		return 0
-	}
-	n := 0
-	for _, id := range c.order {
-		p, ok := c.peers[id]
-		if !ok || !p.established() || !p.hasRoom() || (want != nil && !want(Peer{p})) {
-			continue
-		}
-		if c.sendFrame(p, f, 0) {
-			n++
-		}
-	}
-	return n
-}
-
 // Request queues msg for peer id and tracks it; done learns how it ended.
 // The timeout runs from the moment the writer starts writing the request.
 func (c *Core) Request(id PeerID, msg wire.Message, timeout time.Duration, done RequestDone) (*Request, bool) {

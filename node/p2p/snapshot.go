@@ -153,10 +153,11 @@ func (c *Core) Snapshot(now time.Time) *Snapshot {
 func (c *Core) addedNode(t *target) AddedNode {
 	a := AddedNode{Addr: t.addr, Source: t.source, Peer: t.peer, Attempts: t.attempts, Failures: t.failures,
 		LastError: t.lastError, LastAttempt: t.lastAttempt, NextAttempt: t.nextAttempt, ConnectedAt: t.connectedAt, AddedAt: t.addedAt}
+	_, dialing := c.dialing[t.addr]
 	switch p := c.peers[t.peer]; {
 	case p != nil && p.established():
 		a.State = "connected"
-	case p != nil || c.dialing[t.addr]:
+	case p != nil || dialing:
 		a.State = "connecting"
 	default:
 		a.State = "waiting"
