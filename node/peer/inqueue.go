@@ -110,11 +110,17 @@ func (q *InQueue) Reserve(cost int) bool {
 // Resize changes the reservation the reader holds to cost, waiting while
 // the bound refuses it (a payload's reservation grows to the message's
 // decoded cost). It returns false once the queue is closed.
+//
+// When the new cost is not admitted at once, the reservation is given
+// back before waiting and the whole cost is then admitted afresh, as
+// Reserve admits it: a reader that waited holding its payload's charge
+// could wait forever for room that another reader, waiting the same way,
+// holds.
 func (q *InQueue) Resize(cost int) bool {
 	p := q.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for {
+	for released := false; ; {
 		if q.closed || !q.held {
 			return false
 		}
@@ -124,6 +130,13 @@ func (q *InQueue) Resize(cost int) bool {
 			q.cost = others + cost
 			q.heldCost, q.heldCharge = cost, charge
 			return true
+		}
+		if !released {
+			// Still held (Commit needs it), but at no cost.
+			released = true
+			p.used, q.cost = otherPool, others
+			q.heldCost, q.heldCharge = 0, 0
+			p.cond.Broadcast()
 		}
 		p.cond.Wait()
 	}

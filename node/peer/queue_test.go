@@ -304,3 +304,48 @@ func TestStats(t *testing.T) {
 		t.Error("known command folded")
 	}
 }
+
+// Two readers whose reservations grow past what the pool has left for
+// both must not each wait, holding their payload's charge, for room the
+// other holds: one is admitted, and the other once the first is popped.
+func TestInQueueResizeGivesBackWhileWaiting(t *testing.T) {
+	pool := NewPool()
+	a, b := pool.NewQueue(nil), pool.NewQueue(nil)
+	payload, decoded := p2p.PayloadCost(4_000_000), 30<<20
+	if !a.Reserve(payload) || !b.Reserve(payload) {
+		t.Fatal("reserve refused")
+	}
+	resize := func(q *InQueue) <-chan bool {
+		done := make(chan bool, 1)
+		go func() { done <- q.Resize(decoded) && q.Commit(msg("block", decoded)) }()
+		return done
+	}
+	onA, onB := resize(a), resize(b)
+	var second <-chan bool
+	var firstQ *InQueue
+	select {
+	case ok := <-onA:
+		second, firstQ = onB, a
+		if !ok {
+			t.Fatal("a's resize failed")
+		}
+	case ok := <-onB:
+		second, firstQ = onA, b
+		if !ok {
+			t.Fatal("b's resize failed")
+		}
+	case <-time.After(guard):
+		t.Fatal("both resizes still blocked: the pool locked up")
+	}
+	blocked(t, second, "the other resize, pool exhausted")
+	if want := decoded - p2p.InQueueFloor; pool.Used() != want {
+		t.Errorf("pool %d while one waits, want %d", pool.Used(), want)
+	}
+	firstQ.Pop()
+	released(t, second, true, "after the first block was popped")
+	a.Close()
+	b.Close()
+	if pool.Used() != 0 {
+		t.Errorf("pool %d after every queue closed", pool.Used())
+	}
+}
