@@ -69,8 +69,10 @@
 // alive, under p2p.AdmitInbound: each peer may hold p2p.InQueueFloor, and a
 // single larger message (a block) enters an empty queue only while the
 // Pool shared by all peers has room for the part above the floor. A reader
-// whose message is not admitted blocks in Push, stops reading, and TCP
-// pushes back on that peer alone. The outbound queue has no limit of its
+// reserves a message's cost before it reads the payload (InQueue.Reserve
+// at the frame header, Resize to the decoded cost, Commit to queue it);
+// one that is not admitted blocks there, stops reading, and TCP pushes
+// back on that peer alone. The outbound queue has no limit of its
 // own: the core accounts for every frame it queues and bounds it
 // (p2p.OutQueueLimit).
 package peer

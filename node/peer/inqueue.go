@@ -16,8 +16,8 @@ import (
 // most peers*p2p.InQueueFloor + p2p.InQueuePool.
 //
 // One mutex and one condition variable serve every queue of the pool: a
-// Pop or Close on any queue may make room for a Push waiting on another
-// (it gives pool charge back), so each broadcasts and every waiter
+// Pop or Close on any queue, or a Resize giving back its charge, may make
+// room for a Reserve or Resize waiting on another, so each broadcasts and every waiter
 // rechecks its own admission.
 type Pool struct {
 	mu   sync.Mutex
@@ -78,8 +78,8 @@ type queued struct {
 }
 
 // NewQueue returns an empty inbound queue drawing on p. notify, when not
-// nil, is called after every successful Push (to wake the engine); it must
-// not block.
+// nil, is called after every successful Commit (to wake the engine); it
+// must not block.
 func (p *Pool) NewQueue(notify func()) *InQueue {
 	return &InQueue{pool: p, notify: notify}
 }
@@ -213,7 +213,7 @@ func (q *InQueue) Cost() int {
 }
 
 // Close discards everything queued, gives its pool charge back and
-// releases a blocked Push; later pushes fail. It is idempotent.
+// releases a blocked Reserve or Resize; later ones fail. It is idempotent.
 func (q *InQueue) Close() {
 	p := q.pool
 	p.mu.Lock()
