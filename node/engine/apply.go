@@ -10,14 +10,22 @@ import (
 	"github.com/watchnode/watchnode/node/peer"
 )
 
-// apply carries out the actions the core produced, in order. Nothing here
-// calls back into the core (the action list is the core's buffer).
-func (e *Engine) apply() { e.carryOut(e.core.TakeActions()) }
+// apply carries out the actions the core produced, in order, and then
+// publishes if one of them (here or in a flush during the event) asked for
+// it: publishing reads the cores' snapshots, which only happens between
+// events.
+func (e *Engine) apply() {
+	e.carryOut(e.core.TakeActions())
+	if e.publishDue {
+		e.publishDue = false
+		e.publish(e.cfg.Now())
+	}
+}
 
-// carryOut carries out actions, in order (also the core's flusher, for
-// actions it wants carried out in the middle of an event).
+// carryOut carries out actions, in order. It is also the core's flusher,
+// for actions the core wants carried out in the middle of an event, so it
+// never calls back into the core: a publish is only marked due.
 func (e *Engine) carryOut(actions []p2p.Action) {
-	publish := false
 	for _, a := range actions {
 		switch a.Kind {
 		case p2p.ActSend:
@@ -45,11 +53,8 @@ func (e *Engine) carryOut(actions []p2p.Action) {
 				}
 			}
 		case p2p.ActPublish:
-			publish = true
+			e.publishDue = true
 		}
-	}
-	if publish {
-		e.publish(e.cfg.Now())
 	}
 }
 

@@ -57,7 +57,10 @@ type Engine struct {
 	payloads  *payloadStore
 	closed    closedTraffic // counters of connections already gone
 	publishAt time.Time     // when the next snapshot is due
-	capturing atomic.Bool   // mirrors the core's switch, for readers
+	// publishDue: an action asked for a snapshot; apply publishes it once
+	// the event is handled (never from the core's flusher).
+	publishDue bool
+	capturing  atomic.Bool // mirrors the core's switch, for readers
 	// fatal is set when the node must stop (a header store write failed).
 	fatal error
 }
@@ -299,8 +302,10 @@ func (e *Engine) shutdown() error {
 			case evConnected:
 				ev.nc.Close()
 			case evCaptureOpened:
+				// Its connection never started: nothing else will close
+				// its files (Stop would only stop writing to them).
 				if ev.capture != nil {
-					ev.capture.Stop()
+					ev.capture.Close()
 				}
 				ev.nc.Close()
 			}
