@@ -327,3 +327,33 @@ func TestEmptyListsAreArrays(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerFreedAfterPanic: a handler that panics (net/http recovers it
+// and closes the connection) gives its worker back; a lost worker would
+// leave every page waiting once all were lost.
+func TestWorkerFreedAfterPanic(t *testing.T) {
+	f := &fakeEngine{msgs: engine.NewRing[engine.MessageRecord](8), events: engine.NewRing[engine.Event](8)}
+	s := New(f, "secret", nil)
+	// ErrAbortHandler is recovered like any panic, without a stack in the
+	// test's output.
+	s.mux.HandleFunc("GET /api/panic", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	// A lost worker makes later requests wait forever: bound each.
+	client := srv.Client()
+	client.Timeout = 5 * time.Second
+	for range cap(s.workers) + 1 {
+		if resp, err := client.Get(srv.URL + "/api/panic"); err == nil {
+			resp.Body.Close()
+			t.Fatalf("a panicking handler answered %d", resp.StatusCode)
+		}
+	}
+	resp, err := client.Get(srv.URL + "/api/status")
+	if err != nil {
+		t.Fatalf("after %d panics no worker was left: %v", cap(s.workers)+1, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d after panics", resp.StatusCode)
+	}
+}
