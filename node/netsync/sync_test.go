@@ -1104,3 +1104,15 @@ func TestGetBlocksAnswered(t *testing.T) {
 		t.Fatal("getblocks punished")
 	}
 }
+
+// Messages sync has no use for yet (a block: the node keeps none) are
+// counted as ignored, as the core counts unknown commands.
+func TestUnusedMessagesCountAsIgnored(t *testing.T) {
+	h := newHarness(t)
+	p, _ := h.establishedAt(true, 0)
+	before := p.Info().Ignored
+	p.Send(wire.NewMsgBlock(&wire.BlockHeader{}))
+	if got := p.Info().Ignored; got != before+1 || !p.Alive() {
+		t.Errorf("ignored %d after a block (was %d), alive %v", got, before, p.Alive())
+	}
+}
