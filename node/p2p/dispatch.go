@@ -116,11 +116,14 @@ func (c *Core) handleMessage(p *peerState, m *Message) {
 		}
 		c.learnAddrs(p, addrs)
 	case *protocol.MsgUnknown:
-		if m.Command == protocol.CmdSendTxRcncl {
+		// wire has no type for sendtxrcncl (BIP330), so it arrives as an
+		// unknown message; every other unknown command is ignored.
+		switch m.Command {
+		case protocol.CmdSendTxRcncl:
 			c.negotiate(p, &p.features.SendTxRcncl, m.Command)
-			return
+		default:
+			p.ignored++
 		}
-		p.ignored++
 	case *wire.MsgFilterLoad, *wire.MsgFilterAdd, *wire.MsgFilterClear, *wire.MsgMemPool:
 		// Bitcoin Core disconnects these when it does not offer NODE_BLOOM;
 		// neither do we, so no Core node sends them to us.
@@ -139,10 +142,8 @@ func (c *Core) matchResponse(p *peerState, m *Message) (answered *Request, ok bo
 	if IsTrackedResponse(m.Command) {
 		if r := p.reqs.match(m); r != nil {
 			if r.Command == wire.CmdPing && !r.Written.IsZero() {
+				// Every reader stamps a message with when it arrived.
 				rtt := m.Received.Sub(r.Written)
-				if m.Received.IsZero() {
-					rtt = c.now.Sub(r.Written)
-				}
 				p.lastPing = rtt
 				if p.minPing == 0 || rtt < p.minPing {
 					p.minPing = rtt
