@@ -4,7 +4,8 @@ package netsync_test
 // as a remote node sees its own chain (index = height, genesis included),
 // peers that announce a height in their version message, and a scripted
 // remote that answers our getheaders from its chain as Bitcoin Core would.
-// Everything goes through the simulator: real frames, the reader's decoder.
+// Everything goes through the simulator: real frames, framed and decoded
+// with the functions node/peer's reader calls.
 
 import (
 	"slices"
