@@ -2,8 +2,6 @@ package sim
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -105,19 +103,34 @@ func (c *conn) receive(b []byte) {
 	c.read()
 }
 
-// read is the reader: it frames and decodes what arrived, with the
-// reader's own code, and pushes messages into the inbound queue while the
-// bound admits them. A framing or decoding error ends the connection at
-// once, as the reader reports it.
+// read is the reader: it frames and decodes what arrived in the steps of
+// node/peer's reader (protocol.ReadFrameHeader, a reservation of
+// p2p.PayloadCost in the inbound bound, protocol.ReadFramePayload,
+// p2p.MessageCost, p2p.DecodeMessageCosting), and pushes messages into the
+// inbound queue while the bound admits them. A framing or decoding error
+// ends the connection at once, as the reader reports it.
 func (c *conn) read() {
 	n := c.node
 	for !c.closed && !c.failed {
-		frame, size, err := nextFrame(c.rx, n.magic())
-		if err == nil && size == 0 {
+		if len(c.rx) < protocol.HeaderSize {
 			return // incomplete
 		}
-		// As the reader: the message's cost is reserved in the inbound
-		// bound before anything is decoded.
+		h, err := protocol.ReadFrameHeader(bytes.NewReader(c.rx[:protocol.HeaderSize]), n.magic())
+		if err != nil {
+			c.fail(err) // a bad header fails before its payload arrives
+			return
+		}
+		// The reader reserves the payload's cost before reading it: while
+		// the bound refuses, it reads nothing more.
+		if _, ok := p2p.AdmitInbound(c.inCost, len(c.inq), p2p.PayloadCost(h.Length), n.poolUsed); !ok {
+			return
+		}
+		size := protocol.HeaderSize + h.Length
+		if len(c.rx) < size {
+			return // incomplete
+		}
+		frame, err := protocol.ReadFramePayload(bytes.NewReader(c.rx[protocol.HeaderSize:size]), h, h.Length)
+		// The message's decoded cost is admitted before it is decoded.
 		cost := 0
 		if err == nil {
 			cost, err = p2p.MessageCost(frame.Command, frame.Payload)
@@ -170,28 +183,6 @@ func (c *conn) release(m *p2p.Message) {
 		c.node.poolUsed -= charge
 		delete(c.inPool, m)
 	}
-}
-
-// nextFrame parses one frame off the front of b: size 0 and no error when
-// b does not yet hold a whole frame.
-func nextFrame(b []byte, magic wire.BitcoinNet) (protocol.Frame, int, error) {
-	if len(b) < protocol.HeaderSize {
-		return protocol.Frame{}, 0, nil
-	}
-	length := int(binary.LittleEndian.Uint32(b[16:20]))
-	if length <= protocol.MaxPayload && len(b) < protocol.HeaderSize+length {
-		// Let ReadFrame judge the header now: a bad magic or command is
-		// an error before the payload arrives.
-		if _, err := protocol.ReadFrame(bytes.NewReader(b[:protocol.HeaderSize]), magic); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return protocol.Frame{}, 0, err
-		}
-		return protocol.Frame{}, 0, nil
-	}
-	f, err := protocol.ReadFrame(bytes.NewReader(b), magic)
-	if err != nil {
-		return protocol.Frame{}, 0, err
-	}
-	return f, protocol.HeaderSize + length, nil
 }
 
 // transfer moves bytes across the node's links to other nodes, as far as

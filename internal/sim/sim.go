@@ -5,11 +5,14 @@
 //
 // Nothing runs concurrently and nothing is random but the Sim's own
 // seeded source, so a run replays exactly from its seed. Every byte still
-// goes the way it goes in the node: a core's frames are parsed by
-// protocol.ReadFrame and decoded by p2p.DecodeMessage on the other side,
-// the reader's own code; the inbound queue bound is p2p.AdmitInbound; the
-// writer reports progress and request stamps exactly when the node's
-// writer would.
+// goes the way it goes in the node: what reaches a node is framed and
+// decoded with the functions node/peer's reader calls, in its order
+// (protocol.ReadFrameHeader, p2p.PayloadCost reserved, then
+// protocol.ReadFramePayload, p2p.MessageCost and p2p.DecodeMessageCosting);
+// the inbound queue bound is p2p.AdmitInbound; the writer reports progress
+// and request stamps exactly when the node's writer would. A scripted
+// remote decodes what the node sent with protocol.ReadFrame and
+// protocol.Decode.
 //
 // Tests drive it step by step (a remote sends, the node serves, the remote
 // reads what it was sent) or let it run (Run advances the clock, ticking

@@ -143,14 +143,21 @@ type Manager struct {
 // New returns an empty Manager whose bucket hashing is salted with key
 // (Core's nKey). The key must be secret and should persist across restarts
 // (Save stores it), otherwise every restart reshuffles the tables. The random
-// source used for selection is seeded from crypto/rand; use SetRand for
-// reproducible behaviour.
+// source used for selection is seeded from crypto/rand; use NewWithRand
+// or SetRand for reproducible behaviour.
 func New(key [32]byte) *Manager {
 	var seed [32]byte
 	crand.Read(seed[:]) // never fails (crypto/rand panics rather than return an error)
+	return NewWithRand(key, rand.New(rand.NewChaCha8(seed)))
+}
+
+// NewWithRand is New with the random source behind Select and Sample given,
+// for a caller that must not read crypto/rand (the p2p core does no I/O and
+// replays from its seed).
+func NewWithRand(key [32]byte, r *rand.Rand) *Manager {
 	return &Manager{
 		key:    key,
-		rng:    rand.New(rand.NewChaCha8(seed)),
+		rng:    r,
 		byAddr: make(map[netip.AddrPort]*entry),
 	}
 }

@@ -4,9 +4,11 @@ package netsync_test
 // as a remote node sees its own chain (index = height, genesis included),
 // peers that announce a height in their version message, and a scripted
 // remote that answers our getheaders from its chain as Bitcoin Core would.
-// Everything goes through the simulator: real frames, the reader's decoder.
+// Everything goes through the simulator: real frames, framed and decoded
+// with the functions node/peer's reader calls.
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -197,18 +199,6 @@ func locatorOf(gh *wire.MsgGetHeaders) []chainhash.Hash {
 	return out
 }
 
-func sameHashes(a, b []chainhash.Hash) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // serveSync plays a remote node with chain c: starting with gh (a
 // getheaders we sent r), it answers every getheaders r is sent until we
 // send no more, and returns how many headers messages it delivered.
@@ -371,7 +361,7 @@ func syncedHarness(t *testing.T, n int, seed uint64, mods ...func(*sim.NodeConfi
 func (h *harness) answerTipCheck(r *sim.Remote, sent []wire.Message) {
 	h.t.Helper()
 	gh := oneGetHeaders(h.t, r, sent)
-	if got, want := locatorOf(gh), h.chain().Locator(); !sameHashes(got, want) {
+	if got, want := locatorOf(gh), h.chain().Locator(); !slices.Equal(got, want) {
 		h.t.Fatalf("tip check locator %v, want ours %v", got, want)
 	}
 	r.Send(wire.NewMsgHeaders())

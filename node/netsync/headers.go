@@ -85,8 +85,9 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	if !full && answered != nil && id == s.peer {
 		s.syncCaughtUp(id, sp)
 	}
-	// A full batch from a peer that is not the sync peer (answering our
-	// tip check) means it has more: keep fetching from it.
+	// A full batch that answered none of our requests (a peer announcing
+	// 2,000 headers at once) means it has more: keep fetching from it.
+	// An answer to a request was followed up above, by pipelining.
 	if p, ok := s.core.Peer(id); ok && full && answered == nil && !p.Outstanding(wire.CmdGetHeaders) {
 		s.requestHeaders(id, s.chain.Locator())
 	}

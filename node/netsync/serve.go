@@ -56,7 +56,7 @@ func (s *Sync) announce() {
 					hs = append(hs, *s.chain.HeaderAt(h))
 				}
 				var err error
-				if f, _, err = s.headersFrame(hs); err != nil {
+				if f, err = s.headersFrame(hs, height); err != nil {
 					return
 				}
 				byStart[from] = f
@@ -108,13 +108,7 @@ const maxGetBlocks = 500
 // announce a block it already has, which happens when another peer's
 // announcement reached us first).
 func (s *Sync) handleGetBlocks(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetBlocks) {
-	start := int32(0)
-	for _, l := range m.BlockLocatorHashes {
-		if h, ok := s.chain.MainHeight(l); ok {
-			start = h
-			break
-		}
-	}
+	start := s.forkHeight(m.BlockLocatorHashes)
 	// The peer has our chain up to the fork point.
 	if start > sp.bestKnown {
 		sp.bestKnown, sp.bestHash = start, s.chain.HashAt(start)
@@ -128,6 +122,18 @@ func (s *Sync) handleGetBlocks(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetBlocks
 		}
 	}
 	s.core.Send(id, inv)
+}
+
+// forkHeight is where a locator meets our main chain: the height of its
+// first hash on it, 0 (genesis) when none is. It is the start
+// chain.HeadersAfter answers from.
+func (s *Sync) forkHeight(locator []*chainhash.Hash) int32 {
+	for _, l := range locator {
+		if h, ok := s.chain.MainHeight(l); ok {
+			return h
+		}
+	}
+	return 0
 }
 
 // handleGetHeaders answers from the main chain (at most 2000 headers).
@@ -144,32 +150,40 @@ func (s *Sync) handleGetHeaders(id p2p.PeerID, sp *syncPeer, m *wire.MsgGetHeade
 		return
 	}
 	headers := s.chain.HeadersAfter(locator, m.HashStop, maxHeadersPerMsg)
-	f, last, err := s.headersFrame(headers)
+	// The answer is main-chain headers in a row: after the locator's fork
+	// point, or (empty locator) the stop header alone.
+	lastHeight := int32(-1)
+	switch {
+	case len(headers) == 0:
+	case len(locator) == 0:
+		lastHeight, _ = s.chain.MainHeight(&m.HashStop)
+	default:
+		lastHeight = s.forkHeight(m.BlockLocatorHashes) + int32(len(headers))
+	}
+	f, err := s.headersFrame(headers, lastHeight)
 	if err != nil {
 		s.core.Logf(slog.LevelError, "cannot serve headers", "peer", id, "err", err)
 		return
 	}
-	lastHeight := int32(-1)
-	if len(headers) > 0 {
-		lastHeight, _ = s.chain.MainHeight(&last)
+	last := chainhash.Hash{}
+	if lastHeight >= 0 {
+		last = s.chain.HashAt(lastHeight)
 	}
 	s.served(id, sp, f, lastHeight, last, continued)
 }
 
-// headersFrame frames headers (main-chain headers in order) and returns
-// the last one's hash. They are serialized by hand, not through wire:
+// headersFrame frames headers, main-chain headers in a row ending at
+// lastHeight; the summary's hashes come from the chain, not from hashing
+// the headers again. They are serialized by hand, not through wire:
 // serving is the hot path of a peer's sync from us, and wire's encoder
 // allocates a header at a time.
-func (s *Sync) headersFrame(headers []consensus.Header) (*p2p.Frame, chainhash.Hash, error) {
-	var last chainhash.Hash
+func (s *Sync) headersFrame(headers []consensus.Header, lastHeight int32) (*p2p.Frame, error) {
 	summary := protocol.HeadersSummary(0, "", "")
-	if len(headers) > 0 {
-		first := headers[0].Hash()
-		last = headers[len(headers)-1].Hash()
+	if n := int32(len(headers)); n > 0 {
+		first, last := s.chain.HashAt(lastHeight-n+1), s.chain.HashAt(lastHeight)
 		summary = protocol.HeadersSummary(len(headers), protocol.ShortHash(first), protocol.ShortHash(last))
 	}
-	f, err := s.core.NewPayloadFrame(wire.CmdHeaders, headersPayload(headers), summary)
-	return f, last, err
+	return s.core.NewPayloadFrame(wire.CmdHeaders, headersPayload(headers), summary)
 }
 
 // served sends a headers answer whose last header is at lastHeight (-1:
@@ -275,11 +289,11 @@ func (s *Sync) prepare(sp *syncPeer, height int32, after chainhash.Hash) {
 	for h := height + 1; h <= to; h++ {
 		headers = append(headers, *s.chain.HeaderAt(h))
 	}
-	f, last, err := s.headersFrame(headers)
+	f, err := s.headersFrame(headers, to)
 	if err != nil {
 		return
 	}
-	sp.prepared = &preparedBatch{after: after, afterHeight: height, last: last, lastHeight: to, frame: f, madeAt: now}
+	sp.prepared = &preparedBatch{after: after, afterHeight: height, last: s.chain.HashAt(to), lastHeight: to, frame: f, madeAt: now}
 }
 
 // headersPayload is a headers message's payload: a CompactSize count, then

@@ -150,8 +150,11 @@ func (s *Sync) Message(id p2p.PeerID, m *p2p.Message, answered *p2p.Request) {
 	case *wire.MsgGetBlocks:
 		s.handleGetBlocks(id, sp, msg)
 	default:
-		// block, getblocks, reject, cf* requests: the node keeps no
-		// blocks yet; they are counted by command.
+		// block, reject, cf* requests and the like: the node keeps no
+		// blocks yet, so they have no effect and count as ignored.
+		if p, ok := s.core.Peer(id); ok {
+			p.Ignore()
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func TestHeaderSyncHonest(t *testing.T) {
 
 	s, sent := h.establishedAt(false, 5000)
 	gh := oneGetHeaders(t, s, sent)
-	if got := locatorOf(gh); !sameHashes(got, h.chain().Locator()) || len(got) != 1 || got[0] != c.hashes[0] {
+	if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) || len(got) != 1 || got[0] != c.hashes[0] {
 		t.Fatalf("first locator %v, want [genesis %s]", got, c.hashes[0])
 	}
 	if gh.HashStop != (chainhash.Hash{}) || gh.ProtocolVersion != protocol.ProtocolVersion {
@@ -57,7 +57,7 @@ func TestHeaderSyncHonest(t *testing.T) {
 		s.Send(c.msg(from, to))
 		h.expectChain(c, to)
 		next := h.expectGetHeaders(s)
-		if got := locatorOf(next); !sameHashes(got, []chainhash.Hash{c.hashes[to]}) {
+		if got := locatorOf(next); !slices.Equal(got, []chainhash.Hash{c.hashes[to]}) {
 			t.Fatalf("after batch %d..%d: locator %v, want [%s]", from, to, got, c.hashes[to])
 		}
 		if h.state() != netsync.StateSyncing || h.syncPeer() != s.ID {
@@ -82,7 +82,7 @@ func TestHeaderSyncHonest(t *testing.T) {
 	// Every other peer is asked for its tip, once.
 	for _, q := range []*sim.Remote{low, other, same} {
 		gh := h.expectGetHeaders(q)
-		if got := locatorOf(gh); !sameHashes(got, h.chain().Locator()) || got[0] != c.hashes[5000] {
+		if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) || got[0] != c.hashes[5000] {
 			t.Fatalf("peer %d tip check locator starts %s, want our tip %s", q.ID, got[0], c.hashes[5000])
 		}
 		if !h.peerState(q).TipAsked {
@@ -233,7 +233,7 @@ func TestHeaderSyncInvAnnouncement(t *testing.T) {
 	inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &ext.hashes[302]))
 	y.Send(inv)
 	gh := h.expectGetHeaders(y)
-	if got := locatorOf(gh); !sameHashes(got, h.chain().Locator()) {
+	if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) {
 		t.Fatalf("inv answered with locator %v, want ours", got)
 	}
 	// A second inv while the getheaders is in flight asks nothing more.
@@ -379,7 +379,7 @@ func finishWithHonest(t *testing.T, h *harness, honest *sim.Remote, c *testChain
 		t.Fatalf("after the tick: sync peer %d state %q, want peer %d syncing", h.syncPeer(), h.state(), honest.ID)
 	}
 	gh := h.expectGetHeaders(honest)
-	if got := locatorOf(gh); !sameHashes(got, h.chain().Locator()) || got[0] != c.hashes[height] {
+	if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) || got[0] != c.hashes[height] {
 		t.Fatalf("honest peer asked from %v, want our locator from %d", got, height)
 	}
 	h.serveSync(honest, c, gh)
@@ -471,7 +471,7 @@ func TestHeaderSyncNotConnecting(t *testing.T) {
 			t.Fatalf("message %d: alive %v, unconnecting %d", i, bad.Alive(), h.peerState(bad).Unconnecting)
 		}
 		gh := h.expectGetHeaders(bad)
-		if got := locatorOf(gh); !sameHashes(got, h.chain().Locator()) {
+		if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) {
 			t.Fatalf("message %d answered with locator %v, want ours", i, got)
 		}
 		if h.chain().Height() != 0 || h.chain().ForkCount() != 0 {
@@ -885,7 +885,7 @@ func TestHeaderSyncClaimedHeightNotResynced(t *testing.T) {
 		}
 		for _, gh := range getHeadersIn(liar.Drain()) {
 			asked++
-			if got := locatorOf(gh); !sameHashes(got, h.chain().Locator()) {
+			if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) {
 				t.Fatalf("locator %v", got)
 			}
 			liar.Send(wire.NewMsgHeaders())
@@ -1102,5 +1102,17 @@ func TestGetBlocksAnswered(t *testing.T) {
 	}
 	if !q.Alive() || q.Info().Misbehavior != 0 {
 		t.Fatal("getblocks punished")
+	}
+}
+
+// Messages sync has no use for yet (a block: the node keeps none) are
+// counted as ignored, as the core counts unknown commands.
+func TestUnusedMessagesCountAsIgnored(t *testing.T) {
+	h := newHarness(t)
+	p, _ := h.establishedAt(true, 0)
+	before := p.Info().Ignored
+	p.Send(wire.NewMsgBlock(&wire.BlockHeader{}))
+	if got := p.Info().Ignored; got != before+1 || !p.Alive() {
+		t.Errorf("ignored %d after a block (was %d), alive %v", got, before, p.Alive())
 	}
 }

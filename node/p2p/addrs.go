@@ -1,6 +1,9 @@
 package p2p
 
 import (
+	"net/netip"
+	"time"
+
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/addrman"
 )
@@ -47,18 +50,28 @@ func (c *Core) handleGetAddr(p *peerState) {
 	c.send(p, msg)
 }
 
-// learnAddrs adds gossiped addresses within the peer's token bucket.
-func (c *Core) learnAddrs(p *peerState, addrs []addrman.Address) {
+// learnAddrs adds gossiped addresses within the peer's token bucket. The
+// message's n entries are rate-limited first, as Core does, and only the
+// allowed ones are converted (entry returns the i-th; an invalid IP, such
+// as a network we cannot dial, is skipped): a peer's 1,000-entry message
+// costs conversion work only for what the bucket lets in.
+func (c *Core) learnAddrs(p *peerState, n int, entry func(i int) (netip.Addr, uint16, wire.ServiceFlag, time.Time)) {
 	if !p.addrTokenAt.IsZero() {
 		p.addrTokens += c.now.Sub(p.addrTokenAt).Seconds() * addrRatePerSecond
 	}
 	p.addrTokenAt = c.now
 	p.addrTokens = min(p.addrTokens, addrBucketMax)
-	allowed := min(len(addrs), int(p.addrTokens))
+	allowed := min(n, int(p.addrTokens))
 	p.addrTokens -= float64(allowed)
-	p.addrDropped += uint64(len(addrs) - allowed)
-	if allowed > 0 {
-		c.addrs.Add(addrs[:allowed], p.addr.Addr(), c.now)
-		c.discovery.learned(allowed)
+	p.addrDropped += uint64(n - allowed)
+	addrs := make([]addrman.Address, 0, allowed)
+	for i := range allowed {
+		if ip, port, services, at := entry(i); ip.IsValid() {
+			addrs = append(addrs, addrman.Address{AddrPort: netip.AddrPortFrom(ip.Unmap(), port), Services: uint64(services), Time: at})
+		}
+	}
+	if len(addrs) > 0 {
+		c.addrs.Add(addrs, p.addr.Addr(), c.now)
+		c.discovery.learned(len(addrs))
 	}
 }

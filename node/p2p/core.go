@@ -94,12 +94,12 @@ func New(cfg Config, now time.Time, newSync func(*Core) Sync) (*Core, error) {
 	if c.addrs == nil {
 		// A fresh book: its selection randomness comes from the core's
 		// too, so a simulation replays exactly from its seed.
-		c.addrs = addrman.New(cfg.Seed)
+		// NewWithRand, not New: New reads crypto/rand.
 		var seed [32]byte
 		for i := range 4 {
 			binary.LittleEndian.PutUint64(seed[8*i:], c.rng.Uint64())
 		}
-		c.addrs.SetRand(rand.New(rand.NewChaCha8(seed)))
+		c.addrs = addrman.NewWithRand(cfg.Seed, rand.New(rand.NewChaCha8(seed)))
 	}
 	c.addrs.AllowLocal = cfg.AllowLocal
 	var err error

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -93,34 +92,33 @@ func (c *Core) handleMessage(p *peerState, m *Message) {
 	case *wire.MsgGetAddr:
 		c.handleGetAddr(p)
 	case *wire.MsgAddr:
-		addrs := make([]addrman.Address, 0, len(msg.AddrList))
-		for _, a := range msg.AddrList {
-			if ip, ok := netip.AddrFromSlice(a.IP); ok {
-				addrs = append(addrs, addrman.Address{AddrPort: netip.AddrPortFrom(ip.Unmap(), a.Port), Services: uint64(a.Services), Time: a.Timestamp})
-			}
-		}
-		c.learnAddrs(p, addrs)
+		c.learnAddrs(p, len(msg.AddrList), func(i int) (netip.Addr, uint16, wire.ServiceFlag, time.Time) {
+			a := msg.AddrList[i]
+			ip, _ := netip.AddrFromSlice(a.IP)
+			return ip, a.Port, a.Services, a.Timestamp
+		})
 	case *wire.MsgAddrV2:
-		addrs := make([]addrman.Address, 0, len(msg.AddrList))
-		for _, a := range msg.AddrList {
+		c.learnAddrs(p, len(msg.AddrList), func(i int) (netip.Addr, uint16, wire.ServiceFlag, time.Time) {
 			// Only IPv4 and IPv6 can be dialled; Tor, I2P and CJDNS are
 			// skipped. wire represents each network with its own
 			// unexported net.Addr type (never *net.TCPAddr), whose String
 			// is an IP address only for IPv4 and IPv6 (Tor gives .onion).
-			if a.Addr == nil {
-				continue
+			a := msg.AddrList[i]
+			var ip netip.Addr
+			if a.Addr != nil {
+				ip, _ = netip.ParseAddr(a.Addr.String())
 			}
-			if ip, err := netip.ParseAddr(a.Addr.String()); err == nil {
-				addrs = append(addrs, addrman.Address{AddrPort: netip.AddrPortFrom(ip.Unmap(), a.Port), Services: uint64(a.Services), Time: a.Timestamp})
-			}
-		}
-		c.learnAddrs(p, addrs)
+			return ip, a.Port, a.Services, a.Timestamp
+		})
 	case *protocol.MsgUnknown:
-		if m.Command == protocol.CmdSendTxRcncl {
+		// wire has no type for sendtxrcncl (BIP330), so it arrives as an
+		// unknown message; every other unknown command is ignored.
+		switch m.Command {
+		case protocol.CmdSendTxRcncl:
 			c.negotiate(p, &p.features.SendTxRcncl, m.Command)
-			return
+		default:
+			p.ignored++
 		}
-		p.ignored++
 	case *wire.MsgFilterLoad, *wire.MsgFilterAdd, *wire.MsgFilterClear, *wire.MsgMemPool:
 		// Bitcoin Core disconnects these when it does not offer NODE_BLOOM;
 		// neither do we, so no Core node sends them to us.
@@ -139,10 +137,8 @@ func (c *Core) matchResponse(p *peerState, m *Message) (answered *Request, ok bo
 	if IsTrackedResponse(m.Command) {
 		if r := p.reqs.match(m); r != nil {
 			if r.Command == wire.CmdPing && !r.Written.IsZero() {
+				// Every reader stamps a message with when it arrived.
 				rtt := m.Received.Sub(r.Written)
-				if m.Received.IsZero() {
-					rtt = c.now.Sub(r.Written)
-				}
 				p.lastPing = rtt
 				if p.minPing == 0 || rtt < p.minPing {
 					p.minPing = rtt

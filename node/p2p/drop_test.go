@@ -135,8 +135,8 @@ func TestReadFailure(t *testing.T) {
 	}
 }
 
-// A peer whose bytes fail to frame is dropped for it, through the reader's
-// own code, and discouraged.
+// A peer whose bytes fail to frame is dropped for it, through the framing
+// code node/peer's reader calls, and discouraged.
 func TestBadBytesDropAndDiscourage(t *testing.T) {
 	h := newHarness(t)
 	r := h.Established(true)

@@ -2,7 +2,8 @@ package p2p_test
 
 // The core's tests drive a p2p.Core (with header sync plugged in, as in
 // the node) through the simulator: scripted peers send real frames, which
-// the reader's own code decodes, and read what the core queued for them.
+// the simulator frames and decodes with the functions node/peer's reader
+// calls, and read what the core queued for them.
 
 import (
 	"fmt"

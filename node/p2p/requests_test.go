@@ -73,9 +73,9 @@ func TestPongBeforeWriteMeasuresNothing(t *testing.T) {
 	}
 }
 
-// A reply read right after its request was written carries the writer's
-// stamp with it, so the round trip is measured even when the writer's own
-// report has not reached the core yet.
+// The core takes a request's write stamp from the reply that carries it
+// (Message.Stamps), so the round trip is measured even when the writer's
+// own report has not reached the core yet.
 func TestStampTravelsWithTheReply(t *testing.T) {
 	h := newHarness(t)
 	r := h.Connect(true)

@@ -171,16 +171,13 @@ func (c *Core) Written(now time.Time, id PeerID, w WriteReport) {
 		return
 	}
 	c.stampRequests(p, w.Requests)
-	if w.Messages > 0 {
-		p.out.messages = max(0, p.out.messages-w.Messages)
-	}
-	p.out.bytes = max(0, p.out.bytes-w.Cost)
+	// No clamping: the writer reports exactly what it completed, and a
+	// count below zero is an accounting error CheckInvariants reports.
+	p.out.messages -= w.Messages
+	p.out.bytes -= w.Cost
 	p.out.partial += w.Bytes
 	if w.Messages > 0 || p.out.partial >= progressUnit {
 		p.out.progressAt, p.out.partial = now, 0
-	}
-	if p.out.messages == 0 {
-		p.out.bytes, p.out.partial = 0, 0
 	}
 }
 
