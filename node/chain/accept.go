@@ -245,6 +245,11 @@ func (c *Chain) reorgTo(tip *forkNode) (Reorg, Write) {
 			n.parent = nil
 		}
 	}
+	if len(c.reorgs) >= MaxReorgHistory {
+		// Drop the oldest by reslicing: Views share the old elements,
+		// which are never written again.
+		c.reorgs = c.reorgs[1:]
+	}
 	c.reorgs = append(c.reorgs, r)
 	return r, w
 }

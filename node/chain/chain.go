@@ -13,6 +13,11 @@ import (
 // headers' work.
 const workStride = 64
 
+// MaxReorgHistory is how many reorgs the chain remembers for observers: a
+// peer can make reorgs cheaply on a test network, and the history must not
+// grow with them.
+const MaxReorgHistory = 256
+
 // maxReserve bounds how far Reserve grows the chain ahead of its length.
 const maxReserve = 1 << 20
 
@@ -38,7 +43,8 @@ type Chain struct {
 	regularAt   int32
 
 	forks forkSet
-	// Reorgs counts switches of the main chain to another branch.
+	// reorgs holds the last MaxReorgHistory switches of the main chain to
+	// another branch, oldest first.
 	reorgs []Reorg
 
 	views viewState // what the Views taken so far share (view.go)
@@ -153,8 +159,8 @@ func (c *Chain) WorkAt(height int32) consensus.U256 {
 	return w
 }
 
-// Reorgs returns the reorganizations seen since the chain was opened, oldest
-// first.
+// Reorgs returns the last MaxReorgHistory reorganizations seen since the
+// chain was opened, oldest first.
 func (c *Chain) Reorgs() []Reorg { return append([]Reorg(nil), c.reorgs...) }
 
 // HeaderInfo describes one known header, on the main chain or a fork.

@@ -312,17 +312,22 @@ func TestIndexStaysBoundedThroughReorgs(t *testing.T) {
 	base := *c.HeaderAt(900)
 	tips := [2]consensus.Header{c.TipHeader(), base}
 	lens := [2]int{100, 0}
-	for i := range 200 {
+	const rounds = MaxReorgHistory + 44
+	var last *Reorg
+	for i := range rounds {
 		lose := 1 - i%2
 		n := lens[1-lose] - lens[lose] + 1
 		b := grow(tips[lose], n, uint64(10+i))
-		if res := accept(t, c, b); res.Reorg == nil || res.Reorg.ForkHeight != 900 {
+		res := accept(t, c, b)
+		if res.Reorg == nil || res.Reorg.ForkHeight != 900 {
 			t.Fatalf("round %d: reorg %+v", i, res.Reorg)
 		}
+		last = res.Reorg
 		tips[lose], lens[lose] = b[len(b)-1], lens[lose]+n
 	}
-	if len(c.Reorgs()) != 200 || int(c.Height()) != 900+max(lens[0], lens[1]) {
-		t.Fatalf("%d reorgs, height %d", len(c.Reorgs()), c.Height())
+	// The history keeps the newest MaxReorgHistory, however many there were.
+	if rs := c.Reorgs(); len(rs) != MaxReorgHistory || rs[len(rs)-1] != *last || int(c.Height()) != 900+max(lens[0], lens[1]) {
+		t.Fatalf("%d reorgs kept of %d, height %d", len(rs), rounds, c.Height())
 	}
 	t.Logf("index: %d entries (live and stale) in %d slots for %d headers", c.index.count, len(c.index.table.slots), c.Height()+1)
 	if size := len(c.index.table.slots); size > 8*int(c.Height()+1) && size > minIndexSize {
