@@ -34,4 +34,19 @@
 // until the chain proves its work. A short batch ends the sync: we are
 // caught up, and ask every other peer for its tip, so no single peer
 // decides our chain.
+//
+// # The block download window (window.go)
+//
+// blockWindow is the scheduler block download is built on, as Bitcoin
+// Core's: the blocks of the best header chain from the last connected one
+// up to BlockDownloadWindow past it, each asked of one peer at a time and
+// at most MaxBlocksInFlightPerPeer per peer; a global index says which peer
+// was asked for which block, when and why; a notfound sends the block to
+// another peer; the peer holding the window's first block while the rest
+// is done is dropped as a staller after an adaptive timeout, and a peer
+// whose oldest block is late beyond BlockTimeoutBase plus BlockTimeoutPerPeer
+// for every other downloading peer is dropped too. It is pure and tested
+// on its own (window_test.go); Sync does not drive it yet: the node still
+// stops at headers until block storage and the reader's block decoding are
+// wired in.
 package netsync
