@@ -15,7 +15,7 @@ import (
 	"github.com/watchnode/watchnode/internal/mainnetdata"
 )
 
-func record(magic wire.BitcoinNet, raw []byte) []byte {
+func recordT(magic wire.BitcoinNet, raw []byte) []byte {
 	b := magicBytes(magic)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(raw)))
 	return append(b, raw...)
@@ -23,14 +23,14 @@ func record(magic wire.BitcoinNet, raw []byte) []byte {
 
 func TestScanBlockFileErrors(t *testing.T) {
 	m := wire.MainNet
-	good := record(m, []byte("abc"))
+	good := recordT(m, []byte("abc"))
 	big := binary.LittleEndian.AppendUint32(magicBytes(m), wire.MaxBlockPayload+1)
 	cases := []struct {
 		name, want string
 		data       []byte
 	}{
-		{"wrong magic", "wrong magic at offset 11: found 0b110907", append(append([]byte{}, good...), record(wire.TestNet3, []byte("x"))...)},
-		{"size zero", "size 0", record(m, nil)},
+		{"wrong magic", "wrong magic at offset 11: found 0b110907", append(append([]byte{}, good...), recordT(wire.TestNet3, []byte("x"))...)},
+		{"size zero", "size 0", recordT(m, nil)},
 		{"too big", "size 4000001", big},
 		{"truncated header", "record header at offset 0 is truncated", good[:5]},
 		{"truncated block", "truncated: 2 of 3", good[:10]},
@@ -51,9 +51,9 @@ func TestScanBlockFilePadding(t *testing.T) {
 	m := wire.MainNet
 	var data []byte
 	data = append(data, 0, 0, 0)
-	data = append(data, record(m, []byte("one"))...)
+	data = append(data, recordT(m, []byte("one"))...)
 	data = append(data, make([]byte, 5)...)
-	data = append(data, record(m, []byte("two"))...)
+	data = append(data, recordT(m, []byte("two"))...)
 	data = append(data, make([]byte, 100)...)
 	var got []string
 	var offs []int64
@@ -95,11 +95,11 @@ func TestScanBtcdBlockFile(t *testing.T) {
 
 func FuzzScanBlockFile(f *testing.F) {
 	m := wire.MainNet
-	f.Add(record(m, []byte("block")))
-	f.Add(append(append([]byte{0, 0}, record(m, []byte{1, 2})...), 0, 0, 0))
-	f.Add(record(wire.TestNet3, []byte("x")))
-	f.Add(record(m, nil))
-	f.Add(record(m, []byte("abc"))[:9])
+	f.Add(recordT(m, []byte("block")))
+	f.Add(append(append([]byte{0, 0}, recordT(m, []byte{1, 2})...), 0, 0, 0))
+	f.Add(recordT(wire.TestNet3, []byte("x")))
+	f.Add(recordT(m, nil))
+	f.Add(recordT(m, []byte("abc"))[:9])
 	f.Add(binary.LittleEndian.AppendUint32(magicBytes(m), 0xffffffff))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		end := int64(0)
@@ -112,7 +112,7 @@ func FuzzScanBlockFile(f *testing.F) {
 					t.Fatalf("skipped a non-zero byte before %d", off)
 				}
 			}
-			if !bytes.Equal(data[off-recordHeaderSize:off+int64(len(raw))], record(m, raw)) {
+			if !bytes.Equal(data[off-recordHeaderSize:off+int64(len(raw))], recordT(m, raw)) {
 				t.Fatalf("record at %d does not match the input", off)
 			}
 			end = off + int64(len(raw))
