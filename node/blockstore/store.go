@@ -1,0 +1,436 @@
+package blockstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// DefaultMaxFileSize is Core's MAX_BLOCKFILE_SIZE: a new blk file is begun
+// when the next record would pass it.
+const DefaultMaxFileSize = 128 << 20
+
+// ErrNotFound is wrapped when the store has no such block.
+var ErrNotFound = errors.New("block not found")
+
+// ErrCorrupt is wrapped when the index or a file is not what the store
+// wrote: damage from outside the store, since a crash cannot cause it.
+var ErrCorrupt = errors.New("block store is corrupt")
+
+// Options configures Open.
+type Options struct {
+	Dir         string          // the datadir; the store lives in Dir/blocks
+	Magic       wire.BitcoinNet // the network's magic, written before every record
+	MaxFileSize int64           // 0: DefaultMaxFileSize
+	Logger      *slog.Logger    // nil: no log
+}
+
+// Location is where a record's payload starts in a numbered file.
+type Location struct {
+	File   int
+	Offset int64
+	Size   uint32
+}
+
+// Entry is what the index knows of one block.
+type Entry struct {
+	Hash   chainhash.Hash
+	Height int32
+	Block  Location
+}
+
+type fileInfo struct {
+	Records int
+	Bytes   int64
+}
+
+// Store is the block files and their index. All methods are safe for
+// concurrent use; writes (WriteBlock, Sync, Close) are serialized among
+// themselves, and readers (ReadBlock, Has, Lookup) see committed entries
+// and, within this process, staged ones too (their bytes are already in
+// the file).
+type Store struct {
+	dir   string
+	magic wire.BitcoinNet
+	max   int64
+	log   *slog.Logger
+	db    *pebble.DB
+
+	writeMu sync.Mutex // serializes writers
+	mu      sync.Mutex // guards the fields below
+	files   map[int]*fileInfo
+	last    int
+	staged  map[chainhash.Hash]Entry
+	touched map[int]*os.File
+	err     error // the first write failure; later writes are refused
+}
+
+var keyLast = []byte("l")
+
+func blockKey(h chainhash.Hash) []byte { return append([]byte("b"), h[:]...) }
+func fileKey(n int) []byte             { return binary.BigEndian.AppendUint32([]byte("f"), uint32(n)) }
+
+func encodeEntry(e Entry) []byte {
+	b := []byte{1}
+	b = binary.LittleEndian.AppendUint32(b, uint32(e.Height))
+	b = binary.LittleEndian.AppendUint32(b, uint32(e.Block.File))
+	b = binary.LittleEndian.AppendUint64(b, uint64(e.Block.Offset))
+	return binary.LittleEndian.AppendUint32(b, e.Block.Size)
+}
+
+func decodeEntry(h chainhash.Hash, b []byte) (Entry, error) {
+	if len(b) != 21 || b[0] != 1 {
+		return Entry{}, fmt.Errorf("%w: index entry of block %s is %d bytes (version %v)", ErrCorrupt, h, len(b), b[:min(1, len(b))])
+	}
+	e := Entry{Hash: h, Height: int32(binary.LittleEndian.Uint32(b[1:]))}
+	e.Block = Location{File: int(binary.LittleEndian.Uint32(b[5:])), Offset: int64(binary.LittleEndian.Uint64(b[9:])), Size: binary.LittleEndian.Uint32(b[17:])}
+	if e.Block.Offset < recordHeaderSize || e.Block.Size == 0 || e.Block.Size > wire.MaxBlockPayload {
+		return Entry{}, fmt.Errorf("%w: index entry of block %s has a bad location %+v", ErrCorrupt, h, e.Block)
+	}
+	return e, nil
+}
+
+func (s *Store) blkPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("blk%05d.dat", n)) }
+
+// Open opens (or creates) the store in opts.Dir/blocks. Data past what the
+// index records for each file is the tail of a write never committed: it is
+// cut off (logged at INFO); files beyond the last one the index knows are
+// deleted. A file shorter than the index says is ErrCorrupt.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" || opts.Magic == 0 {
+		return nil, errors.New("opening block store: Dir and Magic are required")
+	}
+	s := &Store{dir: filepath.Join(opts.Dir, "blocks"), magic: opts.Magic, max: opts.MaxFileSize, log: opts.Logger,
+		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}}
+	if s.max <= 0 {
+		s.max = DefaultMaxFileSize
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating block store directory: %w", err)
+	}
+	db, err := pebble.Open(filepath.Join(s.dir, "index"), &pebble.Options{Logger: quietLogger{s.log}})
+	if err != nil {
+		return nil, fmt.Errorf("opening block index: %w", err)
+	}
+	s.db = db
+	if err := s.recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) recover() error {
+	if v, c, err := s.db.Get(keyLast); err == nil {
+		if len(v) != 4 {
+			c.Close()
+			return fmt.Errorf("%w: last file number is %d bytes", ErrCorrupt, len(v))
+		}
+		s.last = int(binary.LittleEndian.Uint32(v))
+		c.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("reading block index: %w", err)
+	}
+	for n := 0; n <= s.last; n++ {
+		fi := &fileInfo{}
+		if v, c, err := s.db.Get(fileKey(n)); err == nil {
+			if len(v) != 12 {
+				c.Close()
+				return fmt.Errorf("%w: index entry of file %d is %d bytes", ErrCorrupt, n, len(v))
+			}
+			fi.Records = int(binary.LittleEndian.Uint32(v))
+			fi.Bytes = int64(binary.LittleEndian.Uint64(v[4:]))
+			c.Close()
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("reading block index: %w", err)
+		}
+		s.files[n] = fi
+		st, err := os.Stat(s.blkPath(n))
+		switch {
+		case errors.Is(err, os.ErrNotExist) && fi.Bytes == 0:
+			continue
+		case err != nil:
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.blkPath(n), err)
+		case st.Size() < fi.Bytes:
+			return fmt.Errorf("%w: %s is %d bytes, but the index has records up to %d", ErrCorrupt, s.blkPath(n), st.Size(), fi.Bytes)
+		case st.Size() > fi.Bytes:
+			s.log.Info("block store: cutting off an uncommitted tail", "file", s.blkPath(n), "dropped_bytes", st.Size()-fi.Bytes)
+			if err := os.Truncate(s.blkPath(n), fi.Bytes); err != nil {
+				return fmt.Errorf("truncating %s: %w", s.blkPath(n), err)
+			}
+		}
+	}
+	ents, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("listing block store directory: %w", err)
+	}
+	for _, e := range ents {
+		var n int
+		if _, err := fmt.Sscanf(e.Name(), "blk%05d.dat", &n); err == nil && n > s.last {
+			s.log.Info("block store: deleting a file the index never knew", "file", e.Name())
+			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil {
+				return fmt.Errorf("deleting %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return syncDir(s.dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening %s to sync it: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// WriteBlock appends raw to the current blk file and stages its index
+// entry; Sync makes both durable. A block already stored is not written
+// again: its location is returned.
+func (s *Store) WriteBlock(hash chainhash.Hash, height int32, raw []byte) (Location, error) {
+	if len(raw) == 0 || len(raw) > wire.MaxBlockPayload {
+		return Location{}, fmt.Errorf("writing block %s: size %d is not 1 to %d", hash, len(raw), wire.MaxBlockPayload)
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if e, ok, err := s.lookup(hash); err != nil || ok {
+		return e.Block, err
+	}
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return Location{}, s.err
+	}
+	n := s.last
+	fi := s.files[n]
+	if fi == nil {
+		fi = &fileInfo{}
+		s.files[n] = fi
+	}
+	if fi.Bytes > 0 && fi.Bytes+recordHeaderSize+int64(len(raw)) > s.max {
+		n++
+		fi = &fileInfo{}
+	}
+	off := fi.Bytes
+	s.mu.Unlock()
+	f := s.touched[n] // only writers (under writeMu) use touched
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(s.blkPath(n), os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+			return Location{}, fmt.Errorf("opening %s: %w", s.blkPath(n), err)
+		}
+		s.touched[n] = f
+	}
+	if _, err := f.WriteAt(record(s.magic, raw), off); err != nil {
+		return Location{}, s.fail(fmt.Errorf("writing block %s to %s: %w", hash, s.blkPath(n), err))
+	}
+	loc := Location{File: n, Offset: off + recordHeaderSize, Size: uint32(len(raw))}
+	s.mu.Lock()
+	s.files[n] = fi
+	s.last = n
+	fi.Records++
+	fi.Bytes = loc.Offset + int64(loc.Size)
+	s.staged[hash] = Entry{Hash: hash, Height: height, Block: loc}
+	s.mu.Unlock()
+	return loc, nil
+}
+
+func record(magic wire.BitcoinNet, raw []byte) []byte {
+	b := make([]byte, 0, recordHeaderSize+len(raw))
+	b = append(b, magicBytes(magic)...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(raw)))
+	return append(b, raw...)
+}
+
+func (s *Store) fail(err error) error {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// Sync fsyncs the files written since the last Sync, then commits the
+// staged index entries in one synced batch: the index never points at data
+// that is not durable.
+func (s *Store) Sync() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.sync()
+}
+
+func (s *Store) sync() error {
+	s.mu.Lock()
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if len(s.touched) == 0 {
+		return nil
+	}
+	for n, f := range s.touched {
+		if err := f.Sync(); err != nil {
+			return s.fail(fmt.Errorf("syncing %s: %w", s.blkPath(n), err))
+		}
+		f.Close()
+		delete(s.touched, n)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return s.fail(err)
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	s.mu.Lock()
+	staged := s.staged
+	for h, e := range staged {
+		b.Set(blockKey(h), encodeEntry(e), nil)
+	}
+	for n, fi := range s.files {
+		v := binary.LittleEndian.AppendUint32(nil, uint32(fi.Records))
+		b.Set(fileKey(n), binary.LittleEndian.AppendUint64(v, uint64(fi.Bytes)), nil)
+	}
+	b.Set(keyLast, binary.LittleEndian.AppendUint32(nil, uint32(s.last)), nil)
+	s.mu.Unlock()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return s.fail(fmt.Errorf("committing block index: %w", err))
+	}
+	s.mu.Lock()
+	for h := range staged {
+		delete(s.staged, h)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) lookup(hash chainhash.Hash) (Entry, bool, error) {
+	s.mu.Lock()
+	e, ok := s.staged[hash]
+	s.mu.Unlock()
+	if ok {
+		return e, true, nil
+	}
+	v, c, err := s.db.Get(blockKey(hash))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("reading block index: %w", err)
+	}
+	defer c.Close()
+	e, err = decodeEntry(hash, v)
+	return e, err == nil, err
+}
+
+// Lookup returns the index entry of hash, if any.
+func (s *Store) Lookup(hash chainhash.Hash) (Entry, bool) {
+	e, ok, err := s.lookup(hash)
+	return e, ok && err == nil
+}
+
+// Has reports whether the store holds hash.
+func (s *Store) Has(hash chainhash.Hash) bool {
+	_, ok := s.Lookup(hash)
+	return ok
+}
+
+// ReadBlock returns the serialized block hash, checking that its record's
+// magic and size are the ones the index expects.
+func (s *Store) ReadBlock(hash chainhash.Hash) ([]byte, error) {
+	e, ok, err := s.lookup(hash)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("reading block %s: %w", hash, ErrNotFound)
+	}
+	f, err := os.Open(s.blkPath(e.Block.File))
+	if err != nil {
+		return nil, fmt.Errorf("reading block %s: %w", hash, err)
+	}
+	defer f.Close()
+	buf := make([]byte, recordHeaderSize+int(e.Block.Size))
+	if _, err := f.ReadAt(buf, e.Block.Offset-recordHeaderSize); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = ErrCorrupt
+		}
+		return nil, fmt.Errorf("reading block %s from %s at offset %d: %w", hash, s.blkPath(e.Block.File), e.Block.Offset, err)
+	}
+	if wire.BitcoinNet(binary.LittleEndian.Uint32(buf)) != s.magic || binary.LittleEndian.Uint32(buf[4:]) != e.Block.Size {
+		return nil, fmt.Errorf("%w: block %s in %s at offset %d: record header %x does not match the index", ErrCorrupt, hash, s.blkPath(e.Block.File), e.Block.Offset, buf[:8])
+	}
+	return buf[recordHeaderSize:], nil
+}
+
+// Entries calls fn with every committed index entry, in hash order (the
+// chain learns at start which blocks it has); fn's error stops it.
+func (s *Store) Entries(fn func(Entry) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("b"), UpperBound: []byte("c")})
+	if err != nil {
+		return fmt.Errorf("walking block index: %w", err)
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		var h chainhash.Hash
+		if len(it.Key()) != 33 {
+			return fmt.Errorf("%w: index key %x", ErrCorrupt, it.Key())
+		}
+		copy(h[:], it.Key()[1:])
+		e, err := decodeEntry(h, it.Value())
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// SizeOnDisk returns the bytes of the blk files, staged writes included.
+func (s *Store) SizeOnDisk() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, fi := range s.files {
+		n += fi.Bytes
+	}
+	return n
+}
+
+// Close syncs staged writes and closes the store.
+func (s *Store) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return errors.Join(s.sync(), s.db.Close())
+}
+
+// quietLogger sends pebble's log to slog.
+type quietLogger struct{ log *slog.Logger }
+
+func (l quietLogger) Infof(format string, args ...any) {
+	l.log.Debug("block index: " + fmt.Sprintf(format, args...))
+}
+func (l quietLogger) Errorf(format string, args ...any) {
+	l.log.Error("block index: " + fmt.Sprintf(format, args...))
+}
+func (l quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("block index: "+format, args...))
+}
