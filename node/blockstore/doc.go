@@ -1,6 +1,7 @@
-// Package blockstore keeps the node's blocks and undo data in Bitcoin
-// Core's on-disk layout under <datadir>/blocks/, so Core's tools and the
-// project's decoder read them as they read Core's.
+// Package blockstore keeps the node's blocks in Bitcoin Core's on-disk
+// layout under <datadir>/blocks/, so Core's tools and the project's decoder
+// read them as they read Core's. Not built yet: undo files (revNNNNN.dat),
+// pruning and per-block status flags; the node does not use the store yet.
 //
 // # Files
 //
