@@ -185,3 +185,59 @@ func waitUntil(t *testing.T, done <-chan struct{}, timeout time.Duration, what s
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestDemoFolderGuard: the demo refuses a non-empty folder it did not
+// make, without marking it, so a later FRESH=1 cannot delete it either; it
+// marks a folder it finds empty, which FRESH=1 may then delete. Stand-ins
+// for the binaries end the script early: /bin/true as btcd and the nodes,
+// /bin/false as btcctl, which never answers.
+func TestDemoFolderGuard(t *testing.T) {
+	demo := func(dir, fresh string) (string, error) {
+		cmd := exec.Command("../../scripts/demo.sh")
+		cmd.Env = append(os.Environ(), "DEMO_DIR="+dir, "FRESH="+fresh, "SERVER=/bin/true", "BTCD=/bin/true", "BTCCTL=/bin/false")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	root := t.TempDir()
+	theirs := filepath.Join(root, "theirs")
+	if err := os.MkdirAll(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(theirs, "notes.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, fresh := range []string{"", "1"} {
+		out, err := demo(theirs, fresh)
+		if err == nil || !strings.Contains(out, "refusing to use "+theirs) {
+			t.Errorf("FRESH=%q on a folder the demo did not make: %v, want a refusal:\n%s", fresh, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(theirs, ".watchnode-demo")); err == nil {
+			t.Errorf("FRESH=%q: the demo marked a folder it did not make", fresh)
+		}
+		if got, err := os.ReadFile(keep); err != nil || string(got) != "mine" {
+			t.Fatalf("FRESH=%q: the folder's file is gone or changed: %q, %v", fresh, got, err)
+		}
+	}
+
+	empty := filepath.Join(root, "empty")
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := demo(empty, ""); !strings.Contains(out, "demo: data and logs in "+empty) {
+		t.Fatalf("the demo did not take an empty folder:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(empty, ".watchnode-demo")); err != nil {
+		t.Fatalf("the demo did not mark the empty folder it took: %v", err)
+	}
+	stale := filepath.Join(empty, "stale")
+	if err := os.WriteFile(stale, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := demo(empty, "1"); !strings.Contains(out, "demo: data and logs in "+empty) {
+		t.Fatalf("FRESH=1 refused the demo's own folder:\n%s", out)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("FRESH=1 did not start the demo's own folder afresh")
+	}
+}
