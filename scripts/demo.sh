@@ -120,6 +120,15 @@ start() {
   names+=("$name")
 }
 
+# ignore_hup runs a command with SIGHUP ignored, which it keeps: btcd has no
+# handler for it and would die without its shutdown when the terminal
+# closes (SIGHUP to the whole group); stop ends it with SIGTERM instead.
+# The nodes take SIGHUP as a clean shutdown themselves.
+ignore_hup() {
+  trap '' HUP
+  exec "$@"
+}
+
 # alive fails, naming the child and its log, when a child has exited.
 alive() {
   local i
@@ -136,7 +145,7 @@ alive() {
 touch "$DEMO_DIR/btcctl.conf"
 ctl() { "$BTCCTL" --regtest --notls -s "$RPC" -u demo -P demo --configfile="$DEMO_DIR/btcctl.conf" "$@"; }
 
-start btcd "$DEMO_DIR/btcd.log" "$BTCD" --regtest --listen="$P2P" --rpclisten="$RPC" --rpcuser=demo --rpcpass=demo --notls \
+start btcd "$DEMO_DIR/btcd.log" ignore_hup "$BTCD" --regtest --listen="$P2P" --rpclisten="$RPC" --rpcuser=demo --rpcpass=demo --notls \
   --datadir="$DEMO_DIR/btcd" --logdir="$DEMO_DIR/btcd" --nodnsseed --configfile= --miningaddr="$MINING_ADDR"
 for _ in $(seq 100); do
   ctl getblockcount >/dev/null 2>&1 && break

@@ -151,21 +151,24 @@ func startNodeIn(t testing.TB, root string, args ...string) *nodeProc {
 }
 
 // stop sends SIGINT and checks the node exits with status 0 within 5 s.
-func (n *nodeProc) stop() {
+func (n *nodeProc) stop() { n.stopWith(syscall.SIGINT) }
+
+// stopWith is stop with another signal.
+func (n *nodeProc) stopWith(sig syscall.Signal) {
 	if n.stopped {
 		return
 	}
 	n.stopped = true
-	n.cmd.Process.Signal(syscall.SIGINT)
+	n.cmd.Process.Signal(sig)
 	select {
 	case <-n.done:
 		if code := n.cmd.ProcessState.ExitCode(); code != 0 {
-			n.t.Errorf("node exited with status %d after SIGINT", code)
+			n.t.Errorf("node exited with status %d after %v", code, sig)
 		}
 	case <-time.After(5 * time.Second):
 		n.cmd.Process.Kill()
 		<-n.done
-		n.t.Errorf("node did not exit within 5 s of SIGINT")
+		n.t.Errorf("node did not exit within 5 s of %v", sig)
 	}
 }
 
