@@ -51,6 +51,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if err := benchBinary.remove(); err != nil {
+		fmt.Fprintln(os.Stderr, "removing the benchmarks' binary:", err)
+	}
 	os.Exit(code)
 }
 
