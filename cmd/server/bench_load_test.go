@@ -255,34 +255,16 @@ func pingLatencies(b *testing.B, node *nodeProc, interval, d time.Duration) []ti
 	// The log: each ping received, then the pong written for it.
 	var out []time.Duration
 	var pingAt time.Time
-	after := uint64(0)
-	for {
-		var page struct {
-			Messages []struct {
-				Seq     uint64    `json:"seq"`
-				Time    time.Time `json:"time"`
-				Peer    uint64    `json:"peer"`
-				Dir     string    `json:"dir"`
-				Command string    `json:"command"`
-				Summary string    `json:"summary"`
-			} `json:"messages"`
+	for _, m := range node.messageLog() {
+		if m.Peer != uint64(id) {
+			continue
 		}
-		node.get(fmt.Sprintf("/api/messages?after=%d&limit=1000", after), &page)
-		if len(page.Messages) == 0 {
-			break
-		}
-		for _, m := range page.Messages {
-			after = m.Seq
-			if m.Peer != uint64(id) {
-				continue
-			}
-			switch {
-			case m.Command == wire.CmdPing && m.Dir == "in" && strings.Contains(m.Summary, "nonce"):
-				pingAt = m.Time
-			case m.Command == wire.CmdPong && m.Dir == "out" && !pingAt.IsZero():
-				out = append(out, m.Time.Sub(pingAt))
-				pingAt = time.Time{}
-			}
+		switch {
+		case m.Command == wire.CmdPing && m.Dir == "in" && strings.Contains(m.Summary, "nonce"):
+			pingAt = m.Time
+		case m.Command == wire.CmdPong && m.Dir == "out" && !pingAt.IsZero():
+			out = append(out, m.Time.Sub(pingAt))
+			pingAt = time.Time{}
 		}
 	}
 	return out

@@ -258,6 +258,30 @@ func (n *nodeProc) waitFor(timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// messageLog returns the node's whole message log, oldest first, paging
+// through /api/messages. It fails the test if the log no longer holds
+// every line (skipped): its callers count or pair lines and need them all.
+func (n *nodeProc) messageLog() []web.MessageLine {
+	n.t.Helper()
+	var all []web.MessageLine
+	after := uint64(0)
+	for {
+		var page struct {
+			Skipped  uint64            `json:"skipped"`
+			Messages []web.MessageLine `json:"messages"`
+		}
+		n.get("/api/messages?after="+strconv.FormatUint(after, 10), &page)
+		if page.Skipped > 0 {
+			n.t.Fatalf("the message log lost %d messages after %d; the test needs them all", page.Skipped, after)
+		}
+		if len(page.Messages) == 0 {
+			return all
+		}
+		all = append(all, page.Messages...)
+		after = page.Messages[len(page.Messages)-1].Seq
+	}
+}
+
 // established returns the established peer whose user agent contains ua.
 func (n *nodeProc) established(ua string) (engine.PeerInfo, bool) {
 	for _, p := range n.peers() {
