@@ -240,10 +240,7 @@ func bareDownload(addr string, want int) (int, error) {
 			werr = err
 		}
 	}
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
-	v := wire.NewMsgVersion(me, me, 7, 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	send(v)
+	send(versionMsg("/bare/", 7))
 	genesis := *protocol.Regtest.Params().GenesisHash
 	last := genesis
 	got := 0

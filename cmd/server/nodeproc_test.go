@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/internal/browsertest"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/protocol"
@@ -324,6 +325,39 @@ func (r *rawPeer) closedByNode(timeout time.Duration) bool {
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
+// send writes m to the node as one regtest frame.
+func (r *rawPeer) send(m wire.Message) {
+	r.t.Helper()
+	r.write(regtestMsg(r.t, m))
+}
+
+// regtestMsg is m as a regtest frame.
+func regtestMsg(t testing.TB, m wire.Message) []byte {
+	t.Helper()
+	b, err := protocol.EncodeFrame(protocol.Regtest.Magic(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// versionMsg is the version message of a peer at 127.0.0.1 with user
+// agent ua and nonce, at our protocol version.
+func versionMsg(ua string, nonce uint64) *wire.MsgVersion {
+	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
+	v := wire.NewMsgVersion(me, me, nonce, 0)
+	v.ProtocolVersion = int32(protocol.ProtocolVersion)
+	v.UserAgent = ua
+	return v
+}
+
+// versionFrame is versionMsg as a regtest frame.
+func versionFrame(t testing.TB, ua string, nonce uint64) []byte {
+	t.Helper()
+	return regtestMsg(t, versionMsg(ua, nonce))
+}
+
+// regtestFrame is a regtest frame of any command and payload, sound or not.
 func regtestFrame(t testing.TB, command string, payload []byte) []byte {
 	t.Helper()
 	b, err := protocol.AppendFrame(nil, protocol.Regtest.Magic(), command, payload)
