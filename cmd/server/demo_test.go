@@ -186,24 +186,6 @@ func runDemo(t *testing.T, env []string, sig syscall.Signal, group bool, check f
 	return out.String()
 }
 
-// waitUntil polls cond until it holds, failing the test after timeout or if
-// done is closed first (the process it waits on exited).
-func waitUntil(t *testing.T, done <-chan struct{}, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		select {
-		case <-done:
-			t.Fatalf("exited while waiting for %s", what)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestDemoFolderGuard: the demo refuses a non-empty folder it did not
 // make, without marking it, so a later FRESH=1 cannot delete it either; it
 // marks a folder it finds empty, which FRESH=1 may then delete. Stand-ins

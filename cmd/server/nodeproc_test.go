@@ -242,18 +242,26 @@ func (n *nodeProc) call(method, path, token string, body any) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor polls cond until it holds, failing the test after timeout or if
+// the node exits first (its log follows when the test ends).
 func (n *nodeProc) waitFor(timeout time.Duration, what string, cond func() bool) {
 	n.t.Helper()
+	waitUntil(n.t, n.done, timeout, what, cond)
+}
+
+// waitUntil polls cond until it holds, failing the test after timeout or if
+// done is closed first (the process it waits on exited).
+func waitUntil(t testing.TB, done <-chan struct{}, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		select {
-		case <-n.done:
-			n.t.Fatalf("node exited while waiting for %s:\n%s", what, n.log.String())
+		case <-done:
+			t.Fatalf("exited while waiting for %s", what)
 		default:
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
