@@ -117,11 +117,16 @@ func TestFloodingPeersStayWithinTheMemoryBound(t *testing.T) {
 		}
 	})
 	grown := peak - base
-	// The stated bound: per peer its floor, its outbound account and
-	// 160 KiB of connection buffers and goroutine stacks; the pool once;
-	// then, since the heap may grow half again past what is live before it
-	// is collected (GOGC=50), half as much again.
-	perPeer := int64(p2p.InQueueFloor + 2*p2p.OutQueueLimit + 64<<10 + 160<<10)
+	// The stated bound: per peer its inbound floor; its outbound account,
+	// twice OutQueueLimit plus controlReplies; and 160 KiB of connection
+	// buffers and goroutine stacks; the pool once; then, since the heap may
+	// grow half again past what is live before it is collected (GOGC=50),
+	// half as much again. controlReplies is the allowance p2p.MaxOutQueue
+	// makes for control messages queued past twice OutQueueLimit while a
+	// peer is paused; MaxOutQueue's other term, one bulk message, does not
+	// apply: nothing bulk is sent to the flooders.
+	const controlReplies = 64 << 10
+	perPeer := int64(p2p.InQueueFloor + 2*p2p.OutQueueLimit + controlReplies + 160<<10)
 	bound := (peers*perPeer + p2p.InQueuePool) * 3 / 2
 	t.Logf("%d flooding peers: in-queues up to %d KiB; peak RSS %d MiB above the idle node's (bound %d MiB; before the fix: ~15.6 MiB a peer)",
 		peers, maxIn>>10, grown>>20, bound>>20)
