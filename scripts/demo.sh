@@ -12,6 +12,7 @@
 # Environment, with the defaults:
 #   DEMO_DIR=.demo              the folder (relative to the repository)
 #   FRESH=                      1: delete DEMO_DIR first and start afresh
+#                               (DEMO_DIR must be new, empty or made by the demo)
 #   DEMO_BTCD_PORT=18444        btcd's P2P port
 #   DEMO_BTCD_RPC_PORT=18334    btcd's RPC port
 #   DEMO_A_PORT=18555           node A's P2P port
@@ -38,8 +39,10 @@ B_HTTP=127.0.0.1:${DEMO_B_HTTP_PORT:-8081}
 # A regtest address with no known key (the hash160 of a fixed string): the
 # demo's coinbase outputs go there and are never spent.
 MINING_ADDR=mim5nRoCJHS5CpDxCzHMp19NCC1TfUJByo
-# MARKER says a folder is the demo's own, so FRESH=1 never deletes a folder
-# someone pointed DEMO_DIR at by mistake.
+# MARKER says a folder is the demo's own. The demo marks only a folder it
+# creates or finds empty, and refuses any other folder without the marker,
+# so neither a run nor FRESH=1 writes into or deletes a folder someone
+# pointed DEMO_DIR at by mistake.
 MARKER=.watchnode-demo
 # STOP_LIMIT bounds the wait for the children after asking them to stop:
 # each node promises 5 s; whatever is left then is killed.
@@ -48,16 +51,16 @@ STOP_LIMIT=15
 for bin in "$SERVER" "$BTCD" "$BTCCTL"; do
   [ -x "$bin" ] || { echo "demo: $bin is missing; run make build tools (or set SERVER, BTCD, BTCCTL)" >&2; exit 1; }
 done
-if [ "${FRESH:-}" = 1 ] && [ -e "$DEMO_DIR" ]; then
-  if [ ! -e "$DEMO_DIR/$MARKER" ]; then
-    echo "demo: FRESH=1: refusing to delete $DEMO_DIR, which is not a demo folder (no $MARKER in it)" >&2
-    exit 1
-  fi
-  rm -rf "$DEMO_DIR"
+# ls -A lists a file as itself, so a file at DEMO_DIR counts as non-empty.
+if [ -e "$DEMO_DIR" ] && [ ! -e "$DEMO_DIR/$MARKER" ] && [ -n "$(ls -A "$DEMO_DIR")" ]; then
+  echo "demo: refusing to use $DEMO_DIR: it is not empty and not a demo folder (no $MARKER in it)" >&2
+  exit 1
 fi
+# Here DEMO_DIR is missing, empty or marked.
+if [ "${FRESH:-}" = 1 ] && [ -e "$DEMO_DIR" ]; then rm -rf "$DEMO_DIR"; fi
 mkdir -p "$DEMO_DIR"
 DEMO_DIR=$(cd "$DEMO_DIR" && pwd)
-touch "$DEMO_DIR/$MARKER"
+[ -e "$DEMO_DIR/$MARKER" ] || touch "$DEMO_DIR/$MARKER"
 echo "demo: data and logs in $DEMO_DIR (kept when the demo stops; FRESH=1 starts afresh)"
 
 # The script's own output, kept on 3 and 4: a trap runs when the command
@@ -117,6 +120,15 @@ start() {
   names+=("$name")
 }
 
+# ignore_hup runs a command with SIGHUP ignored, which it keeps: btcd has no
+# handler for it and would die without its shutdown when the terminal
+# closes (SIGHUP to the whole group); stop ends it with SIGTERM instead.
+# The nodes take SIGHUP as a clean shutdown themselves.
+ignore_hup() {
+  trap '' HUP
+  exec "$@"
+}
+
 # alive fails, naming the child and its log, when a child has exited.
 alive() {
   local i
@@ -133,7 +145,7 @@ alive() {
 touch "$DEMO_DIR/btcctl.conf"
 ctl() { "$BTCCTL" --regtest --notls -s "$RPC" -u demo -P demo --configfile="$DEMO_DIR/btcctl.conf" "$@"; }
 
-start btcd "$DEMO_DIR/btcd.log" "$BTCD" --regtest --listen="$P2P" --rpclisten="$RPC" --rpcuser=demo --rpcpass=demo --notls \
+start btcd "$DEMO_DIR/btcd.log" ignore_hup "$BTCD" --regtest --listen="$P2P" --rpclisten="$RPC" --rpcuser=demo --rpcpass=demo --notls \
   --datadir="$DEMO_DIR/btcd" --logdir="$DEMO_DIR/btcd" --nodnsseed --configfile= --miningaddr="$MINING_ADDR"
 for _ in $(seq 100); do
   ctl getblockcount >/dev/null 2>&1 && break

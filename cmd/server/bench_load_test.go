@@ -73,11 +73,8 @@ func BenchmarkBtcdSyncFromStart(b *testing.B) {
 // returns when done or when stop is closed.
 func flood(b *testing.B, addr string, count int, stop <-chan struct{}) (pongs *atomic.Int64, done <-chan struct{}) {
 	p := dialRaw(b, addr)
-	me := wire.NewNetAddressIPPort(nil, 0, 0)
-	v := wire.NewMsgVersion(me, me, 4242, 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	p.write(regtestFrame(b, wire.CmdVersion, mustEncode(b, v)))
-	p.write(regtestFrame(b, wire.CmdVerAck, nil))
+	p.write(versionFrame(b, "/flooder/", 4242))
+	p.send(wire.NewMsgVerAck())
 	pongs = new(atomic.Int64)
 	go func() {
 		for {
@@ -92,7 +89,7 @@ func flood(b *testing.B, addr string, count int, stop <-chan struct{}) (pongs *a
 	}()
 	var batch []byte
 	for i := range 1000 {
-		batch = append(batch, regtestFrame(b, wire.CmdPing, mustEncode(b, wire.NewMsgPing(uint64(i))))...)
+		batch = append(batch, regtestMsg(b, wire.NewMsgPing(uint64(i)))...)
 	}
 	d := make(chan struct{})
 	go func() {
@@ -109,14 +106,6 @@ func flood(b *testing.B, addr string, count int, stop <-chan struct{}) (pongs *a
 		}
 	}()
 	return pongs, d
-}
-
-func mustEncode(b testing.TB, m wire.Message) []byte {
-	payload, err := protocol.Encode(m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return payload
 }
 
 // BenchmarkPingFlood: node B syncs 1,000,000 headers from A, alternately
@@ -230,12 +219,8 @@ func httpLoad(node *nodeProc, clients int, stop <-chan struct{}) func() int64 {
 // took from receiving each ping to starting to write its pong.
 func pingLatencies(b *testing.B, node *nodeProc, interval, d time.Duration) []time.Duration {
 	p := dialRaw(b, node.p2p)
-	me := wire.NewNetAddressIPPort(nil, 0, 0)
-	v := wire.NewMsgVersion(me, me, 4343, 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	v.UserAgent = "/pinger/"
-	p.write(regtestFrame(b, wire.CmdVersion, mustEncode(b, v)))
-	p.write(regtestFrame(b, wire.CmdVerAck, nil))
+	p.write(versionFrame(b, "/pinger/", 4343))
+	p.send(wire.NewMsgVerAck())
 	go io.Copy(io.Discard, p.nc)
 	var id engine.PeerID
 	node.waitFor(10*time.Second, "the pinger to connect", func() bool {
@@ -247,7 +232,7 @@ func pingLatencies(b *testing.B, node *nodeProc, interval, d time.Duration) []ti
 	})
 	end := time.Now().Add(d)
 	for i := 0; time.Now().Before(end); i++ {
-		p.write(regtestFrame(b, wire.CmdPing, mustEncode(b, wire.NewMsgPing(uint64(1_000_000+i)))))
+		p.send(wire.NewMsgPing(uint64(1_000_000 + i)))
 		time.Sleep(interval)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -255,34 +240,16 @@ func pingLatencies(b *testing.B, node *nodeProc, interval, d time.Duration) []ti
 	// The log: each ping received, then the pong written for it.
 	var out []time.Duration
 	var pingAt time.Time
-	after := uint64(0)
-	for {
-		var page struct {
-			Messages []struct {
-				Seq     uint64    `json:"seq"`
-				Time    time.Time `json:"time"`
-				Peer    uint64    `json:"peer"`
-				Dir     string    `json:"dir"`
-				Command string    `json:"command"`
-				Summary string    `json:"summary"`
-			} `json:"messages"`
+	for _, m := range node.messageLog() {
+		if m.Peer != uint64(id) {
+			continue
 		}
-		node.get(fmt.Sprintf("/api/messages?after=%d&limit=1000", after), &page)
-		if len(page.Messages) == 0 {
-			break
-		}
-		for _, m := range page.Messages {
-			after = m.Seq
-			if m.Peer != uint64(id) {
-				continue
-			}
-			switch {
-			case m.Command == wire.CmdPing && m.Dir == "in" && strings.Contains(m.Summary, "nonce"):
-				pingAt = m.Time
-			case m.Command == wire.CmdPong && m.Dir == "out" && !pingAt.IsZero():
-				out = append(out, m.Time.Sub(pingAt))
-				pingAt = time.Time{}
-			}
+		switch {
+		case m.Command == wire.CmdPing && m.Dir == "in" && strings.Contains(m.Summary, "nonce"):
+			pingAt = m.Time
+		case m.Command == wire.CmdPong && m.Dir == "out" && !pingAt.IsZero():
+			out = append(out, m.Time.Sub(pingAt))
+			pingAt = time.Time{}
 		}
 	}
 	return out

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -21,27 +23,93 @@ import (
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
-// The benchmarks run a binary built without the race detector (TestMain's
-// is built with it, for the tests).
-var (
-	benchBinOnce sync.Once
-	benchBin     string
-)
+// benchBinary is the server built without the race detector (TestMain's
+// is built with it, for the tests), which the benchmarks and the memory
+// bound of TestFloodingPeers run. TestMain removes its folder at the end.
+var benchBinary = &lazyBuild{build: func(path string) error {
+	if out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %w\n%s", path, err, out)
+	}
+	return nil
+}}
 
+// useBenchBinary makes serverBin the benchBinary for the rest of b.
 func useBenchBinary(b testing.TB) {
-	benchBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "watchnode-bench-bin")
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchBin = filepath.Join(dir, "server")
-		if out, err := exec.Command("go", "build", "-o", benchBin, ".").CombinedOutput(); err != nil {
-			b.Fatalf("building: %v\n%s", err, out)
-		}
-	})
+	b.Helper()
+	bin, err := benchBinary.get()
+	if err != nil {
+		b.Fatal(err)
+	}
 	old := serverBin
-	serverBin = benchBin
+	serverBin = bin
 	b.Cleanup(func() { serverBin = old })
+}
+
+// lazyBuild builds a binary into a temporary folder of its own on first
+// use. Every caller gets the same path, or the same error if that build
+// failed (never the path of a binary that is not there); remove deletes
+// the folder.
+type lazyBuild struct {
+	build func(path string) error
+
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func (l *lazyBuild) get() (string, error) {
+	l.once.Do(func() {
+		l.dir, l.err = os.MkdirTemp("", "watchnode-bench-bin")
+		if l.err != nil {
+			l.err = fmt.Errorf("making a folder for the binary: %w", l.err)
+			return
+		}
+		l.path = filepath.Join(l.dir, "server")
+		l.err = l.build(l.path)
+	})
+	return l.path, l.err
+}
+
+// remove deletes the folder, if get made one.
+func (l *lazyBuild) remove() error {
+	if l.dir == "" {
+		return nil
+	}
+	return os.RemoveAll(l.dir)
+}
+
+// TestLazyBuild: a failed build gives every caller its error, a good one
+// the same path, and remove leaves no folder behind either way.
+func TestLazyBuild(t *testing.T) {
+	broken := errors.New("compile error")
+	builds := 0
+	failing := &lazyBuild{build: func(path string) error { builds++; return broken }}
+	for range 2 {
+		if _, err := failing.get(); !errors.Is(err, broken) {
+			t.Fatalf("a failed build: %v, want %v", err, broken)
+		}
+	}
+	if builds != 1 {
+		t.Errorf("built %d times, want once", builds)
+	}
+	good := &lazyBuild{build: func(path string) error { return os.WriteFile(path, []byte("binary"), 0o755) }}
+	first, err := good.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := good.get(); again != first || err != nil {
+		t.Errorf("second get: %q, %v; want %q", again, err, first)
+	}
+	for _, l := range []*lazyBuild{failing, good} {
+		dir := l.dir
+		if err := l.remove(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("folder %s is left after remove: %v", dir, err)
+		}
+	}
 }
 
 // rssBytes reads a process's resident memory from /proc.
@@ -172,10 +240,7 @@ func bareDownload(addr string, want int) (int, error) {
 			werr = err
 		}
 	}
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
-	v := wire.NewMsgVersion(me, me, 7, 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	send(v)
+	send(versionMsg("/bare/", 7))
 	genesis := *protocol.Regtest.Params().GenesisHash
 	last := genesis
 	got := 0

@@ -29,16 +29,11 @@ import (
 func handshakePeer(t *testing.T, addr, ua string, services wire.ServiceFlag, pongDelay time.Duration) *rawPeer {
 	t.Helper()
 	r := dialRaw(t, addr)
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
-	v := wire.NewMsgVersion(me, me, uint64(time.Now().UnixNano()), 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	v.UserAgent = ua
+	v := versionMsg(ua, uint64(time.Now().UnixNano()))
 	v.Services = services
+	r.send(v)
+	r.send(wire.NewMsgVerAck())
 	magic := protocol.Regtest.Magic()
-	f, _ := protocol.EncodeFrame(magic, v)
-	r.write(f)
-	va, _ := protocol.EncodeFrame(magic, wire.NewMsgVerAck())
-	r.write(va)
 	go func() {
 		for {
 			fr, err := protocol.ReadFrame(r.nc, magic)
@@ -66,16 +61,6 @@ func handshakePeer(t *testing.T, addr, ua string, services wire.ServiceFlag, pon
 		}
 	}()
 	return r
-}
-
-// send frames msg and writes it to the node.
-func (r *rawPeer) send(msg wire.Message) {
-	r.t.Helper()
-	b, err := protocol.EncodeFrame(protocol.Regtest.Magic(), msg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.write(b)
 }
 
 // longUserAgent is test peer i's user agent: 200-odd characters without a

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 	"github.com/watchnode/watchnode/internal/pcaptest"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/inspect"
-	"github.com/watchnode/watchnode/web"
 )
 
 // recordingProxy forwards one TCP connection to target and records the
@@ -134,31 +132,17 @@ func (p *recordingProxy) close() {
 // split by direction.
 func logCommands(t *testing.T, n *nodeProc, addr string) (sent, recv []string) {
 	t.Helper()
-	after := uint64(0)
-	for {
-		var page struct {
-			Skipped  uint64            `json:"skipped"`
-			Messages []web.MessageLine `json:"messages"`
+	for _, m := range n.messageLog() {
+		if m.Addr != addr {
+			continue
 		}
-		n.get("/api/messages?after="+strconv.FormatUint(after, 10), &page)
-		if page.Skipped > 0 && after == 0 {
-			t.Fatalf("the message log lost %d messages; the test needs them all", page.Skipped)
+		if m.Dir == "in" {
+			recv = append(recv, m.Command)
+		} else {
+			sent = append(sent, m.Command)
 		}
-		if len(page.Messages) == 0 {
-			return sent, recv
-		}
-		for _, m := range page.Messages {
-			if m.Addr != addr {
-				continue
-			}
-			if m.Dir == "in" {
-				recv = append(recv, m.Command)
-			} else {
-				sent = append(sent, m.Command)
-			}
-		}
-		after = page.Messages[len(page.Messages)-1].Seq
 	}
+	return sent, recv
 }
 
 // entryCommands splits decoded entries by direction, failing on anything

@@ -35,12 +35,13 @@ func freePortNumber(t *testing.T) string {
 // mining interval, waits for both dashboards and for node B to follow the
 // mined blocks, stops it and checks that it exits promptly, that none of
 // its processes survives, and that its folder keeps the chains, the
-// captures and the logs. It does so three times on the same folder, each
-// run carrying on from the last, stopping it each way: SIGTERM to the
-// script, Ctrl-C (SIGINT to its whole process group, as a terminal sends
-// it) and SIGHUP (the terminal closed). Each signal lands while the
-// script waits for btcctl to mine a block, a command whose output goes to
-// /dev/null: the script must still say that it stopped.
+// captures and the logs, and that btcd and both nodes logged their clean
+// shutdown. It does so three times on the same folder, each run carrying
+// on from the last, stopping it each way: SIGTERM to the script, and, to
+// its whole process group as a terminal sends them, Ctrl-C (SIGINT) and
+// SIGHUP (the terminal closed). Each signal lands while the script waits
+// for btcctl to mine a block, a command whose output goes to /dev/null:
+// the script must still say that it stopped.
 func TestDemoScript(t *testing.T) {
 	btcd, realBtcctl := btcdtest.Binaries(t)
 	dir := filepath.Join(t.TempDir(), "demo")
@@ -60,7 +61,7 @@ func TestDemoScript(t *testing.T) {
 	stops := []struct {
 		sig   syscall.Signal
 		group bool
-	}{{syscall.SIGTERM, false}, {syscall.SIGINT, true}, {syscall.SIGHUP, false}}
+	}{{syscall.SIGTERM, false}, {syscall.SIGINT, true}, {syscall.SIGHUP, true}}
 	for i, stop := range stops {
 		round := i + 1
 		out := runDemo(t, env, stop.sig, stop.group, func(done <-chan struct{}) {
@@ -95,6 +96,13 @@ func TestDemoScript(t *testing.T) {
 		}
 		if log, _ := os.ReadFile(filepath.Join(dir, "a.log")); strings.Count(string(log), "=== demo started") != round {
 			t.Errorf("run %d: a.log does not keep the earlier runs' logs:\n%s", round, log)
+		}
+		// One clean shutdown per run: a child killed by the signal
+		// (SIGHUP without a handler) logs none.
+		for f, stopped := range map[string]string{"btcd.log": "Shutdown complete", "a.log": "msg=stopped", "b.log": "msg=stopped"} {
+			if log, _ := os.ReadFile(filepath.Join(dir, f)); strings.Count(string(log), stopped) != round {
+				t.Errorf("run %d: %s records %d clean shutdowns (%q), want %d:\n%s", round, f, strings.Count(string(log), stopped), stopped, round, log)
+			}
 		}
 	}
 }
@@ -162,26 +170,74 @@ func runDemo(t *testing.T, env []string, sig syscall.Signal, group bool, check f
 	if code := cmd.ProcessState.ExitCode(); code != 128+int(sig) {
 		t.Errorf("the demo exited with status %d after %v, want %d", code, sig, 128+int(sig))
 	}
-	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("processes of the demo survive it (signalling its group: %v)", err)
+	// A signal to the whole group also ends the script's grandchildren
+	// (btcctl's wrapper and its sleep); one orphaned that way may still be
+	// on its way out for a moment after the script exits.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		err := syscall.Kill(-pgid, 0)
+		if errors.Is(err, syscall.ESRCH) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes of the demo survive it by 2 s (signalling its group: %v)", err)
+			break
+		}
 	}
 	return out.String()
 }
 
-// waitUntil polls cond until it holds, failing the test after timeout or if
-// done is closed first (the process it waits on exited).
-func waitUntil(t *testing.T, done <-chan struct{}, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		select {
-		case <-done:
-			t.Fatalf("exited while waiting for %s", what)
-		default:
+// TestDemoFolderGuard: the demo refuses a non-empty folder it did not
+// make, without marking it, so a later FRESH=1 cannot delete it either; it
+// marks a folder it finds empty, which FRESH=1 may then delete. Stand-ins
+// for the binaries end the script early: /bin/true as btcd and the nodes,
+// /bin/false as btcctl, which never answers.
+func TestDemoFolderGuard(t *testing.T) {
+	demo := func(dir, fresh string) (string, error) {
+		cmd := exec.Command("../../scripts/demo.sh")
+		cmd.Env = append(os.Environ(), "DEMO_DIR="+dir, "FRESH="+fresh, "SERVER=/bin/true", "BTCD=/bin/true", "BTCCTL=/bin/false")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	root := t.TempDir()
+	theirs := filepath.Join(root, "theirs")
+	if err := os.MkdirAll(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(theirs, "notes.txt")
+	if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, fresh := range []string{"", "1"} {
+		out, err := demo(theirs, fresh)
+		if err == nil || !strings.Contains(out, "refusing to use "+theirs) {
+			t.Errorf("FRESH=%q on a folder the demo did not make: %v, want a refusal:\n%s", fresh, err, out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		if _, err := os.Stat(filepath.Join(theirs, ".watchnode-demo")); err == nil {
+			t.Errorf("FRESH=%q: the demo marked a folder it did not make", fresh)
 		}
-		time.Sleep(100 * time.Millisecond)
+		if got, err := os.ReadFile(keep); err != nil || string(got) != "mine" {
+			t.Fatalf("FRESH=%q: the folder's file is gone or changed: %q, %v", fresh, got, err)
+		}
+	}
+
+	empty := filepath.Join(root, "empty")
+	if err := os.MkdirAll(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := demo(empty, ""); !strings.Contains(out, "demo: data and logs in "+empty) {
+		t.Fatalf("the demo did not take an empty folder:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(empty, ".watchnode-demo")); err != nil {
+		t.Fatalf("the demo did not mark the empty folder it took: %v", err)
+	}
+	stale := filepath.Join(empty, "stale")
+	if err := os.WriteFile(stale, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := demo(empty, "1"); !strings.Contains(out, "demo: data and logs in "+empty) {
+		t.Fatalf("FRESH=1 refused the demo's own folder:\n%s", out)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("FRESH=1 did not start the demo's own folder afresh")
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/watchnode/watchnode/internal/chaingen"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/p2p"
-	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // Defect 8: thirty inbound peers that each filled their inbound queue (1 MB
@@ -37,13 +36,12 @@ func TestFloodingPeersStayWithinTheMemoryBound(t *testing.T) {
 		for j := range 2000 {
 			hm.AddBlockHeader(&hs[m*2000+j])
 		}
-		chain = append(chain, regtestFrame(t, wire.CmdHeaders, mustEncode(t, hm))...)
+		chain = append(chain, regtestMsg(t, hm)...)
 	}
 	var pings []byte
 	for i := range 31_250 { // 1 MB
-		pings = append(pings, regtestFrame(t, wire.CmdPing, mustEncode(t, wire.NewMsgPing(uint64(i))))...)
+		pings = append(pings, regtestMsg(t, wire.NewMsgPing(uint64(i)))...)
 	}
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -64,9 +62,7 @@ func TestFloodingPeersStayWithinTheMemoryBound(t *testing.T) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		v := wire.NewMsgVersion(me, me, uint64(7000+i), 0)
-		v.ProtocolVersion = int32(protocol.ProtocolVersion)
-		hello := append(regtestFrame(t, wire.CmdVersion, mustEncode(t, v)), regtestFrame(t, wire.CmdVerAck, nil)...)
+		hello := append(versionFrame(t, "/flooder/", uint64(7000+i)), regtestMsg(t, wire.NewMsgVerAck())...)
 		if _, err := c.Write(hello); err != nil {
 			t.Fatal(err)
 		}
@@ -121,11 +117,16 @@ func TestFloodingPeersStayWithinTheMemoryBound(t *testing.T) {
 		}
 	})
 	grown := peak - base
-	// The stated bound: per peer its floor, its outbound account and
-	// 160 KiB of connection buffers and goroutine stacks; the pool once;
-	// then, since the heap may grow half again past what is live before it
-	// is collected (GOGC=50), half as much again.
-	perPeer := int64(p2p.InQueueFloor + 2*p2p.OutQueueLimit + 64<<10 + 160<<10)
+	// The stated bound: per peer its inbound floor; its outbound account,
+	// twice OutQueueLimit plus controlReplies; and 160 KiB of connection
+	// buffers and goroutine stacks; the pool once; then, since the heap may
+	// grow half again past what is live before it is collected (GOGC=50),
+	// half as much again. controlReplies is the allowance p2p.MaxOutQueue
+	// makes for control messages queued past twice OutQueueLimit while a
+	// peer is paused; MaxOutQueue's other term, one bulk message, does not
+	// apply: nothing bulk is sent to the flooders.
+	const controlReplies = 64 << 10
+	perPeer := int64(p2p.InQueueFloor + 2*p2p.OutQueueLimit + controlReplies + 160<<10)
 	bound := (peers*perPeer + p2p.InQueuePool) * 3 / 2
 	t.Logf("%d flooding peers: in-queues up to %d KiB; peak RSS %d MiB above the idle node's (bound %d MiB; before the fix: ~15.6 MiB a peer)",
 		peers, maxIn>>10, grown>>20, bound>>20)

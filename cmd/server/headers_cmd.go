@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/watchnode/watchnode/internal/atomicfile"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
@@ -186,7 +187,7 @@ func importHeaders(c *chain.Chain, store *chain.Store, f *os.File, stdout io.Wri
 // written whole under a temporary name and then renamed.
 func exportHeaders(dir string, params *consensus.Params, path string, force bool, stdout io.Writer, log *slog.Logger) error {
 	if !force {
-		// Before the work; writeNewFile checks again, atomically.
+		// Before the work; atomicfile.CreateFunc checks again, atomically.
 		if _, err := os.Lstat(path); err == nil {
 			return fmt.Errorf("%s exists; -force replaces it", path)
 		}
@@ -198,7 +199,11 @@ func exportHeaders(dir string, params *consensus.Params, path string, force bool
 	if err != nil {
 		return err
 	}
-	err = writeNewFile(path, 0o644, force, func(w io.Writer) error {
+	write := atomicfile.CreateFunc
+	if force {
+		write = atomicfile.WriteFunc
+	}
+	err = write(path, 0o644, func(w io.Writer) error {
 		buf := make([]byte, 0, 80)
 		for h := int32(0); h <= c.Height(); h++ {
 			buf = c.HeaderAt(h).Serialize(buf[:0])
@@ -208,6 +213,9 @@ func exportHeaders(dir string, params *consensus.Params, path string, force bool
 		}
 		return nil
 	})
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists; -force replaces it", path)
+	}
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -171,16 +170,7 @@ func TestBadInput(t *testing.T) {
 	n := startNode(t, "-addnode="+btcd.P2PAddr())
 	n.waitFor(10*time.Second, "btcd to connect", func() bool { _, ok := n.established("btcd"); return ok })
 
-	version := func() []byte {
-		me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
-		v := wire.NewMsgVersion(me, me, 42, 0)
-		v.ProtocolVersion = int32(protocol.ProtocolVersion)
-		p, err := protocol.Encode(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return regtestFrame(t, "version", p)
-	}
+	version := func() []byte { return versionFrame(t, "/bad-input/", 42) }
 	withMagic := func(f []byte, magic uint32) []byte {
 		f = append([]byte(nil), f...)
 		binary.LittleEndian.PutUint32(f, magic)

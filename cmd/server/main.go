@@ -11,6 +11,10 @@
 //	server help [COMMAND]
 //
 // Run "server -help" for the flags, "server COMMAND -help" for a command's.
+//
+// SIGINT, SIGTERM and SIGHUP each stop the node cleanly: it closes every
+// socket, saves its address book and exits. SIGHUP is among them because
+// closing the terminal sends it; the node keeps no log file to reopen on it.
 package main
 
 import (
@@ -21,7 +25,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	os.Exit(run(ctx, progName(os.Args), os.Args[1:], os.Stdout, os.Stderr))
 }

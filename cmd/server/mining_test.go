@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -57,10 +58,10 @@ func TestMiningForFiveMinutesDropsNobody(t *testing.T) {
 			t.Errorf("node %s: %d disconnects, first %+v", name, len(ds), ds[0])
 		}
 	}
-	if got := peerIDs(a); !sameIDs(got, idsA) {
+	if got := peerIDs(a); !slices.Equal(got, idsA) {
 		t.Errorf("node A's peers changed: %v, then %v", idsA, got)
 	}
-	if got := peerIDs(b); !sameIDs(got, idsB) {
+	if got := peerIDs(b); !slices.Equal(got, idsB) {
 		t.Errorf("node B's peers changed: %v, then %v", idsB, got)
 	}
 	if peers := btcd.Peers(t); len(peers) != 2 {
@@ -75,16 +76,4 @@ func peerIDs(n *nodeProc) []engine.PeerID {
 		ids = append(ids, p.ID)
 	}
 	return ids
-}
-
-func sameIDs(a, b []engine.PeerID) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/internal/browsertest"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/protocol"
@@ -51,6 +52,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if err := benchBinary.remove(); err != nil {
+		fmt.Fprintln(os.Stderr, "removing the benchmarks' binary:", err)
+	}
 	os.Exit(code)
 }
 
@@ -151,21 +155,24 @@ func startNodeIn(t testing.TB, root string, args ...string) *nodeProc {
 }
 
 // stop sends SIGINT and checks the node exits with status 0 within 5 s.
-func (n *nodeProc) stop() {
+func (n *nodeProc) stop() { n.stopWith(syscall.SIGINT) }
+
+// stopWith is stop with another signal.
+func (n *nodeProc) stopWith(sig syscall.Signal) {
 	if n.stopped {
 		return
 	}
 	n.stopped = true
-	n.cmd.Process.Signal(syscall.SIGINT)
+	n.cmd.Process.Signal(sig)
 	select {
 	case <-n.done:
 		if code := n.cmd.ProcessState.ExitCode(); code != 0 {
-			n.t.Errorf("node exited with status %d after SIGINT", code)
+			n.t.Errorf("node exited with status %d after %v", code, sig)
 		}
 	case <-time.After(5 * time.Second):
 		n.cmd.Process.Kill()
 		<-n.done
-		n.t.Errorf("node did not exit within 5 s of SIGINT")
+		n.t.Errorf("node did not exit within 5 s of %v", sig)
 	}
 }
 
@@ -235,20 +242,52 @@ func (n *nodeProc) call(method, path, token string, body any) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor polls cond until it holds, failing the test after timeout or if
+// the node exits first (its log follows when the test ends).
 func (n *nodeProc) waitFor(timeout time.Duration, what string, cond func() bool) {
 	n.t.Helper()
+	waitUntil(n.t, n.done, timeout, what, cond)
+}
+
+// waitUntil polls cond until it holds, failing the test after timeout or if
+// done is closed first (the process it waits on exited).
+func waitUntil(t testing.TB, done <-chan struct{}, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		select {
-		case <-n.done:
-			n.t.Fatalf("node exited while waiting for %s:\n%s", what, n.log.String())
+		case <-done:
+			t.Fatalf("exited while waiting for %s", what)
 		default:
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// messageLog returns the node's whole message log, oldest first, paging
+// through /api/messages. It fails the test if the log no longer holds
+// every line (skipped): its callers count or pair lines and need them all.
+func (n *nodeProc) messageLog() []web.MessageLine {
+	n.t.Helper()
+	var all []web.MessageLine
+	after := uint64(0)
+	for {
+		var page struct {
+			Skipped  uint64            `json:"skipped"`
+			Messages []web.MessageLine `json:"messages"`
+		}
+		n.get("/api/messages?after="+strconv.FormatUint(after, 10), &page)
+		if page.Skipped > 0 {
+			n.t.Fatalf("the message log lost %d messages after %d; the test needs them all", page.Skipped, after)
+		}
+		if len(page.Messages) == 0 {
+			return all
+		}
+		all = append(all, page.Messages...)
+		after = page.Messages[len(page.Messages)-1].Seq
 	}
 }
 
@@ -294,6 +333,39 @@ func (r *rawPeer) closedByNode(timeout time.Duration) bool {
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
+// send writes m to the node as one regtest frame.
+func (r *rawPeer) send(m wire.Message) {
+	r.t.Helper()
+	r.write(regtestMsg(r.t, m))
+}
+
+// regtestMsg is m as a regtest frame.
+func regtestMsg(t testing.TB, m wire.Message) []byte {
+	t.Helper()
+	b, err := protocol.EncodeFrame(protocol.Regtest.Magic(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// versionMsg is the version message of a peer at 127.0.0.1 with user
+// agent ua and nonce, at our protocol version.
+func versionMsg(ua string, nonce uint64) *wire.MsgVersion {
+	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
+	v := wire.NewMsgVersion(me, me, nonce, 0)
+	v.ProtocolVersion = int32(protocol.ProtocolVersion)
+	v.UserAgent = ua
+	return v
+}
+
+// versionFrame is versionMsg as a regtest frame.
+func versionFrame(t testing.TB, ua string, nonce uint64) []byte {
+	t.Helper()
+	return regtestMsg(t, versionMsg(ua, nonce))
+}
+
+// regtestFrame is a regtest frame of any command and payload, sound or not.
 func regtestFrame(t testing.TB, command string, payload []byte) []byte {
 	t.Helper()
 	b, err := protocol.AppendFrame(nil, protocol.Regtest.Magic(), command, payload)

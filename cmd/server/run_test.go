@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/watchnode/watchnode/internal/btcdtest"
 	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/web"
 	"go.uber.org/goleak"
 )
 
@@ -61,5 +64,24 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "regtest", "peers.json")); len(m) != 1 {
 		t.Errorf("address book not saved at shutdown")
+	}
+}
+
+// TestSignalsStopCleanly: SIGINT, SIGTERM and SIGHUP (the terminal closed)
+// each run the node's shutdown, which logs that it stopped and removes
+// the cookie, and it exits with status 0; without a handler, SIGHUP would
+// kill it before it saves its address book.
+func TestSignalsStopCleanly(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			n := startNode(t)
+			n.stopWith(sig)
+			if !strings.Contains(n.log.String(), "msg=stopped") {
+				t.Errorf("the node did not log that it stopped after %v:\n%s", sig, n.log.String())
+			}
+			if _, err := os.Stat(filepath.Join(n.dataDir, web.CookieFile)); err == nil {
+				t.Errorf("the cookie is left after %v", sig)
+			}
+		})
 	}
 }

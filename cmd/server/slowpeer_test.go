@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"testing"
 	"time"
 
@@ -18,14 +17,7 @@ func TestSlowPeerDoesNotBlockOthers(t *testing.T) {
 	n := startNode(t, "-connect="+btcd.P2PAddr())
 	n.waitFor(10*time.Second, "btcd to connect", func() bool { _, ok := n.established("btcd"); return ok })
 
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 0, 0)
-	v := wire.NewMsgVersion(me, me, 4242, 0)
-	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	v.UserAgent = "/slow:1.0/"
-	frame, err := protocol.EncodeFrame(protocol.Regtest.Magic(), v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	frame := versionFrame(t, "/slow:1.0/", 4242)
 	slow := dialRaw(t, n.p2p)
 	sent := make(chan struct{})
 	go func() {
