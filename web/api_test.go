@@ -327,3 +327,42 @@ func TestEmptyListsAreArrays(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerFreedAfterPanic: a handler that panics (net/http recovers it
+// and closes the connection) gives its worker back; a lost worker would
+// leave every page waiting once all were lost.
+func TestWorkerFreedAfterPanic(t *testing.T) {
+	f := &fakeEngine{msgs: engine.NewRing[engine.MessageRecord](8), events: engine.NewRing[engine.Event](8)}
+	s := New(f, "secret", nil)
+	// ErrAbortHandler is recovered like any panic, without a stack in the
+	// test's output.
+	s.mux.HandleFunc("GET /api/panic", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	// Without the worker back the next call waits for ever: a deadline
+	// turns that into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	get := func(path string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		return srv.Client().Do(req)
+	}
+	for i := range cap(s.workers) + 1 {
+		resp, err := get("/api/panic")
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("a panicking handler answered %d", resp.StatusCode)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("panicking call %d waited for a worker: %d workers, the earlier panics kept theirs", i+1, cap(s.workers))
+		}
+	}
+	resp, err := get("/api/status")
+	if err != nil {
+		t.Fatalf("after %d panics no worker was left: %v", cap(s.workers)+1, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d after panics", resp.StatusCode)
+	}
+}
