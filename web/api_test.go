@@ -303,6 +303,18 @@ func TestWorkerLimit(t *testing.T) {
 		t.Fatalf("a static file waited for a worker: %v", err)
 	}
 	resp.Body.Close()
+	// The other files answer too (here 404s: no decoder built, no
+	// capture), never waiting for a worker.
+	for _, path := range []string{"/decoder/" + DecoderModule, "/decoder/" + DecoderLoader, "/api/captures/1/msgs_recv.dat"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		resp, err := srv.Client().Do(req)
+		cancel()
+		if err != nil {
+			t.Fatalf("GET %s waited for a worker: %v", path, err)
+		}
+		resp.Body.Close()
+	}
 	<-s.workers // one free: the call goes through
 	if code, _ := do(t, srv, "GET", "/api/status", "", ""); code != http.StatusOK {
 		t.Fatalf("status %d with a free worker", code)
