@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
@@ -42,9 +41,13 @@ type Server struct {
 	eng   Engine
 	token string
 	log   *slog.Logger
-	mux   *http.ServeMux
+	// mux routes pages and API calls, served by the workers (limit).
+	mux *http.ServeMux
+	// files routes what is served outside the worker limit and sends
+	// everything else to mux through it.
+	files *http.ServeMux
 	hub   *Hub
-	// handler is mux behind the auth gate (auth.go).
+	// handler is files behind the auth gate (auth.go).
 	handler     http.Handler
 	requireAuth bool
 	decoderDir  string        // where decoder.wasm and wasm_exec.js are (decoder.go)
@@ -56,12 +59,13 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), hub: NewHub(eng, log), workers: make(chan struct{}, httpWorkers())}
+	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), files: http.NewServeMux(), hub: NewHub(eng, log), workers: make(chan struct{}, httpWorkers())}
 	for _, o := range opts {
 		o(s)
 	}
-	s.handler = s.gate(s.mux)
-	s.mux.Handle("GET /ws", s.hub)
+	s.files.Handle("/", s.limit(s.mux))
+	s.handler = s.gate(s.files)
+	s.files.Handle("GET /ws", s.hub)
 	s.mux.HandleFunc("GET /api/status", s.status)
 	s.mux.HandleFunc("GET /api/peers", s.peers)
 	s.mux.HandleFunc("GET /api/peers/{id}", s.peerByID)
@@ -82,42 +86,40 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler. Pages and API calls are handled a few
-// at a time, the others waiting their turn, as Bitcoin Core serves RPC with
-// -rpcthreads (4) workers: the node's own work (peers, sync) must keep the
-// cores it needs however hard clients hit the server. Files (static
-// assets, the decoder's module, capture downloads) and the WebSocket feed
-// are not limited: they cost I/O, not the node's CPU, and may take long.
+// ServeHTTP implements http.Handler. Pages and API calls (the routes on
+// s.mux) are handled a few at a time, the others waiting their turn, as
+// Bitcoin Core serves RPC with -rpcthreads (4) workers: the node's own work
+// (peers, sync) must keep the cores it needs however hard clients hit the
+// server. Files (static assets, the decoder's module, capture downloads)
+// and the WebSocket feed are routed on s.files, outside the limit: they
+// cost I/O, not the node's CPU, and may take long.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if unlimited(r.URL.Path) {
-		s.handler.ServeHTTP(w, r)
-		return
-	}
-	select {
-	case s.workers <- struct{}{}:
-	case <-r.Context().Done():
-		return
-	}
-	start := time.Now()
-	// A worker rests as long as it worked (up to maxRest) before taking
-	// the next request: clients that never pause get at most half of the
-	// workers' time, and a dashboard's few requests a second never notice.
-	// Measured: 50 clients as fast as they can, one worker on 2 cores:
-	// sync 2.4x slower without the rest, 1.09x with it (BENCHMARKS.md).
-	// Deferred, so a handler's panic (which net/http recovers) gives the
-	// worker back too.
-	defer func() { time.AfterFunc(min(time.Since(start), maxRest), func() { <-s.workers }) }()
 	s.handler.ServeHTTP(w, r)
+}
+
+// limit serves next with one of the workers, waiting for one to be free.
+func (s *Server) limit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.workers <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
+		start := time.Now()
+		// A worker rests as long as it worked (up to maxRest) before taking
+		// the next request: clients that never pause get at most half of the
+		// workers' time, and a dashboard's few requests a second never notice.
+		// Measured: 50 clients as fast as they can, one worker on 2 cores:
+		// sync 2.4x slower without the rest, 1.09x with it (BENCHMARKS.md).
+		// Deferred, so a handler's panic (which net/http recovers) gives the
+		// worker back too: with one worker, a lost one would stall every page.
+		defer func() { time.AfterFunc(min(time.Since(start), maxRest), func() { <-s.workers }) }()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // maxRest bounds a worker's rest after a long request.
 const maxRest = 100 * time.Millisecond
-
-// unlimited reports whether path is served outside the worker limit.
-func unlimited(path string) bool {
-	return path == "/ws" || strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/decoder/") ||
-		(strings.HasPrefix(path, "/api/captures/") && strings.Count(path, "/") >= 4)
-}
 
 // httpWorkers is how many requests are handled at once: half the cores,
 // at least one, at most Core's four RPC threads.

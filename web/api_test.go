@@ -303,6 +303,18 @@ func TestWorkerLimit(t *testing.T) {
 		t.Fatalf("a static file waited for a worker: %v", err)
 	}
 	resp.Body.Close()
+	// The other files answer too (here 404s: no decoder built, no
+	// capture), never waiting for a worker.
+	for _, path := range []string{"/decoder/" + DecoderModule, "/decoder/" + DecoderLoader, "/api/captures/1/msgs_recv.dat"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		resp, err := srv.Client().Do(req)
+		cancel()
+		if err != nil {
+			t.Fatalf("GET %s waited for a worker: %v", path, err)
+		}
+		resp.Body.Close()
+	}
 	<-s.workers // one free: the call goes through
 	if code, _ := do(t, srv, "GET", "/api/status", "", ""); code != http.StatusOK {
 		t.Fatalf("status %d with a free worker", code)
@@ -339,16 +351,25 @@ func TestWorkerFreedAfterPanic(t *testing.T) {
 	s.mux.HandleFunc("GET /api/panic", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	// A lost worker makes later requests wait forever: bound each.
-	client := srv.Client()
-	client.Timeout = 5 * time.Second
-	for range cap(s.workers) + 1 {
-		if resp, err := client.Get(srv.URL + "/api/panic"); err == nil {
+	// Without the worker back the next call waits for ever: a deadline
+	// turns that into a failure.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	get := func(path string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		return srv.Client().Do(req)
+	}
+	for i := range cap(s.workers) + 1 {
+		resp, err := get("/api/panic")
+		if err == nil {
 			resp.Body.Close()
 			t.Fatalf("a panicking handler answered %d", resp.StatusCode)
 		}
+		if ctx.Err() != nil {
+			t.Fatalf("panicking call %d waited for a worker: %d workers, the earlier panics kept theirs", i+1, cap(s.workers))
+		}
 	}
-	resp, err := client.Get(srv.URL + "/api/status")
+	resp, err := get("/api/status")
 	if err != nil {
 		t.Fatalf("after %d panics no worker was left: %v", cap(s.workers)+1, err)
 	}

@@ -26,7 +26,7 @@ type captureList struct {
 
 func (s *Server) registerCaptures() {
 	s.mux.HandleFunc("GET /api/captures", s.captures)
-	s.mux.HandleFunc("GET /api/captures/{conn}/{file}", s.captureFile)
+	s.files.HandleFunc("GET /api/captures/{conn}/{file}", s.captureFile)
 	s.mux.HandleFunc("POST /api/capture", s.authorized(s.setCapture))
 	s.mux.HandleFunc("POST /ui/capture", s.control("capture", s.uiCapture))
 	s.mux.HandleFunc("GET /api/messages/{seq}/raw", s.messageRaw)

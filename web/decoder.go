@@ -28,8 +28,8 @@ func WithDecoderDir(dir string) Option {
 
 func (s *Server) registerDecoder() {
 	s.mux.HandleFunc("GET /decoder", s.decoderPage)
-	s.mux.HandleFunc("GET /decoder/"+DecoderModule, s.decoderAsset(DecoderModule, "application/wasm"))
-	s.mux.HandleFunc("GET /decoder/"+DecoderLoader, s.decoderAsset(DecoderLoader, "text/javascript; charset=utf-8"))
+	s.files.HandleFunc("GET /decoder/"+DecoderModule, s.decoderAsset(DecoderModule, "application/wasm"))
+	s.files.HandleFunc("GET /decoder/"+DecoderLoader, s.decoderAsset(DecoderLoader, "text/javascript; charset=utf-8"))
 }
 
 // decoderAsset serves one of the decoder's files, or a 404 that says how to

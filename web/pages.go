@@ -41,7 +41,7 @@ func (s *Server) routePages() {
 	s.mux.HandleFunc("POST /ui/disconnect", s.control("disconnect", s.uiDisconnect))
 	s.mux.HandleFunc("POST /ui/ban", s.control("ban", s.uiBan))
 	s.mux.HandleFunc("POST /ui/unban", s.control("unban", s.uiUnban))
-	s.mux.Handle("GET /static/", staticHandler())
+	s.files.Handle("GET /static/", staticHandler())
 }
 
 // staticHandler serves the embedded assets, without directory listings or
