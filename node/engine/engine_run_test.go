@@ -66,7 +66,13 @@ func (r *running) stop(t *testing.T) {
 // waitFor polls cond every 10ms until it holds or 10s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitForWithin(t, 10*time.Second, what, cond)
+}
+
+// waitForWithin is waitFor with its own guard.
+func waitForWithin(t *testing.T, guard time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
