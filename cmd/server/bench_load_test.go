@@ -129,7 +129,7 @@ func BenchmarkPingFlood(b *testing.B) {
 			if flooded {
 				pongs, _ = flood(b, node.p2p, 100_000, stop)
 			}
-			d := syncTime(b, node, n)
+			d := syncTime(b, node, a.p2p, n)
 			close(stop)
 			if flooded {
 				with += d
@@ -295,7 +295,7 @@ func BenchmarkHTTPLoad(b *testing.B) {
 			if code, body := node.call("POST", "/api/peers", node.token(), map[string]string{"addr": a.p2p}); code != http.StatusOK && code != http.StatusAccepted {
 				b.Fatalf("connect: %d %s", code, body)
 			}
-			d := syncTime(b, node, n)
+			d := syncTime(b, node, a.p2p, n)
 			close(stop)
 			if loaded {
 				loadSync += d

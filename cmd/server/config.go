@@ -58,8 +58,7 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	for i, n := range protocol.Networks {
 		names[i] = string(n)
 	}
-	network := fs.String("network", string(protocol.Mainnet), "network to join: "+strings.Join(names, " | "))
-	dataDir := fs.String("datadir", defaultDataDir(), "data folder; each network uses its own subfolder")
+	data := addDataFlags(fs, "network to join: "+strings.Join(names, " | "))
 	var connect, addNode hostPorts
 	fs.Var(&connect, "connect", "connect only to this peer (host:port, repeatable); turns discovery off")
 	fs.Var(&addNode, "addnode", "also keep a connection to this peer (host:port, repeatable)")
@@ -87,13 +86,9 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	}
 	var c config
 	var err error
-	if c.network, err = protocol.ParseNetwork(*network); err != nil {
-		return config{}, fmt.Errorf("-network: %w", err)
+	if c.network, _, c.dataDir, err = data.resolve(); err != nil {
+		return config{}, err
 	}
-	if *dataDir == "" {
-		return config{}, errors.New("-datadir: must not be empty")
-	}
-	c.dataDir = filepath.Join(*dataDir, string(c.network))
 	c.connect, c.addNode = connect, addNode
 	c.listen = ":" + c.network.DefaultPort()
 	fs.Visit(func(f *flag.Flag) {
@@ -123,6 +118,31 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-loglevel: want debug, info, warn or error: %w", err)
 	}
 	return c, nil
+}
+
+// dataFlags are -network and -datadir, which the node and the header
+// commands share.
+type dataFlags struct{ network, dataDir *string }
+
+// addDataFlags defines -network (described by networkUsage) and -datadir
+// on fs.
+func addDataFlags(fs *flag.FlagSet, networkUsage string) dataFlags {
+	return dataFlags{
+		network: fs.String("network", string(protocol.Mainnet), networkUsage),
+		dataDir: fs.String("datadir", defaultDataDir(), "data folder; each network uses its own subfolder"),
+	}
+}
+
+// resolve checks the parsed flags and returns the network, the data folder
+// given and the network's own folder in it.
+func (d dataFlags) resolve() (net protocol.Network, root, dir string, err error) {
+	if net, err = protocol.ParseNetwork(*d.network); err != nil {
+		return "", "", "", fmt.Errorf("-network: %w", err)
+	}
+	if *d.dataDir == "" {
+		return "", "", "", errors.New("-datadir: must not be empty")
+	}
+	return net, *d.dataDir, filepath.Join(*d.dataDir, string(net)), nil
 }
 
 // defaultDataDir is ~/.watchnode, beside bitcoind's ~/.bitcoin.

@@ -8,13 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/watchnode/watchnode/internal/atomicfile"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
-	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // headerFileBatch is how many headers import-headers validates at a time.
@@ -28,8 +26,7 @@ func runHeadersCommand(prog, name string, args []string, stdout, stderr io.Write
 	export := name == "export-headers"
 	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	network := fs.String("network", string(protocol.Mainnet), "network of the chain")
-	dataDir := fs.String("datadir", defaultDataDir(), "data folder; each network uses its own subfolder")
+	data := addDataFlags(fs, "network of the chain")
 	force := new(bool)
 	if export {
 		force = fs.Bool("force", false, "replace FILE if it exists")
@@ -58,22 +55,17 @@ func runHeadersCommand(prog, name string, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "%s %s: want exactly one FILE argument, got %d (%s %s -help)\n", prog, name, len(files), prog, name)
 		return 2
 	}
-	net, err := protocol.ParseNetwork(*network)
+	net, root, dir, err := data.resolve()
 	if err != nil {
-		fmt.Fprintf(stderr, "%s %s: -network: %v\n", prog, name, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
 		return 2
 	}
-	if *dataDir == "" {
-		fmt.Fprintf(stderr, "%s %s: -datadir: must not be empty\n", prog, name)
-		return 2
-	}
-	dir := filepath.Join(*dataDir, string(net))
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	params := consensus.ParamsFor(net)
 	if export {
 		err = exportHeaders(dir, params, files[0], *force, stdout, log)
 	} else {
-		err = importHeadersInto(dir, params, files[0], *dataDir, stdout, log)
+		err = importHeadersInto(dir, params, files[0], root, stdout, log)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s %s: %v\n", prog, name, err)
