@@ -237,7 +237,15 @@ func (s *Store) WriteBlock(hash chainhash.Hash, height int32, raw []byte) (Locat
 		}
 		s.touched[n] = f
 	}
-	if _, err := f.WriteAt(record(s.magic, raw), off); err != nil {
+	// The record's header and the block go in two writes: joining them
+	// would copy every block (up to 4 MB) once more.
+	var header [recordHeaderSize]byte
+	copy(header[:], magicBytes(s.magic))
+	binary.LittleEndian.PutUint32(header[4:], uint32(len(raw)))
+	if _, err := f.WriteAt(header[:], off); err != nil {
+		return Location{}, s.fail(fmt.Errorf("writing block %s to %s: %w", hash, s.blkPath(n), err))
+	}
+	if _, err := f.WriteAt(raw, off+recordHeaderSize); err != nil {
 		return Location{}, s.fail(fmt.Errorf("writing block %s to %s: %w", hash, s.blkPath(n), err))
 	}
 	loc := Location{File: n, Offset: off + recordHeaderSize, Size: uint32(len(raw))}
@@ -249,13 +257,6 @@ func (s *Store) WriteBlock(hash chainhash.Hash, height int32, raw []byte) (Locat
 	s.staged[hash] = Entry{Hash: hash, Height: height, Block: loc}
 	s.mu.Unlock()
 	return loc, nil
-}
-
-func record(magic wire.BitcoinNet, raw []byte) []byte {
-	b := make([]byte, 0, recordHeaderSize+len(raw))
-	b = append(b, magicBytes(magic)...)
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(raw)))
-	return append(b, raw...)
 }
 
 func (s *Store) fail(err error) error {
@@ -286,12 +287,16 @@ func (s *Store) sync() error {
 	if len(s.touched) == 0 {
 		return nil
 	}
+	// Only the files written since the last Sync change in the index: a
+	// mainnet store has thousands of files.
+	dirty := make([]int, 0, len(s.touched))
 	for n, f := range s.touched {
 		if err := f.Sync(); err != nil {
 			return s.fail(fmt.Errorf("syncing %s: %w", s.blkPath(n), err))
 		}
 		f.Close()
 		delete(s.touched, n)
+		dirty = append(dirty, n)
 	}
 	if err := syncDir(s.dir); err != nil {
 		return s.fail(err)
@@ -303,7 +308,8 @@ func (s *Store) sync() error {
 	for h, e := range staged {
 		b.Set(blockKey(h), encodeEntry(e), nil)
 	}
-	for n, fi := range s.files {
+	for _, n := range dirty {
+		fi := s.files[n]
 		v := binary.LittleEndian.AppendUint32(nil, uint32(fi.Records))
 		b.Set(fileKey(n), binary.LittleEndian.AppendUint64(v, uint64(fi.Bytes)), nil)
 	}
