@@ -20,13 +20,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/watchnode/watchnode/node/consensus"
 )
 
 // Version is every block's version: BIP9's top bits with no deployment
@@ -89,7 +90,7 @@ func Generate(opts Options) (*Chain, error) {
 	if step < 1 || first <= params.GenesisBlock.Header.Timestamp.Unix() {
 		return nil, fmt.Errorf("blockgen: %d blocks do not fit between %v and %v", opts.Blocks, opts.Start, now)
 	}
-	target := new(big.Int).Set(params.PowLimit)
+	target := consensus.U256FromBig(params.PowLimit)
 	c := &Chain{}
 	prev := *params.GenesisHash
 	for h := 1; h <= opts.Blocks; h++ {
@@ -142,39 +143,22 @@ func coinbase(h int, seed uint64, value int64) (*wire.MsgTx, error) {
 	return tx, nil
 }
 
-// merkleRoot is the Bitcoin merkle root of txs' txids (odd levels repeat
-// their last hash).
+// merkleRoot is the merkle root of txs' txids, as consensus computes it.
 func merkleRoot(txs []*wire.MsgTx) chainhash.Hash {
-	level := make([]chainhash.Hash, len(txs))
+	ids := make([]chainhash.Hash, len(txs))
 	for i, tx := range txs {
-		level[i] = tx.TxHash()
+		ids[i] = tx.TxHash()
 	}
-	for len(level) > 1 {
-		if len(level)%2 == 1 {
-			level = append(level, level[len(level)-1])
-		}
-		next := level[:0:0]
-		for i := 0; i < len(level); i += 2 {
-			var pair [64]byte
-			copy(pair[:32], level[i][:])
-			copy(pair[32:], level[i+1][:])
-			next = append(next, chainhash.DoubleHashH(pair[:]))
-		}
-		level = next
-	}
-	return level[0]
+	root, _ := consensus.MerkleRoot(ids)
+	return root
 }
 
 // mine grinds h's nonce until its hash meets target (about two tries on
 // regtest) and returns the hash.
-func mine(h *wire.BlockHeader, target *big.Int) chainhash.Hash {
+func mine(h *wire.BlockHeader, target consensus.U256) chainhash.Hash {
 	for {
 		hash := h.BlockHash()
-		var be [32]byte
-		for i := range hash {
-			be[31-i] = hash[i]
-		}
-		if new(big.Int).SetBytes(be[:]).Cmp(target) <= 0 {
+		if consensus.HashToU256(&hash).Cmp(target) <= 0 {
 			return hash
 		}
 		h.Nonce++

@@ -51,7 +51,7 @@ var allowed = map[string][]string{
 	// Test and build helpers: never imported by the node itself (checked
 	// below), free to use the layers.
 	"internal/chaingen":        {"node/consensus", "node/protocol", "internal/atomicfile"},
-	"internal/blockgen":        nil,
+	"internal/blockgen":        {"node/consensus", "node/protocol"},
 	"internal/sim":             {"node/p2p", "node/netsync", "node/chain", "node/addrman", "node/protocol", "node/consensus", "internal/atomicfile"},
 	"internal/btcdtest":        nil,
 	"internal/pcaptest":        nil,
