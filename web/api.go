@@ -24,6 +24,9 @@ type Engine interface {
 	Ban(ctx context.Context, addr, reason string, d time.Duration) (engine.Ban, error)
 	Unban(ctx context.Context, addr string) (bool, error)
 	Header(ctx context.Context, key string) (engine.HeaderView, error)
+	// Block and RawBlock read a block by height or hash from the store.
+	Block(ctx context.Context, key string) (engine.BlockView, error)
+	RawBlock(ctx context.Context, key string) ([]byte, error)
 	Tips(ctx context.Context) ([]engine.TipView, error)
 	Messages() *engine.Ring[engine.MessageRecord]
 	Events() *engine.Ring[engine.Event]
@@ -76,6 +79,8 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	s.mux.HandleFunc("POST /api/bans", s.authorized(s.ban))
 	s.mux.HandleFunc("DELETE /api/bans/{addr}", s.authorized(s.unban))
 	s.mux.HandleFunc("GET /api/headers/{key}", s.header)
+	s.mux.HandleFunc("GET /api/blocks/{key}", s.block)
+	s.mux.HandleFunc("GET /api/blocks/{key}/raw", s.rawBlock)
 	s.mux.HandleFunc("GET /api/tips", s.tips)
 	s.mux.HandleFunc("GET /api/messages", s.messages)
 	s.registerAddedNodes()
@@ -283,6 +288,40 @@ func (s *Server) header(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
 		writeJSON(w, http.StatusOK, h)
+	}
+}
+
+// block is GET /api/blocks/{hash-or-height}: the header, the status and,
+// when stored, the block's sizes and txids.
+func (s *Server) block(w http.ResponseWriter, r *http.Request) {
+	b, err := s.eng.Block(r.Context(), r.PathValue("key"))
+	switch {
+	case errors.Is(err, engine.ErrUnknownHeader):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, engine.ErrBadKey):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, b)
+	}
+}
+
+// rawBlock is GET /api/blocks/{hash-or-height}/raw: the serialized block,
+// with witness data, as application/octet-stream.
+func (s *Server) rawBlock(w http.ResponseWriter, r *http.Request) {
+	raw, err := s.eng.RawBlock(r.Context(), r.PathValue("key"))
+	switch {
+	case errors.Is(err, engine.ErrUnknownHeader), errors.Is(err, engine.ErrNoBlockData):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, engine.ErrBadKey):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	default:
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+		w.Write(raw)
 	}
 }
 

@@ -119,6 +119,21 @@ func (f *fakeEngine) Header(_ context.Context, key string) (engine.HeaderView, e
 	return engine.HeaderView{}, fmt.Errorf("%w: %s", engine.ErrUnknownHeader, key)
 }
 
+func (f *fakeEngine) Block(_ context.Context, key string) (engine.BlockView, error) {
+	h, err := f.Header(context.Background(), key)
+	if err != nil {
+		return engine.BlockView{}, err
+	}
+	return engine.BlockView{HeaderView: h, HaveData: true, Connected: true, Size: 285, TxCount: 1, TxIDs: []string{"cb"}}, nil
+}
+
+func (f *fakeEngine) RawBlock(_ context.Context, key string) ([]byte, error) {
+	if _, err := f.Header(context.Background(), key); err != nil {
+		return nil, err
+	}
+	return []byte("raw block"), nil
+}
+
 func (f *fakeEngine) Tips(context.Context) ([]engine.TipView, error) {
 	return []engine.TipView{{Hash: "tip", Status: "active"}}, nil
 }

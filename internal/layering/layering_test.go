@@ -39,13 +39,13 @@ var allowed = map[string][]string{
 	"node/peer": {"node/p2p", "node/protocol", "node/inspect", "node/consensus", "node/addrman", "internal/atomicfile"},
 	// The shell.
 	"node/engine": {"node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman", "node/protocol",
-		"node/inspect", "node/consensus", "internal/atomicfile"},
+		"node/inspect", "node/consensus", "node/blockstore", "internal/atomicfile"},
 	"web/static": {},
-	"web/views":  {"node/engine", "node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman", "node/protocol", "node/inspect", "node/consensus", "internal/atomicfile"},
-	"web": {"web/static", "web/views", "node/engine", "node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman",
+	"web/views":  {"node/engine", "node/blockstore", "node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman", "node/protocol", "node/inspect", "node/consensus", "internal/atomicfile"},
+	"web": {"web/static", "web/views", "node/engine", "node/blockstore", "node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman",
 		"node/protocol", "node/inspect", "node/consensus", "internal/atomicfile"},
 	"wasm": {"node/inspect", "node/protocol"},
-	"cmd/server": {"web", "web/static", "web/views", "node/engine", "node/p2p", "node/netsync", "node/peer", "node/chain",
+	"cmd/server": {"web", "web/static", "web/views", "node/engine", "node/blockstore", "node/p2p", "node/netsync", "node/peer", "node/chain",
 		"node/addrman", "node/protocol", "node/inspect", "node/consensus", "internal/atomicfile"},
 	"cmd/chaingen": {"internal/chaingen", "node/consensus", "node/protocol", "internal/atomicfile"},
 	// Test and build helpers: never imported by the node itself (checked

@@ -83,7 +83,7 @@ func (s *Sim) NewNode(cfg NodeConfig) (*Node, error) {
 			n.writeHeaders(w)
 		}
 		newSync = func(c *p2p.Core) p2p.Sync {
-			n.Sync = netsync.New(c, ch)
+			n.Sync = netsync.New(c, ch, nil)
 			return n.Sync
 		}
 	}

@@ -63,6 +63,10 @@ func (e *Engine) runJob(job p2p.Job) {
 	switch j := job.(type) {
 	case netsync.StoreHeaders:
 		e.storeHeaders(j.Write)
+	case netsync.StoreBlock:
+		e.pipeline.submit(j)
+	case netsync.ReadBlock:
+		e.readBlock(j)
 	case p2p.SaveAddrs:
 		if e.addrsPath != "" {
 			e.jobs.addrs.latest(func() error { return j.Book.Save(e.addrsPath) })

@@ -14,6 +14,9 @@ import (
 // ErrUnknownHeader is returned for a height or hash the chain does not hold.
 var ErrUnknownHeader = errors.New("unknown header")
 
+// ErrBadKey is returned for a key that is neither a height nor a hash.
+var ErrBadKey = errors.New("neither a height nor a 64-digit hash")
+
 // HeaderView describes one header for the API.
 type HeaderView struct {
 	Hash       string    `json:"hash"`
@@ -47,22 +50,33 @@ func (e *Engine) Header(_ context.Context, key string) (HeaderView, error) {
 
 // HeaderOf looks a header up in view by height or hash.
 func HeaderOf(view *chain.View, key string) (HeaderView, error) {
-	var info chain.HeaderInfo
+	info, err := lookupHeader(view, key)
+	if err != nil {
+		return HeaderView{}, err
+	}
+	return headerView(view, info), nil
+}
+
+// lookupHeader finds a header by main-chain height or by hash.
+func lookupHeader(view *chain.View, key string) (chain.HeaderInfo, error) {
 	if h, err := strconv.ParseInt(key, 10, 32); err == nil {
 		if h < 0 || int32(h) > view.Height() {
-			return HeaderView{}, fmt.Errorf("%w: no main-chain header at height %d (tip %d)", ErrUnknownHeader, h, view.Height())
+			return chain.HeaderInfo{}, fmt.Errorf("%w: no main-chain header at height %d (tip %d)", ErrUnknownHeader, h, view.Height())
 		}
-		info = view.InfoAt(int32(h))
-	} else {
-		hash, err := chainhash.NewHashFromStr(key)
-		if err != nil || len(key) != 64 {
-			return HeaderView{}, fmt.Errorf("%q is neither a height nor a 64-digit hash", key)
-		}
-		var ok bool
-		if info, ok = view.Lookup(hash); !ok {
-			return HeaderView{}, fmt.Errorf("%w: %s", ErrUnknownHeader, hash)
-		}
+		return view.InfoAt(int32(h)), nil
 	}
+	hash, err := chainhash.NewHashFromStr(key)
+	if err != nil || len(key) != 64 {
+		return chain.HeaderInfo{}, fmt.Errorf("%q is %w", key, ErrBadKey)
+	}
+	info, ok := view.Lookup(hash)
+	if !ok {
+		return chain.HeaderInfo{}, fmt.Errorf("%w: %s", ErrUnknownHeader, hash)
+	}
+	return info, nil
+}
+
+func headerView(view *chain.View, info chain.HeaderInfo) HeaderView {
 	v := HeaderView{
 		Hash: info.Hash.String(), Height: info.Height, Version: info.Header.Version,
 		PrevBlock: info.Header.PrevBlock.String(), MerkleRoot: info.Header.MerkleRoot.String(),
@@ -72,7 +86,7 @@ func HeaderOf(view *chain.View, key string) (HeaderView, error) {
 	if info.Main && info.Height < view.Height() {
 		v.Next = view.HashAt(info.Height + 1).String()
 	}
-	return v, nil
+	return v
 }
 
 // Tips returns the active tip and every fork tip, from the latest view.

@@ -13,7 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
+
 	"github.com/watchnode/watchnode/node/addrman"
+	"github.com/watchnode/watchnode/node/blockstore"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/netsync"
@@ -37,11 +40,18 @@ type Engine struct {
 	core *p2p.Core
 	sync *netsync.Sync
 
-	store     *chain.Store // nil when the node keeps no data folder
-	addrsPath string
-	bansPath  string
-	pool      *peer.Pool
-	conns     map[p2p.PeerID]*connection
+	store *chain.Store // nil when the node keeps no data folder
+	// blocks is the block store and pipeline its writer; both nil when the
+	// node keeps no data folder (it then syncs headers only).
+	blocks   *blockstore.Store
+	pipeline *blockPipeline
+	// blocksMu guards blocksClosed against the API's readers.
+	blocksMu     sync.RWMutex
+	blocksClosed bool
+	addrsPath    string
+	bansPath     string
+	pool         *peer.Pool
+	conns        map[p2p.PeerID]*connection
 
 	events chan event
 	wake   chan struct{}
@@ -105,13 +115,22 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	var blocks *netsync.BlockStart
+	if cfg.DataDir != "" {
+		if blocks, err = e.openBlocks(ch); err != nil {
+			return nil, errors.Join(fmt.Errorf("block store in %s: %w", cfg.DataDir, err), e.closeBlocks(), e.closeStore())
+		}
+		e.pipeline = newBlockPipeline(e, e.blocks)
+	} else {
+		// No blocks kept: none served either, so no NODE_NETWORK.
+		pc.Services = wire.SFNodeWitness
+	}
 	e.core, err = p2p.New(pc, now, func(c *p2p.Core) p2p.Sync {
-		e.sync = netsync.New(c, ch)
+		e.sync = netsync.New(c, ch, blocks)
 		return e.sync
 	})
 	if err != nil {
-		e.closeStore()
-		return nil, err
+		return nil, errors.Join(err, e.closeBlocks(), e.closeStore())
 	}
 	e.core.SetFlusher(e.carryOut)
 	e.capturing.Store(e.core.Capturing())
@@ -164,7 +183,7 @@ func (e *Engine) openChain() (*chain.Chain, error) {
 // engine, which stops the node.
 func (e *Engine) openStore(path string) (*chain.Store, []consensus.Header, error) {
 	return chain.OpenStore(path, e.log.With("component", "chain"), chain.StoreOptions{
-		OnError:  func(err error) { e.post(evStoreFailed{err: err}) },
+		OnError:  func(err error) { e.post(evStoreFailed{what: "header store", err: err}) },
 		WrapFile: e.cfg.storeFile,
 	})
 }
@@ -198,6 +217,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.core.SetListening(ln.Addr().String())
 		e.log.Info("listening for peers", "addr", ln.Addr().String())
 		e.wg.Go(func() { e.acceptLoop(ctx, ln) })
+	}
+	if e.pipeline != nil {
+		e.pipeline.start(ctx, &e.wg)
 	}
 	e.core.Start(e.cfg.Now())
 	e.apply()
@@ -295,6 +317,9 @@ func (e *Engine) shutdown() error {
 			err := e.fatal
 			if cerr := e.closeStore(); cerr != nil && err == nil {
 				err = fmt.Errorf("closing header store: %w", cerr)
+			}
+			if cerr := e.closeBlocks(); cerr != nil && err == nil {
+				err = fmt.Errorf("closing block store: %w", cerr)
 			}
 			return err
 		case ev := <-e.events:

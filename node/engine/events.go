@@ -41,8 +41,14 @@ type (
 		nc      net.Conn
 		capture *peer.Capture // nil when opening failed
 	}
-	evStoreFailed struct{ err error }
-	evCommand     struct {
+	// evStoreFailed: a write to the header or block store (what) failed.
+	evStoreFailed struct {
+		what string
+		err  error
+	}
+	// evJobsDone carries job results back to the core.
+	evJobsDone struct{ results []p2p.Job }
+	evCommand  struct {
 		fn func(now time.Time)
 	}
 )
@@ -80,7 +86,11 @@ func (e *Engine) handle(ev event) {
 	case evCaptureOpened:
 		e.captureOpened(ev)
 	case evStoreFailed:
-		e.storeFailed(ev.err, now)
+		e.storeFailed(ev.what, ev.err, now)
+	case evJobsDone:
+		for _, r := range ev.results {
+			e.core.JobDone(now, r)
+		}
 	case evCommand:
 		ev.fn(now)
 	}

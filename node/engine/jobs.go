@@ -80,14 +80,15 @@ func (e *Engine) storeHeaders(w chain.Write) {
 // storeFailed stops the node: the chain in memory is ahead of the disk
 // and could no longer be saved, as Bitcoin Core stops when it cannot
 // write ("Disk space is too low!", "A fatal internal error occurred").
-// What is on disk is a valid prefix of the chain; the next start resumes
+// What is on disk is a valid prefix of the chain (headers) or a set of
+// durable blocks the index points at (blocks); the next start resumes
 // from it.
-func (e *Engine) storeFailed(err error, now time.Time) {
+func (e *Engine) storeFailed(what string, err error, now time.Time) {
 	if e.fatal != nil {
 		return
 	}
-	e.fatal = fmt.Errorf("header store failed, the node stopped so that nothing is lost (free disk space or fix the disk, then restart): %w", err)
-	e.log.Error("fatal: header store write failed; stopping", "err", err)
+	e.fatal = fmt.Errorf("%s failed, the node stopped so that nothing is lost (free disk space or fix the disk, then restart): %w", what, err)
+	e.log.Error("fatal: store write failed; stopping", "store", what, "err", err)
 	e.eventLog.Append(Event{Time: now, Kind: EventFatal, Text: e.fatal.Error()})
 }
 

@@ -47,6 +47,11 @@ func (e *Engine) publish(now time.Time) {
 	height, tip, work := ss.Chain.Tip()
 	st.Network = ps.Network
 	st.Height, st.BestHash, st.ChainWork = height, tip.String(), work.Hex()
+	st.Headers, st.Blocks = height, ss.Connected
+	s.FailedBlocks = ss.FailedBlocks
+	if e.blocks != nil {
+		st.SizeOnDisk = e.blocks.SizeOnDisk()
+	}
 	st.TipTime = time.Unix(int64(ss.Chain.TipHeader().Timestamp), 0).UTC()
 	st.Sync = ss.Status
 	st.ForkHeaders = ss.Chain.ForkCount()

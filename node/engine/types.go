@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/btcsuite/btcd/chainhash/v2"
+
 	"time"
 
 	"github.com/watchnode/watchnode/node/chain"
@@ -73,12 +75,23 @@ type Snapshot struct {
 	Bans        []Ban        `json:"bans"`
 	AddedNodes  []AddedNode  `json:"added_nodes"`
 	Chain       *chain.View  `json:"-"`
+	// FailedBlocks are the blocks found invalid, with the rule each broke;
+	// shared and never written to.
+	FailedBlocks map[chainhash.Hash]string `json:"-"`
 }
 
 // Status summarises the node.
 type Status struct {
-	Network     string     `json:"network"`
-	Height      int32      `json:"height"`
+	Network string `json:"network"`
+	Height  int32  `json:"height"`
+	// Headers is the best header's height (Height, as Core's
+	// getblockchaininfo names it); Blocks the last connected block's.
+	Headers int32 `json:"headers"`
+	Blocks  int32 `json:"blocks"`
+	// Pruned says old blocks are deleted; SizeOnDisk is the block files'
+	// size in bytes (Core's size_on_disk).
+	Pruned      bool       `json:"pruned"`
+	SizeOnDisk  int64      `json:"size_on_disk"`
 	BestHash    string     `json:"best_hash"`
 	ChainWork   string     `json:"chain_work"` // hex, as Core's chainwork
 	TipTime     time.Time  `json:"tip_time"`

@@ -18,6 +18,7 @@ import (
 func (s *Sync) tipChanged(res chain.AcceptResult) {
 	s.recordRate(s.core.Now())
 	if r := res.Reorg; r != nil {
+		s.blocksReorged(r.ForkHeight)
 		s.core.Logf(slog.LevelInfo, "reorg", "fork_height", r.ForkHeight, "new_tip", r.NewTip)
 		s.core.Event(p2p.EventReorg, 0, fmt.Sprintf("reorganized at height %d: tip %d %s replaces %d %s",
 			r.ForkHeight, r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip)))
@@ -313,17 +314,18 @@ func headersPayload(headers []consensus.Header) []byte {
 // (a getdata may ask for 50,000 items, 1.8 MB).
 const maxNotFound = 4000
 
-// handleGetData answers with notfound: the node keeps no blocks or
-// transactions yet, and notfound lets the peer ask elsewhere at once.
-// Answering is optional work: the answer goes in parts of maxNotFound
-// items, each only while the peer's queue has room, and the items left
-// when it fills are not answered (the peer's request for them times out,
-// as if we were slow).
+// handleGetData queues the blocks we can serve (blockserve.go) and answers
+// everything else with notfound (transactions: the node keeps none; blocks
+// we lack, have pruned or left with a reorg), so the peer asks elsewhere at
+// once. The notfound answer is optional work: it goes in parts of
+// maxNotFound items, each only while the peer's queue has room, and the
+// items left when it fills are not answered (the peer's request for them
+// times out, as if we were slow).
 func (s *Sync) handleGetData(id p2p.PeerID, msg *wire.MsgGetData) {
-	for items := msg.InvList; len(items) > 0; {
+	for items := s.queueBlocks(id, msg.InvList); len(items) > 0; {
 		p, ok := s.core.Peer(id)
 		if !ok || !p.HasRoom() {
-			return
+			break
 		}
 		n := min(len(items), maxNotFound)
 		nf := wire.NewMsgNotFound()
@@ -332,5 +334,8 @@ func (s *Sync) handleGetData(id p2p.PeerID, msg *wire.MsgGetData) {
 		if !s.core.Send(id, nf) {
 			return
 		}
+	}
+	if s.blocks != nil {
+		s.serveNext(id)
 	}
 }

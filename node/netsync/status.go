@@ -2,7 +2,9 @@ package netsync
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"time"
 
 	"github.com/watchnode/watchnode/node/chain"
@@ -34,6 +36,8 @@ type Status struct {
 	PresyncHeight int32 `json:"presync_height,omitempty"`
 	// SyncedAt is when the node last caught up with its peers.
 	SyncedAt time.Time `json:"synced_at"`
+	// Blocks is block download's status; nil for a headers-only node.
+	Blocks *BlockStatus `json:"blocks,omitempty"`
 }
 
 // Snapshot is sync's part of what observers see: the status, an immutable
@@ -44,11 +48,18 @@ type Snapshot struct {
 	// PeerHeights maps each established peer to the highest main-chain
 	// header it is known to have.
 	PeerHeights map[p2p.PeerID]int32
+	// Connected is the last connected block's height; FailedBlocks the
+	// blocks found invalid with their rule (shared, never written to).
+	Connected    int32
+	FailedBlocks map[chainhash.Hash]string
 }
 
 // Snapshot copies sync's state at now.
 func (s *Sync) Snapshot(now time.Time) Snapshot {
-	snap := Snapshot{Status: s.status(now), Chain: s.chain.View(), PeerHeights: make(map[p2p.PeerID]int32, len(s.peers))}
+	snap := Snapshot{Status: s.status(now), Chain: s.chain.View(), PeerHeights: make(map[p2p.PeerID]int32, len(s.peers)), Connected: s.Connected()}
+	if s.blocks != nil {
+		snap.FailedBlocks = s.blocks.failedView
+	}
 	for id, sp := range s.peers {
 		snap.PeerHeights[id] = sp.bestKnown
 	}
@@ -58,7 +69,7 @@ func (s *Sync) Snapshot(now time.Time) Snapshot {
 // status computes progress, rate and ETA.
 func (s *Sync) status(now time.Time) Status {
 	height := s.chain.Height()
-	st := Status{State: s.state, Peer: s.peer, Target: height, TargetSource: "tip", SyncedAt: s.syncedAt}
+	st := Status{State: s.state, Peer: s.peer, Target: height, TargetSource: "tip", SyncedAt: s.syncedAt, Blocks: s.blockStatus()}
 	if ps := s.presync; ps != nil {
 		st.PresyncHeight = ps.Height()
 	}
@@ -137,6 +148,9 @@ func (s *Sync) CheckInvariants() error {
 	}
 	if len(s.samples) > 1 && s.samples[len(s.samples)-1].at.Sub(s.samples[0].at) > 2*rateWindow {
 		errs = append(errs, fmt.Errorf("rate samples span %s", s.samples[len(s.samples)-1].at.Sub(s.samples[0].at)))
+	}
+	if err := s.checkBlockInvariants(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

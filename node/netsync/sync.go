@@ -55,6 +55,9 @@ type Sync struct {
 	// samples of (time, height) for the headers/s rate.
 	samples  []rateSample
 	syncedAt time.Time
+	// blocks is block download and serving; nil for a node that keeps
+	// headers only.
+	blocks *blockState
 }
 
 // syncPeer is what sync knows of one established peer.
@@ -94,10 +97,15 @@ type StoreHeaders struct{ Write chain.Write }
 // JobName implements p2p.Job.
 func (StoreHeaders) JobName() string { return "store-headers" }
 
-// New returns header sync for core over ch. Plug it in with p2p.New's
-// newSync argument.
-func New(core *p2p.Core, ch *chain.Chain) *Sync {
-	return &Sync{core: core, chain: ch, peers: make(map[p2p.PeerID]*syncPeer), state: StateIdle}
+// New returns sync for core over ch. Plug it in with p2p.New's newSync
+// argument. blocks is what the block store holds at start; nil makes a
+// node that syncs headers only (it neither downloads nor serves blocks).
+func New(core *p2p.Core, ch *chain.Chain, blocks *BlockStart) *Sync {
+	s := &Sync{core: core, chain: ch, peers: make(map[p2p.PeerID]*syncPeer), state: StateIdle}
+	if blocks != nil {
+		s.blocks = newBlockState(blocks)
+	}
+	return s
 }
 
 // Chain returns the header chain sync owns. Only the core's goroutine may
@@ -116,6 +124,10 @@ func (s *Sync) PeerEstablished(id p2p.PeerID) {
 	} else {
 		s.maintain()
 	}
+	if s.blocks != nil {
+		s.addBlockPeer(id)
+		s.requestBlocks()
+	}
 }
 
 // PeerDropped implements p2p.Sync.
@@ -127,10 +139,20 @@ func (s *Sync) PeerDropped(id p2p.PeerID) {
 	if id == s.peer {
 		s.resetSyncPeer()
 	}
+	if s.blocks != nil {
+		s.dropBlockPeer(id)
+		s.requestBlocks()
+	}
 }
 
 // Tick implements p2p.Sync.
-func (s *Sync) Tick() { s.maintain() }
+func (s *Sync) Tick() {
+	s.maintain()
+	if s.blocks != nil {
+		s.expireBlocks()
+		s.requestBlocks()
+	}
+}
 
 // Message implements p2p.Sync.
 func (s *Sync) Message(id p2p.PeerID, m *p2p.Message, answered *p2p.Request) {
@@ -149,9 +171,13 @@ func (s *Sync) Message(id p2p.PeerID, m *p2p.Message, answered *p2p.Request) {
 		s.handleGetData(id, msg)
 	case *wire.MsgGetBlocks:
 		s.handleGetBlocks(id, sp, msg)
+	case *wire.MsgBlock:
+		s.handleBlock(id, m)
+	case *wire.MsgNotFound:
+		s.handleNotFound(id, msg)
 	default:
-		// block, reject, cf* requests and the like: the node keeps no
-		// blocks yet, so they have no effect and count as ignored.
+		// reject, cf* requests, compact blocks and the like: the node
+		// offers none of them, so they count as ignored.
 		if p, ok := s.core.Peer(id); ok {
 			p.Ignore()
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -48,6 +49,11 @@ type Config struct {
 	// whether new connections are captured from the start.
 	CaptureAvailable bool
 	Capture          bool
+	// Services are the services our version message offers. The zero
+	// value means DefaultServices; a pruned node offers NODE_NETWORK_LIMITED
+	// instead of NODE_NETWORK (BIP159), and a node that serves no blocks
+	// only NODE_WITNESS (header serving needs no service bit).
+	Services wire.ServiceFlag
 	// AllowLocal lets the address book keep loopback and private addresses
 	// (regtest runs every node on loopback).
 	AllowLocal bool
@@ -64,6 +70,9 @@ const (
 	DefaultBackoffMin       = time.Second
 	DefaultBackoffMax       = 60 * time.Second
 	DefaultSaveInterval     = 5 * time.Minute
+	// DefaultServices: the node serves every block it stores and
+	// understands witness serialization, as an unpruned Core node.
+	DefaultServices = wire.SFNodeNetwork | wire.SFNodeWitness
 	// DefaultUserAgent follows BIP14.
 	DefaultUserAgent = "/watchnode:0.1.0/"
 )
@@ -87,6 +96,9 @@ func (c *Config) SetDefaults() error {
 	}
 	if c.MaxOutbound > c.MaxPeers {
 		return fmt.Errorf("maxoutbound (%d) exceeds maxpeers (%d)", c.MaxOutbound, c.MaxPeers)
+	}
+	if c.Services == 0 {
+		c.Services = DefaultServices
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent

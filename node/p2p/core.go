@@ -68,6 +68,12 @@ type Sync interface {
 	Message(id PeerID, m *Message, answered *Request)
 	// Tick runs sync's timers.
 	Tick()
+	// JobDone takes the result of a job sync started (a block stored, a
+	// block read for a peer), handed back by the shell with Core.JobDone.
+	JobDone(result Job)
+	// Writable is told that peer id's send queue has room again after a
+	// write, so work held back for it (blocks to serve) can go on.
+	Writable(id PeerID)
 }
 
 // New returns a core configured by cfg, started at now. newSync builds the
@@ -134,7 +140,15 @@ func (s noSync) Message(id PeerID, _ *Message, _ *Request) {
 		p.ignored++
 	}
 }
-func (noSync) Tick() {}
+func (noSync) Tick()           {}
+func (noSync) JobDone(Job)     {}
+func (noSync) Writable(PeerID) {}
+
+// JobDone hands sync the result of a job it started, at now.
+func (c *Core) JobDone(now time.Time, result Job) {
+	c.now = now
+	c.sync.JobDone(result)
+}
 
 // Start begins the core's work at now: it dials the operator's targets and
 // fills the outbound slots at once rather than at the first tick, and

@@ -10,10 +10,6 @@ import (
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
-// ourServices are the services the node offers: it understands witness
-// serialization. It serves no blocks, so it claims neither NETWORK nor
-// NETWORK_LIMITED (header serving needs no service bit).
-const ourServices = wire.SFNodeWitness
 
 // noTxFeeRate is the feefilter the node sends: Bitcoin Core's MAX_MONEY in
 // sat/kvB, which tells the peer not to announce any transaction (the node
@@ -26,10 +22,10 @@ func (c *Core) sendVersion(p *peerState) {
 	p.localNonce = c.rng.Uint64()
 	c.nonces[p.localNonce] = p.id
 	you := wire.NewNetAddressIPPort(p.addr.Addr().AsSlice(), p.addr.Port(), 0)
-	me := wire.NewNetAddressIPPort(netip.IPv4Unspecified().AsSlice(), 0, ourServices)
+	me := wire.NewNetAddressIPPort(netip.IPv4Unspecified().AsSlice(), 0, c.cfg.Services)
 	v := wire.NewMsgVersion(me, you, p.localNonce, c.sync.Height())
 	v.ProtocolVersion = int32(protocol.ProtocolVersion)
-	v.Services = ourServices
+	v.Services = c.cfg.Services
 	v.UserAgent = c.cfg.UserAgent
 	v.Timestamp = time.Unix(c.now.Unix(), 0)
 	v.DisableRelayTx = true

@@ -26,8 +26,8 @@ func TestHandshakeOutbound(t *testing.T) {
 	if v.UserAgent != p2p.DefaultUserAgent {
 		t.Errorf("our user agent = %q, want %q", v.UserAgent, p2p.DefaultUserAgent)
 	}
-	if v.Services != wire.SFNodeWitness {
-		t.Errorf("our services = %v, want WITNESS only", v.Services)
+	if v.Services != wire.SFNodeNetwork|wire.SFNodeWitness {
+		t.Errorf("our services = %v, want NETWORK and WITNESS (the default: we serve blocks)", v.Services)
 	}
 	if owner, ok := h.c.NonceOwner(v.Nonce); v.Nonce != h.debug(r).LocalNonce || !ok || owner != r.ID {
 		t.Errorf("version nonce %x is not recorded as ours for peer %d", v.Nonce, r.ID)

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +24,9 @@ type Message struct {
 	Msg     wire.Message
 	Headers []consensus.Header
 	Hashes  []chainhash.Hash // Hashes[i] is the hash of Headers[i]
+	// Block is a block message's block with its hash, txids and wtxids,
+	// computed on the reader (Msg is then Block.Msg).
+	Block *consensus.Block
 	// Payload is the message's bytes as received: a buffer of its own,
 	// never reused or written to.
 	Payload []byte
@@ -77,6 +81,15 @@ func MessageCost(command string, payload []byte) (int, error) {
 		return 0, err
 	}
 	cost += decoded
+	if command == wire.CmdBlock {
+		// The walk above checked the payload holds a header and a count
+		// of transactions that are all there, so the count is bounded.
+		n, err := wire.ReadVarInt(bytes.NewReader(payload[consensus.HeaderSize:]), 0)
+		if err != nil {
+			return 0, fmt.Errorf("%w: block transaction count: %w", protocol.ErrMalformed, err)
+		}
+		cost += blockOverhead + int(n)*2*chainhash.HashSize
+	}
 	if command == wire.CmdHeaders {
 		// Wire's form is decoded first, then converted: both are alive for
 		// a moment, and the compact form is what stays.
@@ -132,6 +145,13 @@ func DecodeMessageCosting(command string, payload []byte, received time.Time, co
 		return nil, err
 	}
 	m.Msg = msg
+	if bm, ok := msg.(*wire.MsgBlock); ok {
+		b, err := consensus.NewBlock(bm, payload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", protocol.ErrMalformed, err)
+		}
+		m.Block = b
+	}
 	if hm, ok := msg.(*wire.MsgHeaders); ok {
 		m.Headers = make([]consensus.Header, len(hm.Headers))
 		for i, w := range hm.Headers {
@@ -146,7 +166,12 @@ func DecodeMessageCosting(command string, payload []byte, received time.Time, co
 }
 
 // headerSize is the in-memory size of a consensus.Header.
-const headerSize = 80
+const headerSize = consensus.HeaderSize
+
+// blockOverhead is what a consensus.Block costs beyond its decoded
+// message and its txid and wtxid arrays: the struct and the slices'
+// rounding.
+const blockOverhead = 256
 
 func hashSequentially(hs []consensus.Header, out []chainhash.Hash) {
 	for i := range hs {

@@ -94,7 +94,9 @@ func (rs *requests) match(m *Message) *Request {
 				continue
 			}
 		case *wire.MsgBlock:
-			h := msg.BlockHash()
+			// The reader hashed the block; a Message made otherwise
+			// (a test's) is hashed here.
+			h := blockHash(m, msg)
 			if !r.Items[h] {
 				continue
 			}
@@ -172,4 +174,12 @@ func (rs requests) outstanding(command string) bool {
 		}
 	}
 	return false
+}
+
+// blockHash is the hash of a block message's block.
+func blockHash(m *Message, msg *wire.MsgBlock) chainhash.Hash {
+	if m.Block != nil {
+		return m.Block.Hash
+	}
+	return msg.BlockHash()
 }

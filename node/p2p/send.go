@@ -179,6 +179,9 @@ func (c *Core) Written(now time.Time, id PeerID, w WriteReport) {
 	if w.Messages > 0 || p.out.partial >= progressUnit {
 		p.out.progressAt, p.out.partial = now, 0
 	}
+	if w.Messages > 0 && p.hasRoom() && p.established() {
+		c.sync.Writable(id)
+	}
 }
 
 // stampRequests starts the clocks of the requests the writer began

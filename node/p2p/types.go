@@ -90,6 +90,12 @@ const (
 	EventSync       = "sync"
 	EventDiscovery  = "discovery"
 	EventCapture    = "capture"
+	// EventStall: a peer held up the block download window and was
+	// dropped, or a block it was asked for timed out.
+	EventStall = "stall"
+	// EventBlock: block download news (a block connected, a block found
+	// invalid, a mutated block refused).
+	EventBlock = "block"
 )
 
 // Event is one thing that happened, for the dashboard's recent events.

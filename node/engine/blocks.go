@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+
+	"github.com/watchnode/watchnode/node/blockstore"
+	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/netsync"
+	"github.com/watchnode/watchnode/node/p2p"
+)
+
+// blockPipeline runs the StoreBlock jobs: check workers (one per core) run
+// the block rules, then one writer appends the blocks that passed to the
+// block store and syncs it once its queue is empty, so many small blocks
+// share one fsync. Results go back to the core only after the sync: a
+// block the core connects is durable. Queues are slices under a lock, not
+// channels, so handing a job over never blocks the engine goroutine; their
+// length is bounded by the core (netsync.MaxBlockBytesPending).
+type blockPipeline struct {
+	e     *Engine
+	store *blockstore.Store
+
+	mu       sync.Mutex
+	toCheck  []netsync.StoreBlock
+	toWrite  []checkedBlock
+	checkSig chan struct{}
+	writeSig chan struct{}
+}
+
+type checkedBlock struct {
+	job netsync.StoreBlock
+	err error // the rule it broke; nil: to be written
+}
+
+func newBlockPipeline(e *Engine, store *blockstore.Store) *blockPipeline {
+	return &blockPipeline{e: e, store: store, checkSig: make(chan struct{}, 1), writeSig: make(chan struct{}, 1)}
+}
+
+// start runs the workers until ctx ends; jobs still queued then are
+// dropped (their blocks were never durable and are fetched again at the
+// next start).
+func (bp *blockPipeline) start(ctx context.Context, wg *sync.WaitGroup) {
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() { bp.checkLoop(ctx) })
+	}
+	wg.Go(func() { bp.writeLoop(ctx) })
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// submit queues a job; it never blocks.
+func (bp *blockPipeline) submit(j netsync.StoreBlock) {
+	bp.mu.Lock()
+	bp.toCheck = append(bp.toCheck, j)
+	bp.mu.Unlock()
+	signal(bp.checkSig)
+}
+
+func (bp *blockPipeline) checkLoop(ctx context.Context) {
+	for {
+		bp.mu.Lock()
+		var j netsync.StoreBlock
+		have := len(bp.toCheck) > 0
+		if have {
+			j = bp.toCheck[0]
+			bp.toCheck[0] = netsync.StoreBlock{}
+			bp.toCheck = bp.toCheck[1:]
+			if len(bp.toCheck) > 0 {
+				signal(bp.checkSig) // wake another worker for the rest
+			}
+		}
+		bp.mu.Unlock()
+		if !have {
+			select {
+			case <-ctx.Done():
+				return
+			case <-bp.checkSig:
+			}
+			continue
+		}
+		err := j.Check()
+		bp.mu.Lock()
+		bp.toWrite = append(bp.toWrite, checkedBlock{job: j, err: err})
+		bp.mu.Unlock()
+		signal(bp.writeSig)
+	}
+}
+
+func (bp *blockPipeline) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-bp.writeSig:
+		}
+		bp.mu.Lock()
+		batch := bp.toWrite
+		bp.toWrite = nil
+		bp.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		results := make([]p2p.Job, 0, len(batch))
+		for _, c := range batch {
+			if c.err == nil {
+				if _, err := bp.store.WriteBlock(c.job.Block.Hash, c.job.Context.Height, c.job.Raw); err != nil {
+					bp.e.post(evStoreFailed{what: "block store", err: err})
+					return
+				}
+			}
+			results = append(results, c.job.Result(c.err))
+		}
+		if err := bp.store.Sync(); err != nil {
+			bp.e.post(evStoreFailed{what: "block store", err: err})
+			return
+		}
+		bp.e.post(evJobsDone{results: results})
+	}
+}
+
+// readBlock runs a ReadBlock job on its own goroutine: the core keeps at
+// most a few in flight.
+func (e *Engine) readBlock(j netsync.ReadBlock) {
+	e.wg.Go(func() {
+		raw, err := e.blocks.ReadBlock(j.Hash)
+		if err != nil {
+			e.log.Warn("reading a block to serve", "hash", j.Hash, "peer", j.Peer, "err", err)
+		}
+		e.post(evJobsDone{results: []p2p.Job{j.Result(raw, err)}})
+	})
+}
+
+// openBlocks opens the block store in the data folder, stores the genesis
+// block if it is missing (Core writes it at its first start too, so it can
+// be served and read like any other), and finds how far the best header
+// chain's blocks are stored: the core's start.
+func (e *Engine) openBlocks(ch *chain.Chain) (*netsync.BlockStart, error) {
+	store, err := blockstore.Open(blockstore.Options{Dir: e.cfg.DataDir, Magic: e.cfg.Network.Magic(), Logger: e.log.With("component", "blockstore")})
+	if err != nil {
+		return nil, err
+	}
+	e.blocks = store
+	genesis := e.cfg.Network.Params().GenesisBlock
+	var buf bytes.Buffer
+	if err := genesis.Serialize(&buf); err != nil {
+		return nil, fmt.Errorf("serializing the genesis block: %w", err)
+	}
+	if hash := genesis.BlockHash(); !store.Has(hash) {
+		if _, err := store.WriteBlock(hash, 0, buf.Bytes()); err != nil {
+			return nil, err
+		}
+		if err := store.Sync(); err != nil {
+			return nil, err
+		}
+	}
+	start := &netsync.BlockStart{Stored: make(map[chainhash.Hash]int32)}
+	for start.Connected < ch.Height() && store.Has(ch.HashAt(start.Connected+1)) {
+		start.Connected++
+	}
+	for h := start.Connected + 2; h <= min(ch.Height(), start.Connected+netsync.BlockDownloadWindow); h++ {
+		if hash := ch.HashAt(h); store.Has(hash) {
+			start.Stored[hash] = h
+		}
+	}
+	e.log.Info("block store opened", "connected", start.Connected, "stored_ahead", len(start.Stored),
+		"headers", ch.Height(), "size_on_disk", store.SizeOnDisk())
+	return start, nil
+}
+
+// closeBlocks closes the block store. The pointer stays (readers on other
+// goroutines look at it under blocksMu); blocksClosed turns them away.
+func (e *Engine) closeBlocks() error {
+	e.blocksMu.Lock()
+	defer e.blocksMu.Unlock()
+	if e.blocks == nil || e.blocksClosed {
+		return nil
+	}
+	e.blocksClosed = true
+	return e.blocks.Close()
+}
