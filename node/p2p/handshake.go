@@ -10,7 +10,6 @@ import (
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
-
 // noTxFeeRate is the feefilter the node sends: Bitcoin Core's MAX_MONEY in
 // sat/kvB, which tells the peer not to announce any transaction (the node
 // relays none, and says so with relay=false in its version too).
