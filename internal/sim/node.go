@@ -3,9 +3,12 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
 
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
@@ -29,6 +32,11 @@ type NodeConfig struct {
 	// FailStoreAfter, when positive, makes the header store fail on that
 	// write and every later one.
 	FailStoreAfter int
+	// Blocks, when set, makes the node download, store and serve blocks,
+	// starting from the block store it describes (Blocks holds that
+	// store's content, by hash); nil keeps headers only.
+	Blocks     *netsync.BlockStart
+	BlockStore map[chainhash.Hash][]byte
 }
 
 // Node is one simulated node: its cores and the shell's part the
@@ -53,6 +61,12 @@ type Node struct {
 	StoredHeaders  int
 	StoreErr       error
 	failStoreAfter int
+	// Blocks is the block store as the shell would have written it: every
+	// block that passed its StoreBlock job, by hash. BlockChecks counts
+	// the StoreBlock jobs, BlockReads the ReadBlock jobs.
+	Blocks      map[chainhash.Hash][]byte
+	BlockChecks int
+	BlockReads  int
 	// Seeds answers the node's DNS seed queries (nil: every seed fails).
 	Seeds func(hosts []string, port uint16) ([]netip.AddrPort, []string)
 }
@@ -82,8 +96,12 @@ func (s *Sim) NewNode(cfg NodeConfig) (*Node, error) {
 		for _, w := range writes {
 			n.writeHeaders(w)
 		}
+		if cfg.Blocks != nil {
+			n.Blocks = make(map[chainhash.Hash][]byte, len(cfg.BlockStore))
+			maps.Copy(n.Blocks, cfg.BlockStore)
+		}
 		newSync = func(c *p2p.Core) p2p.Sync {
-			n.Sync = netsync.New(c, ch, nil)
+			n.Sync = netsync.New(c, ch, cfg.Blocks)
 			return n.Sync
 		}
 	}
@@ -190,6 +208,29 @@ func (n *Node) runJob(j p2p.Job) {
 	switch j := j.(type) {
 	case netsync.StoreHeaders:
 		n.writeHeaders(j.Write)
+	case netsync.StoreBlock:
+		// The engine's pipeline: the rules, then the write; the result
+		// reaches the core once the write is durable, a moment later.
+		n.BlockChecks++
+		err := j.Check()
+		if err == nil {
+			n.Blocks[j.Block.Hash] = j.Raw
+		}
+		n.sim.after(n.sim.Latency, func() {
+			n.Core.JobDone(n.sim.now, j.Result(err))
+			n.apply()
+		})
+	case netsync.ReadBlock:
+		n.BlockReads++
+		raw, ok := n.Blocks[j.Hash]
+		var err error
+		if !ok {
+			err = fmt.Errorf("sim: block %s not stored", j.Hash)
+		}
+		n.sim.after(n.sim.Latency, func() {
+			n.Core.JobDone(n.sim.now, j.Result(raw, err))
+			n.apply()
+		})
 	case p2p.ResolveSeeds:
 		addrs, errs := []netip.AddrPort(nil), []string{"sim: no DNS"}
 		if n.Seeds != nil {

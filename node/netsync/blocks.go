@@ -27,6 +27,9 @@ type BlockStart struct {
 	// Stored holds stored blocks of the best header chain above Connected,
 	// by hash (their height as value), at most a window's worth.
 	Stored map[chainhash.Hash]int32
+	// MaxPendingBytes bounds the memory of received blocks waiting for the
+	// store; 0 means MaxBlockBytesPending. Tests lower it.
+	MaxPendingBytes int
 }
 
 // blockState is block download's and block serving's part of Sync.
@@ -67,7 +70,7 @@ const blockRequestTimeout = 2 * time.Hour
 
 func newBlockState(start *BlockStart) *blockState {
 	b := &blockState{
-		window:    newBlockWindow(),
+		window:    newBlockWindow(start.MaxPendingBytes),
 		connected: start.Connected,
 		stored:    make(map[chainhash.Hash]int32, len(start.Stored)),
 		storing:   make(map[chainhash.Hash]int32),

@@ -34,10 +34,17 @@ const (
 	// (Core: one and a half block intervals, 10 and 5 minutes on mainnet).
 	BlockTimeoutBase    = 10 * time.Minute
 	BlockTimeoutPerPeer = 5 * time.Minute
-	// MaxBlockBytesPending is how many bytes of received blocks may wait
-	// for the store before no new block is requested: with the block each
-	// peer may have in its reader, the bound on block bytes held in memory.
+	// MaxBlockBytesPending is how much memory received blocks may hold
+	// while they wait for the store (their messages' Cost): no block is
+	// requested once the blocks pending and those in flight, at the mean
+	// block cost seen so far, would pass it. The bound on block memory is
+	// this plus the estimate's error: blocks in flight larger than the
+	// mean, at most one block per request in flight beyond it.
 	MaxBlockBytesPending = 64 << 20
+	// initialBlockCost is the block cost assumed before any block arrived:
+	// large enough that the first requests cannot overshoot the bound by
+	// much on any network.
+	initialBlockCost = 1 << 20
 )
 
 // stallTimeoutDecay is the factor a connected block applies to the stall
@@ -92,18 +99,40 @@ type blockWindow struct {
 	peers    map[p2p.PeerID]*windowPeer
 	// stallTimeout is the stall timeout in force.
 	stallTimeout time.Duration
-	// pending is the bytes of blocks received and not yet stored.
-	pending int
+	// pending is the cost of blocks received and not yet stored, and
+	// maxPending its bound (MaxBlockBytesPending unless a test lowers it).
+	pending, maxPending int
+	// meanCost is the running mean cost of a received block, the estimate
+	// of what each block in flight will hold once it arrives.
+	meanCost float64
 	// stalls counts peers dropped for stalling, for the status.
 	stalls int
 }
 
-func newBlockWindow() *blockWindow {
+func newBlockWindow(maxPending int) *blockWindow {
+	if maxPending <= 0 {
+		maxPending = MaxBlockBytesPending
+	}
 	return &blockWindow{
 		inFlight:     make(map[chainhash.Hash]*blockRequest),
 		peers:        make(map[p2p.PeerID]*windowPeer),
 		stallTimeout: StallTimeoutMin,
+		maxPending:   maxPending,
+		meanCost:     initialBlockCost,
 	}
+}
+
+// memoryRoom is how many more blocks may be asked for before the pending
+// ones and those in flight, at the mean cost, would pass the bound. With
+// nothing in flight at all and the bound not reached, one block may be
+// asked, so a bound smaller than one block cannot stop the download.
+func (w *blockWindow) memoryRoom() int {
+	free := float64(w.maxPending-w.pending) - float64(len(w.inFlight))*w.meanCost
+	n := int(free / w.meanCost)
+	if n < 1 && len(w.inFlight) == 0 && w.pending < w.maxPending {
+		n = 1
+	}
+	return n
 }
 
 // addPeer makes id a peer blocks may be asked of.
@@ -137,10 +166,10 @@ func (w *blockWindow) removePeer(id p2p.PeerID) []*blockRequest {
 // stalling from now (the stall clock starts once).
 func (w *blockWindow) next(now time.Time, id p2p.PeerID, bestKnown, connected int32, ch windowChain) []*blockRequest {
 	wp, ok := w.peers[id]
-	if !ok || w.pending >= MaxBlockBytesPending {
+	if !ok {
 		return nil
 	}
-	room := MaxBlocksInFlightPerPeer - len(wp.inFlight)
+	room := min(MaxBlocksInFlightPerPeer-len(wp.inFlight), w.memoryRoom())
 	if room <= 0 {
 		return nil
 	}
@@ -198,9 +227,14 @@ func (w *blockWindow) received(now time.Time, id p2p.PeerID, hash chainhash.Hash
 	}
 	w.release(now, r)
 	w.pending += size
+	w.meanCost += (float64(size) - w.meanCost) / meanCostSpan
 	w.peers[id].stallingSince = time.Time{}
 	return true
 }
+
+// meanCostSpan is the number of blocks the running mean roughly spans:
+// block sizes change slowly along a chain.
+const meanCostSpan = 16
 
 // notFound removes the request for hash made of id, which does not have
 // the block, and remembers not to ask id for it again. It reports false

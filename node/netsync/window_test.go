@@ -53,7 +53,7 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // TestWindowSpreadsOverPeers: each peer gets the lowest 16 blocks nobody
 // else was asked for, and the global index names who has which.
 func TestWindowSpreadsOverPeers(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(2000)
+	w, ch := newBlockWindow(0), newFakeWindowChain(2000)
 	for id := p2p.PeerID(1); id <= 3; id++ {
 		w.addPeer(id, false)
 		got := w.next(t0, id, 2000, 0, ch)
@@ -77,7 +77,7 @@ func TestWindowSpreadsOverPeers(t *testing.T) {
 // is asked; a NODE_NETWORK_LIMITED peer is asked only for its last 288
 // blocks; blocks held are skipped.
 func TestWindowOnlyAsksWhatThePeerHas(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(2000)
+	w, ch := newBlockWindow(0), newFakeWindowChain(2000)
 	w.addPeer(1, false)
 	if got := w.next(t0, 1, 5, 0, ch); len(got) != 5 || got[4].Height != 5 {
 		t.Fatalf("peer with 5 blocks got %v", heights(got))
@@ -101,7 +101,7 @@ func TestWindowOnlyAsksWhatThePeerHas(t *testing.T) {
 // the timeout doubles, its blocks go to the other peer, and connected
 // blocks bring the timeout back down to 2 s.
 func TestWindowStallerDroppedAndTimeoutAdapts(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(3000)
+	w, ch := newBlockWindow(0), newFakeWindowChain(3000)
 	w.addPeer(1, false)
 	w.addPeer(2, false)
 	if got := w.next(t0, 1, 3000, 0, ch); got[0].Height != 1 {
@@ -150,7 +150,7 @@ func TestWindowStallerDroppedAndTimeoutAdapts(t *testing.T) {
 // TestWindowBlockTimeout: a peer's oldest block must come within 10 minutes
 // plus 5 per other peer downloading; a delivered block restarts the clock.
 func TestWindowBlockTimeout(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(2000)
+	w, ch := newBlockWindow(0), newFakeWindowChain(2000)
 	w.addPeer(1, false)
 	w.next(t0, 1, 2000, 0, ch)
 	if !w.received(t0.Add(5*time.Minute), 1, heightHash(1), 1000) {
@@ -172,7 +172,7 @@ func TestWindowBlockTimeout(t *testing.T) {
 // TestWindowNotFoundRoutesAround: a block a peer says it lacks goes to
 // another peer and is never asked of that peer again, until it connects.
 func TestWindowNotFoundRoutesAround(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(2000)
+	w, ch := newBlockWindow(0), newFakeWindowChain(2000)
 	w.addPeer(1, false)
 	w.next(t0, 1, 2000, 0, ch)
 	if !w.notFound(t0, 1, heightHash(3)) {
@@ -198,7 +198,7 @@ func TestWindowNotFoundRoutesAround(t *testing.T) {
 // TestWindowUnsolicitedAndWrongPeer: a block nobody asked for, or asked of
 // another peer, matches nothing and changes nothing.
 func TestWindowUnsolicitedAndWrongPeer(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(2000)
+	w, ch := newBlockWindow(0), newFakeWindowChain(2000)
 	w.addPeer(1, false)
 	w.addPeer(2, false)
 	w.next(t0, 1, 2000, 0, ch)
@@ -210,19 +210,43 @@ func TestWindowUnsolicitedAndWrongPeer(t *testing.T) {
 	}
 }
 
-// TestWindowPendingBytesBound: while received blocks not yet stored reach
-// MaxBlockBytesPending, nothing more is asked.
+// TestWindowPendingBytesBound: blocks are asked only while those pending
+// and those in flight, at the mean block cost, fit the bound; with nothing
+// in flight and the bound not reached one block may still be asked, so a
+// bound smaller than a block cannot stall the download.
 func TestWindowPendingBytesBound(t *testing.T) {
-	w, ch := newBlockWindow(), newFakeWindowChain(2000)
+	const cost = 1000
+	w, ch := newBlockWindow(20*cost), newFakeWindowChain(2000)
+	w.meanCost = cost // as after many blocks of this cost
 	w.addPeer(1, false)
-	w.next(t0, 1, 2000, 0, ch)
-	w.received(t0, 1, heightHash(1), MaxBlockBytesPending)
-	if got := w.next(t0, 1, 2000, 0, ch); len(got) != 0 {
-		t.Fatalf("asked %v with the pending bound reached", heights(got))
+	w.addPeer(2, false)
+	if got := w.next(t0, 1, 2000, 0, ch); len(got) != 16 {
+		t.Fatalf("peer 1 asked %d blocks, want 16", len(got))
 	}
-	w.stored(MaxBlockBytesPending)
-	if got := w.next(t0, 1, 2000, 0, ch); len(got) != 1 {
-		t.Fatalf("asked %v after the store caught up, want one block", heights(got))
+	if got := w.next(t0, 2, 2000, 0, ch); len(got) != 4 {
+		t.Fatalf("peer 2 asked %d blocks with 16 of 20 blocks' worth in flight, want 4", len(got))
+	}
+	for h := int32(1); h <= 16; h++ {
+		w.received(t0, 1, heightHash(h), cost)
+	}
+	// 16 pending and 4 in flight: the bound is reached.
+	if got := w.next(t0, 1, 2000, 0, ch); len(got) != 0 {
+		t.Fatalf("asked %v with the bound reached", heights(got))
+	}
+	w.stored(10 * cost)
+	if got := w.next(t0, 1, 2000, 0, ch); len(got) != 10 {
+		t.Fatalf("asked %v after 10 blocks were stored, want 10 blocks", heights(got))
+	}
+	if w.pending+len(w.inFlight)*cost > w.maxPending {
+		t.Fatalf("pending %d and %d in flight exceed the bound %d", w.pending, len(w.inFlight), w.maxPending)
+	}
+
+	// A bound below one block still lets the download go on.
+	small, ch2 := newBlockWindow(cost/2), newFakeWindowChain(10)
+	small.meanCost = cost
+	small.addPeer(1, false)
+	if got := small.next(t0, 1, 10, 0, ch2); len(got) != 1 {
+		t.Fatalf("with a bound below one block and nothing in flight, %d blocks were asked, want 1", len(got))
 	}
 }
 
@@ -233,7 +257,7 @@ func TestWindowPendingBytesBound(t *testing.T) {
 func TestWindowRandomized(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		rng := rand.New(rand.NewPCG(seed, seed))
-		w, ch := newBlockWindow(), newFakeWindowChain(5000)
+		w, ch := newBlockWindow(0), newFakeWindowChain(5000)
 		now := t0
 		connected := int32(0)
 		open := map[*blockRequest]bool{}
