@@ -45,12 +45,8 @@ type Location struct {
 type Entry struct {
 	Hash   chainhash.Hash
 	Height int32
-	Block  Location
-}
-
-type fileInfo struct {
-	Records int
-	Bytes   int64
+	Block  Location // in blkNNNNN.dat, NNNNN being Block.File
+	Undo   Location // in revNNNNN.dat of the same number; Size 0: no undo data yet
 }
 
 // Store is the block files and their index. All methods are safe for
@@ -65,41 +61,20 @@ type Store struct {
 	log   *slog.Logger
 	db    *pebble.DB
 
-	writeMu sync.Mutex // serializes writers
-	mu      sync.Mutex // guards the fields below
-	files   map[int]*fileInfo
-	last    int
-	staged  map[chainhash.Hash]Entry
-	touched map[int]*os.File
-	err     error // the first write failure; later writes are refused
-}
-
-var keyLast = []byte("l")
-
-func blockKey(h chainhash.Hash) []byte { return append([]byte("b"), h[:]...) }
-func fileKey(n int) []byte             { return binary.BigEndian.AppendUint32([]byte("f"), uint32(n)) }
-
-func encodeEntry(e Entry) []byte {
-	b := []byte{1}
-	b = binary.LittleEndian.AppendUint32(b, uint32(e.Height))
-	b = binary.LittleEndian.AppendUint32(b, uint32(e.Block.File))
-	b = binary.LittleEndian.AppendUint64(b, uint64(e.Block.Offset))
-	return binary.LittleEndian.AppendUint32(b, e.Block.Size)
-}
-
-func decodeEntry(h chainhash.Hash, b []byte) (Entry, error) {
-	if len(b) != 21 || b[0] != 1 {
-		return Entry{}, fmt.Errorf("%w: index entry of block %s is %d bytes (version %v)", ErrCorrupt, h, len(b), b[:min(1, len(b))])
-	}
-	e := Entry{Hash: h, Height: int32(binary.LittleEndian.Uint32(b[1:]))}
-	e.Block = Location{File: int(binary.LittleEndian.Uint32(b[5:])), Offset: int64(binary.LittleEndian.Uint64(b[9:])), Size: binary.LittleEndian.Uint32(b[17:])}
-	if e.Block.Offset < recordHeaderSize || e.Block.Size == 0 || e.Block.Size > wire.MaxBlockPayload {
-		return Entry{}, fmt.Errorf("%w: index entry of block %s has a bad location %+v", ErrCorrupt, h, e.Block)
-	}
-	return e, nil
+	writeMu     sync.Mutex // serializes writers
+	mu          sync.Mutex // guards the fields below
+	files       map[int]*fileInfo
+	last        int
+	staged      map[chainhash.Hash]Entry
+	touched     map[int]*os.File // blk files written since the last Sync
+	touchedRev  map[int]*os.File // rev files likewise
+	havePruned  bool             // Core's m_have_pruned
+	pruneHeight int32            // the highest height of a pruned file
+	err         error            // the first write failure; later writes are refused
 }
 
 func (s *Store) blkPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("blk%05d.dat", n)) }
+func (s *Store) revPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("rev%05d.dat", n)) }
 
 // Open opens (or creates) the store in opts.Dir/blocks. Data past what the
 // index records for each file is the tail of a write never committed: it is
@@ -110,7 +85,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("opening block store: Dir and Magic are required")
 	}
 	s := &Store{dir: filepath.Join(opts.Dir, "blocks"), magic: opts.Magic, max: opts.MaxFileSize, log: opts.Logger,
-		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}}
+		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}, touchedRev: map[int]*os.File{}}
 	if s.max <= 0 {
 		s.max = DefaultMaxFileSize
 	}
@@ -143,33 +118,70 @@ func (s *Store) recover() error {
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("reading block index: %w", err)
 	}
+	version, err := s.readVersion()
+	if err != nil {
+		return err
+	}
+	if version > formatVersion {
+		return fmt.Errorf("opening block index: format %d is newer than this program's %d", version, formatVersion)
+	}
 	for n := 0; n <= s.last; n++ {
 		fi := &fileInfo{}
 		if v, c, err := s.db.Get(fileKey(n)); err == nil {
-			if len(v) != 12 {
-				c.Close()
-				return fmt.Errorf("%w: index entry of file %d is %d bytes", ErrCorrupt, n, len(v))
-			}
-			fi.Records = int(binary.LittleEndian.Uint32(v))
-			fi.Bytes = int64(binary.LittleEndian.Uint64(v[4:]))
+			var legacy bool
+			fi, legacy, err = decodeFileInfo(n, v)
 			c.Close()
+			if err != nil {
+				return err
+			}
+			if legacy && version != 1 {
+				return fmt.Errorf("%w: format %d index has a format 1 entry for file %d", ErrCorrupt, version, n)
+			}
 		} else if !errors.Is(err, pebble.ErrNotFound) {
 			return fmt.Errorf("reading block index: %w", err)
 		}
 		s.files[n] = fi
-		st, err := os.Stat(s.blkPath(n))
-		switch {
-		case errors.Is(err, os.ErrNotExist) && fi.Bytes == 0:
-			continue
-		case err != nil:
-			return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.blkPath(n), err)
-		case st.Size() < fi.Bytes:
-			return fmt.Errorf("%w: %s is %d bytes, but the index has records up to %d", ErrCorrupt, s.blkPath(n), st.Size(), fi.Bytes)
-		case st.Size() > fi.Bytes:
-			s.log.Info("block store: cutting off an uncommitted tail", "file", s.blkPath(n), "dropped_bytes", st.Size()-fi.Bytes)
-			if err := os.Truncate(s.blkPath(n), fi.Bytes); err != nil {
-				return fmt.Errorf("truncating %s: %w", s.blkPath(n), err)
+	}
+	switch version {
+	case 0:
+		// A new store: say its format before anything else is written.
+		if err := s.db.Set(keyVersion, binary.LittleEndian.AppendUint32(nil, formatVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("writing block index format: %w", err)
+		}
+	case 1:
+		if err := s.upgradeIndex(); err != nil {
+			return err
+		}
+	}
+	if v, c, err := s.db.Get(keyPruned); err == nil {
+		if len(v) != 4 {
+			c.Close()
+			return fmt.Errorf("%w: prune height is %d bytes", ErrCorrupt, len(v))
+		}
+		s.havePruned, s.pruneHeight = true, int32(binary.LittleEndian.Uint32(v))
+		c.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("reading block index: %w", err)
+	}
+	for n := 0; n <= s.last; n++ {
+		fi := s.files[n]
+		if fi.Pruned {
+			// Prune deletes the files only after the batch that marks
+			// them pruned commits: a crash in between leaves them.
+			for _, p := range []string{s.blkPath(n), s.revPath(n)} {
+				if err := os.Remove(p); err == nil {
+					s.log.Info("block store: deleting a pruned file", "file", p)
+				} else if !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("deleting pruned %s: %w", p, err)
+				}
 			}
+			continue
+		}
+		if err := s.cutTail(s.blkPath(n), fi.Bytes); err != nil {
+			return err
+		}
+		if err := s.cutTail(s.revPath(n), fi.UndoBytes); err != nil {
+			return err
 		}
 	}
 	ents, err := os.ReadDir(s.dir)
@@ -178,7 +190,9 @@ func (s *Store) recover() error {
 	}
 	for _, e := range ents {
 		var n int
-		if _, err := fmt.Sscanf(e.Name(), "blk%05d.dat", &n); err == nil && n > s.last {
+		_, errBlk := fmt.Sscanf(e.Name(), "blk%05d.dat", &n)
+		_, errRev := fmt.Sscanf(e.Name(), "rev%05d.dat", &n)
+		if (errBlk == nil || errRev == nil) && n > s.last {
 			s.log.Info("block store: deleting a file the index never knew", "file", e.Name())
 			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil {
 				return fmt.Errorf("deleting %s: %w", e.Name(), err)
@@ -186,6 +200,28 @@ func (s *Store) recover() error {
 		}
 	}
 	return syncDir(s.dir)
+}
+
+// cutTail makes the file at path as long as the index says (want bytes):
+// anything past is the tail of a write the index never committed. A file
+// shorter than that cannot come from a crash (its bytes were durable before
+// the index said so), so it is ErrCorrupt.
+func (s *Store) cutTail(path string, want int64) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && want == 0:
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	case st.Size() < want:
+		return fmt.Errorf("%w: %s is %d bytes, but the index has records up to %d", ErrCorrupt, path, st.Size(), want)
+	case st.Size() > want:
+		s.log.Info("block store: cutting off an uncommitted tail", "file", path, "dropped_bytes", st.Size()-want)
+		if err := os.Truncate(path, want); err != nil {
+			return fmt.Errorf("truncating %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -252,7 +288,7 @@ func (s *Store) WriteBlock(hash chainhash.Hash, height int32, raw []byte) (Locat
 	s.mu.Lock()
 	s.files[n] = fi
 	s.last = n
-	fi.Records++
+	fi.addBlock(height)
 	fi.Bytes = loc.Offset + int64(loc.Size)
 	s.staged[hash] = Entry{Hash: hash, Height: height, Block: loc}
 	s.mu.Unlock()
@@ -307,11 +343,12 @@ func (s *Store) sync() error {
 	staged := s.staged
 	for h, e := range staged {
 		b.Set(blockKey(h), encodeEntry(e), nil)
+		// Rewritten with every change of the entry (undo data added):
+		// cheaper than remembering which entries are new.
+		b.Set(fileBlockKey(e.Block.File, h), nil, nil)
 	}
 	for _, n := range dirty {
-		fi := s.files[n]
-		v := binary.LittleEndian.AppendUint32(nil, uint32(fi.Records))
-		b.Set(fileKey(n), binary.LittleEndian.AppendUint64(v, uint64(fi.Bytes)), nil)
+		b.Set(fileKey(n), encodeFileInfo(s.files[n]), nil)
 	}
 	b.Set(keyLast, binary.LittleEndian.AppendUint32(nil, uint32(s.last)), nil)
 	s.mu.Unlock()
