@@ -320,19 +320,24 @@ func (s *Store) sync() error {
 	if err != nil {
 		return err
 	}
-	if len(s.touched) == 0 {
+	if len(s.touched) == 0 && len(s.touchedRev) == 0 {
 		return nil
 	}
 	// Only the files written since the last Sync change in the index: a
 	// mainnet store has thousands of files.
-	dirty := make([]int, 0, len(s.touched))
-	for n, f := range s.touched {
-		if err := f.Sync(); err != nil {
-			return s.fail(fmt.Errorf("syncing %s: %w", s.blkPath(n), err))
+	dirty := map[int]bool{}
+	for _, t := range []struct {
+		files map[int]*os.File
+		path  func(int) string
+	}{{s.touched, s.blkPath}, {s.touchedRev, s.revPath}} {
+		for n, f := range t.files {
+			if err := f.Sync(); err != nil {
+				return s.fail(fmt.Errorf("syncing %s: %w", t.path(n), err))
+			}
+			f.Close()
+			delete(t.files, n)
+			dirty[n] = true
 		}
-		f.Close()
-		delete(s.touched, n)
-		dirty = append(dirty, n)
 	}
 	if err := syncDir(s.dir); err != nil {
 		return s.fail(err)
@@ -347,7 +352,7 @@ func (s *Store) sync() error {
 		// cheaper than remembering which entries are new.
 		b.Set(fileBlockKey(e.Block.File, h), nil, nil)
 	}
-	for _, n := range dirty {
+	for n := range dirty {
 		b.Set(fileKey(n), encodeFileInfo(s.files[n]), nil)
 	}
 	b.Set(keyLast, binary.LittleEndian.AppendUint32(nil, uint32(s.last)), nil)
@@ -406,6 +411,10 @@ func (s *Store) ReadBlock(hash chainhash.Hash) ([]byte, error) {
 	}
 	f, err := os.Open(s.blkPath(e.Block.File))
 	if err != nil {
+		if _, ok, _ := s.lookup(hash); !ok && errors.Is(err, os.ErrNotExist) {
+			// Prune deleted the file since the lookup.
+			return nil, fmt.Errorf("reading block %s: %w", hash, ErrNotFound)
+		}
 		return nil, fmt.Errorf("reading block %s: %w", hash, err)
 	}
 	defer f.Close()
@@ -447,13 +456,15 @@ func (s *Store) Entries(fn func(Entry) error) error {
 	return it.Error()
 }
 
-// SizeOnDisk returns the bytes of the blk files, staged writes included.
+// SizeOnDisk returns the bytes of the blk and rev files, staged writes
+// included: what Prune holds under its target (Core's
+// CalculateCurrentUsage).
 func (s *Store) SizeOnDisk() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
 	for _, fi := range s.files {
-		n += fi.Bytes
+		n += fi.Bytes + fi.UndoBytes
 	}
 	return n
 }
