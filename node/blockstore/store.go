@@ -71,6 +71,8 @@ type Store struct {
 	havePruned  bool             // Core's m_have_pruned
 	pruneHeight int32            // the highest height of a pruned file
 	err         error            // the first write failure; later writes are refused
+
+	afterPruneCommit func() // tests: runs between Prune's commit and its deletes
 }
 
 func (s *Store) blkPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("blk%05d.dat", n)) }
@@ -85,7 +87,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("opening block store: Dir and Magic are required")
 	}
 	s := &Store{dir: filepath.Join(opts.Dir, "blocks"), magic: opts.Magic, max: opts.MaxFileSize, log: opts.Logger,
-		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}, touchedRev: map[int]*os.File{}}
+		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}, touchedRev: map[int]*os.File{}, pruneHeight: -1}
 	if s.max <= 0 {
 		s.max = DefaultMaxFileSize
 	}
