@@ -49,11 +49,11 @@ type Entry struct {
 	Undo   Location // in revNNNNN.dat of the same number; Size 0: no undo data yet
 }
 
-// Store is the block files and their index. All methods are safe for
-// concurrent use; writes (WriteBlock, Sync, Close) are serialized among
-// themselves, and readers (ReadBlock, Has, Lookup) see committed entries
-// and, within this process, staged ones too (their bytes are already in
-// the file).
+// Store is the block and undo files and their index. All methods are safe
+// for concurrent use; writes (WriteBlock, WriteUndo, Sync, Prune, Close)
+// are serialized among themselves, and readers (ReadBlock, ReadUndo, Has,
+// Lookup) see committed entries and, within this process, staged ones too
+// (their bytes are already in the file).
 type Store struct {
 	dir   string
 	magic wire.BitcoinNet
@@ -78,9 +78,10 @@ type Store struct {
 func (s *Store) blkPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("blk%05d.dat", n)) }
 func (s *Store) revPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("rev%05d.dat", n)) }
 
-// Open opens (or creates) the store in opts.Dir/blocks. Data past what the
-// index records for each file is the tail of a write never committed: it is
-// cut off (logged at INFO); files beyond the last one the index knows are
+// Open opens (or creates) the store in opts.Dir/blocks, upgrading a format
+// 1 index. Data past what the index records for each blk or rev file is the
+// tail of a write never committed: it is cut off (logged at INFO); files
+// beyond the last one the index knows, and files of pruned pairs, are
 // deleted. A file shorter than the index says is ErrCorrupt.
 func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" || opts.Magic == 0 {
@@ -402,7 +403,9 @@ func (s *Store) Has(hash chainhash.Hash) bool {
 }
 
 // ReadBlock returns the serialized block hash, checking that its record's
-// magic and size are the ones the index expects.
+// magic and size are the ones the index expects. A block the store does
+// not have, pruned or never stored, is ErrNotFound: ReadBlockAt tells the
+// two apart.
 func (s *Store) ReadBlock(hash chainhash.Hash) ([]byte, error) {
 	e, ok, err := s.lookup(hash)
 	if err != nil {
