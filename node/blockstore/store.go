@@ -45,19 +45,15 @@ type Location struct {
 type Entry struct {
 	Hash   chainhash.Hash
 	Height int32
-	Block  Location
+	Block  Location // in blkNNNNN.dat, NNNNN being Block.File
+	Undo   Location // in revNNNNN.dat of the same number; Size 0: no undo data yet
 }
 
-type fileInfo struct {
-	Records int
-	Bytes   int64
-}
-
-// Store is the block files and their index. All methods are safe for
-// concurrent use; writes (WriteBlock, Sync, Close) are serialized among
-// themselves, and readers (ReadBlock, Has, Lookup) see committed entries
-// and, within this process, staged ones too (their bytes are already in
-// the file).
+// Store is the block and undo files and their index. All methods are safe
+// for concurrent use; writes (WriteBlock, WriteUndo, Sync, Prune, Close)
+// are serialized among themselves, and readers (ReadBlock, ReadUndo, Has,
+// Lookup) see committed entries and, within this process, staged ones too
+// (their bytes are already in the file).
 type Store struct {
 	dir   string
 	magic wire.BitcoinNet
@@ -65,52 +61,34 @@ type Store struct {
 	log   *slog.Logger
 	db    *pebble.DB
 
-	writeMu sync.Mutex // serializes writers
-	mu      sync.Mutex // guards the fields below
-	files   map[int]*fileInfo
-	last    int
-	staged  map[chainhash.Hash]Entry
-	touched map[int]*os.File
-	err     error // the first write failure; later writes are refused
-}
+	writeMu     sync.Mutex // serializes writers
+	mu          sync.Mutex // guards the fields below
+	files       map[int]*fileInfo
+	last        int
+	staged      map[chainhash.Hash]Entry
+	touched     map[int]*os.File // blk files written since the last Sync
+	touchedRev  map[int]*os.File // rev files likewise
+	havePruned  bool             // Core's m_have_pruned
+	pruneHeight int32            // the highest height of a pruned file
+	err         error            // the first write failure; later writes are refused
 
-var keyLast = []byte("l")
-
-func blockKey(h chainhash.Hash) []byte { return append([]byte("b"), h[:]...) }
-func fileKey(n int) []byte             { return binary.BigEndian.AppendUint32([]byte("f"), uint32(n)) }
-
-func encodeEntry(e Entry) []byte {
-	b := []byte{1}
-	b = binary.LittleEndian.AppendUint32(b, uint32(e.Height))
-	b = binary.LittleEndian.AppendUint32(b, uint32(e.Block.File))
-	b = binary.LittleEndian.AppendUint64(b, uint64(e.Block.Offset))
-	return binary.LittleEndian.AppendUint32(b, e.Block.Size)
-}
-
-func decodeEntry(h chainhash.Hash, b []byte) (Entry, error) {
-	if len(b) != 21 || b[0] != 1 {
-		return Entry{}, fmt.Errorf("%w: index entry of block %s is %d bytes (version %v)", ErrCorrupt, h, len(b), b[:min(1, len(b))])
-	}
-	e := Entry{Hash: h, Height: int32(binary.LittleEndian.Uint32(b[1:]))}
-	e.Block = Location{File: int(binary.LittleEndian.Uint32(b[5:])), Offset: int64(binary.LittleEndian.Uint64(b[9:])), Size: binary.LittleEndian.Uint32(b[17:])}
-	if e.Block.Offset < recordHeaderSize || e.Block.Size == 0 || e.Block.Size > wire.MaxBlockPayload {
-		return Entry{}, fmt.Errorf("%w: index entry of block %s has a bad location %+v", ErrCorrupt, h, e.Block)
-	}
-	return e, nil
+	afterPruneCommit func() // tests: runs between Prune's commit and its deletes
 }
 
 func (s *Store) blkPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("blk%05d.dat", n)) }
+func (s *Store) revPath(n int) string { return filepath.Join(s.dir, fmt.Sprintf("rev%05d.dat", n)) }
 
-// Open opens (or creates) the store in opts.Dir/blocks. Data past what the
-// index records for each file is the tail of a write never committed: it is
-// cut off (logged at INFO); files beyond the last one the index knows are
+// Open opens (or creates) the store in opts.Dir/blocks, upgrading a format
+// 1 index. Data past what the index records for each blk or rev file is the
+// tail of a write never committed: it is cut off (logged at INFO); files
+// beyond the last one the index knows, and files of pruned pairs, are
 // deleted. A file shorter than the index says is ErrCorrupt.
 func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" || opts.Magic == 0 {
 		return nil, errors.New("opening block store: Dir and Magic are required")
 	}
 	s := &Store{dir: filepath.Join(opts.Dir, "blocks"), magic: opts.Magic, max: opts.MaxFileSize, log: opts.Logger,
-		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}}
+		files: map[int]*fileInfo{}, staged: map[chainhash.Hash]Entry{}, touched: map[int]*os.File{}, touchedRev: map[int]*os.File{}, pruneHeight: -1}
 	if s.max <= 0 {
 		s.max = DefaultMaxFileSize
 	}
@@ -143,33 +121,70 @@ func (s *Store) recover() error {
 	} else if !errors.Is(err, pebble.ErrNotFound) {
 		return fmt.Errorf("reading block index: %w", err)
 	}
+	version, err := s.readVersion()
+	if err != nil {
+		return err
+	}
+	if version > formatVersion {
+		return fmt.Errorf("opening block index: format %d is newer than this program's %d", version, formatVersion)
+	}
 	for n := 0; n <= s.last; n++ {
 		fi := &fileInfo{}
 		if v, c, err := s.db.Get(fileKey(n)); err == nil {
-			if len(v) != 12 {
-				c.Close()
-				return fmt.Errorf("%w: index entry of file %d is %d bytes", ErrCorrupt, n, len(v))
-			}
-			fi.Records = int(binary.LittleEndian.Uint32(v))
-			fi.Bytes = int64(binary.LittleEndian.Uint64(v[4:]))
+			var legacy bool
+			fi, legacy, err = decodeFileInfo(n, v)
 			c.Close()
+			if err != nil {
+				return err
+			}
+			if legacy && version != 1 {
+				return fmt.Errorf("%w: format %d index has a format 1 entry for file %d", ErrCorrupt, version, n)
+			}
 		} else if !errors.Is(err, pebble.ErrNotFound) {
 			return fmt.Errorf("reading block index: %w", err)
 		}
 		s.files[n] = fi
-		st, err := os.Stat(s.blkPath(n))
-		switch {
-		case errors.Is(err, os.ErrNotExist) && fi.Bytes == 0:
-			continue
-		case err != nil:
-			return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.blkPath(n), err)
-		case st.Size() < fi.Bytes:
-			return fmt.Errorf("%w: %s is %d bytes, but the index has records up to %d", ErrCorrupt, s.blkPath(n), st.Size(), fi.Bytes)
-		case st.Size() > fi.Bytes:
-			s.log.Info("block store: cutting off an uncommitted tail", "file", s.blkPath(n), "dropped_bytes", st.Size()-fi.Bytes)
-			if err := os.Truncate(s.blkPath(n), fi.Bytes); err != nil {
-				return fmt.Errorf("truncating %s: %w", s.blkPath(n), err)
+	}
+	switch version {
+	case 0:
+		// A new store: say its format before anything else is written.
+		if err := s.db.Set(keyVersion, binary.LittleEndian.AppendUint32(nil, formatVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("writing block index format: %w", err)
+		}
+	case 1:
+		if err := s.upgradeIndex(); err != nil {
+			return err
+		}
+	}
+	if v, c, err := s.db.Get(keyPruned); err == nil {
+		if len(v) != 4 {
+			c.Close()
+			return fmt.Errorf("%w: prune height is %d bytes", ErrCorrupt, len(v))
+		}
+		s.havePruned, s.pruneHeight = true, int32(binary.LittleEndian.Uint32(v))
+		c.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("reading block index: %w", err)
+	}
+	for n := 0; n <= s.last; n++ {
+		fi := s.files[n]
+		if fi.Pruned {
+			// Prune deletes the files only after the batch that marks
+			// them pruned commits: a crash in between leaves them.
+			for _, p := range []string{s.blkPath(n), s.revPath(n)} {
+				if err := os.Remove(p); err == nil {
+					s.log.Info("block store: deleting a pruned file", "file", p)
+				} else if !errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("deleting pruned %s: %w", p, err)
+				}
 			}
+			continue
+		}
+		if err := s.cutTail(s.blkPath(n), fi.Bytes); err != nil {
+			return err
+		}
+		if err := s.cutTail(s.revPath(n), fi.UndoBytes); err != nil {
+			return err
 		}
 	}
 	ents, err := os.ReadDir(s.dir)
@@ -178,7 +193,9 @@ func (s *Store) recover() error {
 	}
 	for _, e := range ents {
 		var n int
-		if _, err := fmt.Sscanf(e.Name(), "blk%05d.dat", &n); err == nil && n > s.last {
+		_, errBlk := fmt.Sscanf(e.Name(), "blk%05d.dat", &n)
+		_, errRev := fmt.Sscanf(e.Name(), "rev%05d.dat", &n)
+		if (errBlk == nil || errRev == nil) && n > s.last {
 			s.log.Info("block store: deleting a file the index never knew", "file", e.Name())
 			if err := os.Remove(filepath.Join(s.dir, e.Name())); err != nil {
 				return fmt.Errorf("deleting %s: %w", e.Name(), err)
@@ -186,6 +203,28 @@ func (s *Store) recover() error {
 		}
 	}
 	return syncDir(s.dir)
+}
+
+// cutTail makes the file at path as long as the index says (want bytes):
+// anything past is the tail of a write the index never committed. A file
+// shorter than that cannot come from a crash (its bytes were durable before
+// the index said so), so it is ErrCorrupt.
+func (s *Store) cutTail(path string, want int64) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && want == 0:
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	case st.Size() < want:
+		return fmt.Errorf("%w: %s is %d bytes, but the index has records up to %d", ErrCorrupt, path, st.Size(), want)
+	case st.Size() > want:
+		s.log.Info("block store: cutting off an uncommitted tail", "file", path, "dropped_bytes", st.Size()-want)
+		if err := os.Truncate(path, want); err != nil {
+			return fmt.Errorf("truncating %s: %w", path, err)
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -252,7 +291,7 @@ func (s *Store) WriteBlock(hash chainhash.Hash, height int32, raw []byte) (Locat
 	s.mu.Lock()
 	s.files[n] = fi
 	s.last = n
-	fi.Records++
+	fi.addBlock(height)
 	fi.Bytes = loc.Offset + int64(loc.Size)
 	s.staged[hash] = Entry{Hash: hash, Height: height, Block: loc}
 	s.mu.Unlock()
@@ -284,19 +323,24 @@ func (s *Store) sync() error {
 	if err != nil {
 		return err
 	}
-	if len(s.touched) == 0 {
+	if len(s.touched) == 0 && len(s.touchedRev) == 0 {
 		return nil
 	}
 	// Only the files written since the last Sync change in the index: a
 	// mainnet store has thousands of files.
-	dirty := make([]int, 0, len(s.touched))
-	for n, f := range s.touched {
-		if err := f.Sync(); err != nil {
-			return s.fail(fmt.Errorf("syncing %s: %w", s.blkPath(n), err))
+	dirty := map[int]bool{}
+	for _, t := range []struct {
+		files map[int]*os.File
+		path  func(int) string
+	}{{s.touched, s.blkPath}, {s.touchedRev, s.revPath}} {
+		for n, f := range t.files {
+			if err := f.Sync(); err != nil {
+				return s.fail(fmt.Errorf("syncing %s: %w", t.path(n), err))
+			}
+			f.Close()
+			delete(t.files, n)
+			dirty[n] = true
 		}
-		f.Close()
-		delete(s.touched, n)
-		dirty = append(dirty, n)
 	}
 	if err := syncDir(s.dir); err != nil {
 		return s.fail(err)
@@ -307,11 +351,12 @@ func (s *Store) sync() error {
 	staged := s.staged
 	for h, e := range staged {
 		b.Set(blockKey(h), encodeEntry(e), nil)
+		// Rewritten with every change of the entry (undo data added):
+		// cheaper than remembering which entries are new.
+		b.Set(fileBlockKey(e.Block.File, h), nil, nil)
 	}
-	for _, n := range dirty {
-		fi := s.files[n]
-		v := binary.LittleEndian.AppendUint32(nil, uint32(fi.Records))
-		b.Set(fileKey(n), binary.LittleEndian.AppendUint64(v, uint64(fi.Bytes)), nil)
+	for n := range dirty {
+		b.Set(fileKey(n), encodeFileInfo(s.files[n]), nil)
 	}
 	b.Set(keyLast, binary.LittleEndian.AppendUint32(nil, uint32(s.last)), nil)
 	s.mu.Unlock()
@@ -358,7 +403,9 @@ func (s *Store) Has(hash chainhash.Hash) bool {
 }
 
 // ReadBlock returns the serialized block hash, checking that its record's
-// magic and size are the ones the index expects.
+// magic and size are the ones the index expects. A block the store does
+// not have, pruned or never stored, is ErrNotFound: ReadBlockAt tells the
+// two apart.
 func (s *Store) ReadBlock(hash chainhash.Hash) ([]byte, error) {
 	e, ok, err := s.lookup(hash)
 	if err != nil {
@@ -369,6 +416,10 @@ func (s *Store) ReadBlock(hash chainhash.Hash) ([]byte, error) {
 	}
 	f, err := os.Open(s.blkPath(e.Block.File))
 	if err != nil {
+		if _, ok, _ := s.lookup(hash); !ok && errors.Is(err, os.ErrNotExist) {
+			// Prune deleted the file since the lookup.
+			return nil, fmt.Errorf("reading block %s: %w", hash, ErrNotFound)
+		}
 		return nil, fmt.Errorf("reading block %s: %w", hash, err)
 	}
 	defer f.Close()
@@ -410,13 +461,15 @@ func (s *Store) Entries(fn func(Entry) error) error {
 	return it.Error()
 }
 
-// SizeOnDisk returns the bytes of the blk files, staged writes included.
+// SizeOnDisk returns the bytes of the blk and rev files, staged writes
+// included: what Prune holds under its target (Core's
+// CalculateCurrentUsage).
 func (s *Store) SizeOnDisk() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
 	for _, fi := range s.files {
-		n += fi.Bytes
+		n += fi.Bytes + fi.UndoBytes
 	}
 	return n
 }

@@ -13,11 +13,12 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-// testBlock derives a block's bytes (1 to 3000 of them) from its hash, so
-// a reader can verify what it reads.
+// testBlock derives a block's bytes (80 to 3079 of them: at least a
+// header, whose bytes 4 to 36 WriteUndo takes as the parent's hash) from
+// its hash, so a reader can verify what it reads.
 func testBlock(h chainhash.Hash) []byte {
 	r := rand.New(rand.NewPCG(uint64(h[0])|uint64(h[1])<<8, uint64(h[2])))
-	b := make([]byte, 1+r.IntN(3000))
+	b := make([]byte, 80+r.IntN(3000))
 	for i := range b {
 		b[i] = byte(r.Uint32())
 	}
