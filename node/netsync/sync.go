@@ -324,7 +324,10 @@ func (s *Sync) askTip(id p2p.PeerID) {
 	}
 	sp.tipAsked = true
 	if !p.Outstanding(wire.CmdGetHeaders) {
-		s.requestHeaders(id, s.chain.Locator())
+		// From the tip's parent, as Core asks (pindexBestHeader->pprev):
+		// a peer that has our tip answers with at least that header,
+		// which tells us it has it, and so may serve its block.
+		s.requestHeaders(id, s.chain.LocatorAt(max(0, s.chain.Height()-1)))
 	}
 }
 

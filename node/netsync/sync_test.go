@@ -82,8 +82,8 @@ func TestHeaderSyncHonest(t *testing.T) {
 	// Every other peer is asked for its tip, once.
 	for _, q := range []*sim.Remote{low, other, same} {
 		gh := h.expectGetHeaders(q)
-		if got := locatorOf(gh); !slices.Equal(got, h.chain().Locator()) || got[0] != c.hashes[5000] {
-			t.Fatalf("peer %d tip check locator starts %s, want our tip %s", q.ID, got[0], c.hashes[5000])
+		if got := locatorOf(gh); !slices.Equal(got, h.chain().LocatorAt(4999)) || got[0] != c.hashes[4999] {
+			t.Fatalf("peer %d tip check locator starts %s, want our tip's parent %s", q.ID, got[0], c.hashes[4999])
 		}
 		if !h.peerState(q).TipAsked {
 			t.Fatalf("peer %d: tipAsked not recorded", q.ID)
