@@ -85,6 +85,14 @@ func (c *Chain) Accept(headers []consensus.Header, hashes []chainhash.Hash, now 
 			return res, fmt.Errorf("%w: header %d (%s) follows %s, not %s", ErrNotContinuous, i, hash, h.PrevBlock, prevHash)
 		}
 		prevHash = *hash
+		if len(c.invalid) > 0 {
+			if _, bad := c.invalid[h.PrevBlock]; bad {
+				return res, fmt.Errorf("%w: %s builds on %s", ErrInvalidAncestor, hash, &h.PrevBlock)
+			}
+			if _, bad := c.invalid[*hash]; bad {
+				return res, fmt.Errorf("%w: %s", ErrInvalidAncestor, hash)
+			}
+		}
 
 		// The common case first: the header extends the main chain.
 		if h.PrevBlock == c.tipHash {

@@ -43,6 +43,9 @@ type Chain struct {
 	regularAt   int32
 
 	forks forkSet
+	// invalid holds the blocks marked invalid (Invalidate), at most
+	// MaxInvalid: headers that are or build on one are refused.
+	invalid map[chainhash.Hash]struct{}
 	// reorgs holds the last MaxReorgHistory switches of the main chain to
 	// another branch, oldest first.
 	reorgs []Reorg
