@@ -18,9 +18,9 @@
 // through seven types, each of which is later spent:
 //
 //   - P2PK, signed with txscript.RawTxInSignature;
-//   - P2PKH, with txscript.SignatureScript;
+//   - P2PKH, with txscript.RawTxInSignature and the key;
 //   - P2SH of a 2-of-3 multisig, two RawTxInSignature signatures;
-//   - P2WPKH, with txscript.WitnessSignature;
+//   - P2WPKH, with txscript.RawTxInWitnessSignature and the key;
 //   - P2WSH of a 1-of-2 multisig, with RawTxInWitnessSignature;
 //   - P2TR spent by the key path (BIP86 tweak), with TaprootWitnessSignature;
 //   - P2TR spent by the script path: one leaf "<key> OP_CHECKSIG", its

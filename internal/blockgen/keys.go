@@ -60,6 +60,11 @@ type payee struct {
 	// signatures to keys in order). For P2TR key path it is the internal
 	// key, which RawTxInTaprootSignature tweaks itself.
 	keys []*btcec.PrivateKey
+	// pubKey is keys[0]'s compressed public key for P2PKH and P2WPKH,
+	// whose spends reveal it: computed once here, where txscript's
+	// SignatureScript and WitnessSignature would redo a scalar
+	// multiplication for every input.
+	pubKey []byte
 	// script is the P2SH redeem script, the P2WSH witness script or the
 	// tapscript leaf's script; nil for the other kinds.
 	script []byte
@@ -122,9 +127,10 @@ func newPayee(seed uint64, k outputKind, v int) (*payee, error) {
 			AddData(key(0).PubKey().SerializeCompressed()).AddOp(txscript.OP_CHECKSIG).Script()
 	case kindP2PKH:
 		p.keys = []*btcec.PrivateKey{key(0)}
+		p.pubKey = key(0).PubKey().SerializeCompressed()
 		p.pkScript, err = txscript.NewScriptBuilder().
 			AddOp(txscript.OP_DUP).AddOp(txscript.OP_HASH160).
-			AddData(address.Hash160(key(0).PubKey().SerializeCompressed())).
+			AddData(address.Hash160(p.pubKey)).
 			AddOp(txscript.OP_EQUALVERIFY).AddOp(txscript.OP_CHECKSIG).Script()
 	case kindP2SHMultisig:
 		all := []*btcec.PrivateKey{key(0), key(1), key(2)}
@@ -137,8 +143,9 @@ func newPayee(seed uint64, k outputKind, v int) (*payee, error) {
 			AddOp(txscript.OP_EQUAL).Script()
 	case kindP2WPKH:
 		p.keys = []*btcec.PrivateKey{key(0)}
+		p.pubKey = key(0).PubKey().SerializeCompressed()
 		p.pkScript, err = txscript.NewScriptBuilder().
-			AddOp(txscript.OP_0).AddData(address.Hash160(key(0).PubKey().SerializeCompressed())).Script()
+			AddOp(txscript.OP_0).AddData(address.Hash160(p.pubKey)).Script()
 	case kindP2WSH:
 		// 1-of-2: the first key signs; the second only makes the script
 		// a real multisig.

@@ -159,7 +159,12 @@ func signInput(tx *wire.MsgTx, hashes *txscript.TxSigHashes, i int, u utxo) erro
 		}
 		in.SignatureScript, err = txscript.NewScriptBuilder().AddData(sig).Script()
 	case kindP2PKH:
-		in.SignatureScript, err = txscript.SignatureScript(tx, i, p.pkScript, txscript.SigHashAll, p.keys[0], true)
+		// SignatureScript's script, with the public key computed once.
+		var sig []byte
+		if sig, err = txscript.RawTxInSignature(tx, i, p.pkScript, txscript.SigHashAll, p.keys[0]); err != nil {
+			return err
+		}
+		in.SignatureScript, err = txscript.NewScriptBuilder().AddData(sig).AddData(p.pubKey).Script()
 	case kindP2SHMultisig:
 		// OP_0 is CHECKMULTISIG's extra pop, which must be empty
 		// (NULLDUMMY); the signatures follow in key order.
@@ -173,9 +178,14 @@ func signInput(tx *wire.MsgTx, hashes *txscript.TxSigHashes, i int, u utxo) erro
 		}
 		in.SignatureScript, err = b.AddData(p.script).Script()
 	case kindP2WPKH:
+		// WitnessSignature's witness, with the public key computed once.
 		// Given the P2WPKH script, txscript builds BIP143's P2PKH script
 		// code itself.
-		in.Witness, err = txscript.WitnessSignature(tx, hashes, i, u.value, p.pkScript, txscript.SigHashAll, p.keys[0], true)
+		var sig []byte
+		if sig, err = txscript.RawTxInWitnessSignature(tx, hashes, i, u.value, p.pkScript, txscript.SigHashAll, p.keys[0]); err != nil {
+			return err
+		}
+		in.Witness = wire.TxWitness{sig, p.pubKey}
 	case kindP2WSH:
 		var sig []byte
 		if sig, err = txscript.RawTxInWitnessSignature(tx, hashes, i, u.value, p.script, txscript.SigHashAll, p.keys[0]); err != nil {
