@@ -252,6 +252,16 @@ func TestBtcdAcceptsSpends(t *testing.T) {
 	submit(t, c)
 }
 
+// TestBtcdAcceptsSizedChain submits a chain made to a size target, whose
+// blocks are a second apart (see Options.Start), to a real btcd.
+func TestBtcdAcceptsSizedChain(t *testing.T) {
+	c, err := Generate(Options{Seed: 5, TxPerBlock: 50, TargetBytes: 200_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit(t, c)
+}
+
 // submit sends c to a fresh btcd and checks btcd's tip is c's.
 func submit(t *testing.T, c *Chain) {
 	t.Helper()
