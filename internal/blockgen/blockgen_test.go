@@ -111,12 +111,22 @@ func TestSpends(t *testing.T) {
 }
 
 // TestConsensusCheckBlock runs node/consensus's block rules, mutation
-// checks included, on every block of the mixed chain.
+// checks included, on every block of a coinbase-only chain and of the
+// mixed chain.
 func TestConsensusCheckBlock(t *testing.T) {
-	c, err := Generate(mixed)
-	if err != nil {
-		t.Fatal(err)
+	for _, opts := range []Options{{Seed: 1, Blocks: 20, Now: fixedNow}, mixed} {
+		c, err := Generate(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBlocks(t, c)
 	}
+}
+
+// checkBlocks runs CheckBlockMutation and CheckBlock on every block of c
+// with its height and median time past.
+func checkBlocks(t *testing.T, c *Chain) {
+	t.Helper()
 	params := consensus.ParamsFor(protocol.Regtest)
 	headers := headerChain{consensus.FromWire(&chaincfgRegtest.GenesisBlock.Header)}
 	for i, msg := range c.Blocks {
@@ -149,7 +159,8 @@ func (c headerChain) HeaderAt(h int32) *consensus.Header { return &c[h] }
 
 // TestTargetBytes checks that a size target runs the chain on past Blocks
 // to the first block at which the target is reached, that Stream hands
-// over each block's serialization, and that Generate makes the same chain.
+// over each block's serialization, that Generate makes the same chain, and
+// that its second-apart blocks pass the block rules.
 func TestTargetBytes(t *testing.T) {
 	opts := Options{Seed: 3, Blocks: 5, TxPerBlock: 50, TargetBytes: 200_000, Now: fixedNow}
 	var total, before int64
@@ -194,6 +205,7 @@ func TestTargetBytes(t *testing.T) {
 	if last := c.Blocks[len(c.Blocks)-1].Header.Timestamp; !last.Before(fixedNow.Add(-endMargin + time.Second)) {
 		t.Errorf("tip at %v, want before %v", last, fixedNow.Add(-endMargin))
 	}
+	checkBlocks(t, c)
 }
 
 // TestStreamStopsOnError checks that fn's error ends the stream unchanged.
