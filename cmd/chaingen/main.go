@@ -1,13 +1,23 @@
-// Command chaingen writes a valid header chain to a file, for feeding the
-// node's header import in tests and benchmarks.
+// Command chaingen writes a valid header chain, or a valid block chain, to
+// a file, for feeding the node's header and block import in tests and
+// benchmarks.
 //
 //	chaingen -n 40000 -o FILE [-network regtest] [-end RFC3339] [-spacing D] [-seed N]
+//	chaingen -format blocks [-n BLOCKS] [-txs N] [-size BYTES] -o FILE [-end RFC3339] [-seed N]
 //
-// The file holds raw concatenated 80-byte headers following the network's
-// genesis block (genesis excluded). Timestamps lie in the past, ending an
-// hour before -end (default now), which btcd's own miner cannot produce for
-// long chains. Only regtest is practical: other networks' proof-of-work
-// limits need billions of hashes per header.
+// With -format headers (the default) the file holds raw concatenated
+// 80-byte headers following the network's genesis block (genesis
+// excluded). Timestamps lie in the past, ending an hour before -end
+// (default now), which btcd's own miner cannot produce for long chains.
+// Only regtest is practical: other networks' proof-of-work limits need
+// billions of hashes per header.
+//
+// With -format blocks the file is a Bitcoin Core block file (records of
+// the network magic, the block size as uint32 little-endian, and the
+// block) of a regtest chain from internal/blockgen: -n blocks, or with
+// -size as many as reach that many block bytes, each from coinbase
+// maturity on carrying -txs signed spends of every common output type.
+// btcd and Core accept these chains; blocks are regtest only.
 //
 // Bad flags exit with status 2, failures to write with status 1.
 package main
@@ -20,6 +30,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/watchnode/watchnode/internal/blockgen"
 	"github.com/watchnode/watchnode/internal/chaingen"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -32,11 +43,20 @@ func main() {
 // errors so scripts can tell it from a failed run.
 var errUsage = errors.New("usage")
 
+// Output formats.
+const (
+	formatHeaders = "headers"
+	formatBlocks  = "blocks"
+)
+
 // config is the parsed command line.
 type config struct {
-	n    int
-	out  string
-	opts chaingen.Options
+	n      int
+	out    string
+	format string
+	opts   chaingen.Options
+	// blocks configures -format blocks.
+	blocks blockgen.Options
 }
 
 // run is main without the process exit, so tests can drive it.
@@ -50,6 +70,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "chaingen: %v\n", err)
 		return 2
+	}
+	if cfg.format == formatBlocks {
+		return runBlocks(cfg, stdout, stderr)
 	}
 	if cfg.opts.Network != protocol.Regtest {
 		fmt.Fprintf(stderr, "chaingen: warning: %s headers need billions of hashes each; this may take very long\n", cfg.opts.Network)
@@ -75,20 +98,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// runBlocks is run for -format blocks.
+func runBlocks(cfg config, stdout, stderr io.Writer) int {
+	start := time.Now()
+	st, err := writeBlockFile(cfg.out, protocol.Regtest.Magic(), cfg.blocks)
+	if err != nil {
+		fmt.Fprintf(stderr, "chaingen: %v\n", err)
+		return 1
+	}
+	elapsed := time.Since(start)
+	noun := "blocks"
+	if st.blocks == 1 {
+		noun = "block"
+	}
+	fmt.Fprintf(stdout, "wrote %d regtest %s (%d transactions, %d block bytes) to %s\n", st.blocks, noun, st.txs, st.bytes, cfg.out)
+	if st.blocks > 0 {
+		fmt.Fprintf(stdout, "first %s at %s\n", st.first.hash, st.first.time.UTC().Format(time.RFC3339))
+		fmt.Fprintf(stdout, "last  %s at %s\n", st.last.hash, st.last.time.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(stdout, "elapsed %v (%.2f MB/s)\n", elapsed.Round(time.Millisecond), float64(st.bytes)/1e6/elapsed.Seconds())
+	return 0
+}
+
 // parseFlags parses and checks args. Flag's own errors are already printed
 // with the usage text and come back wrapped as errUsage; other returned
 // errors still need printing.
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("chaingen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	n := fs.Int("n", 0, "number of headers after genesis (required)")
+	n := fs.Int("n", 0, "number of headers or blocks after genesis (required, unless -size)")
 	out := fs.String("o", "", "output file (required)")
 	network := fs.String("network", string(protocol.Regtest), "network whose genesis and pow limit to use")
 	end := fs.String("end", "", "RFC3339 time the chain ends an hour before (default now)")
 	spacing := fs.Duration("spacing", 0, "time between headers, whole seconds (default: ten minutes, less if the chain would not fit)")
-	seed := fs.Uint64("seed", 0, "seed for merkle roots; different seeds give different chains")
+	seed := fs.Uint64("seed", 0, "seed for merkle roots, or blocks' keys; different seeds give different chains")
+	format := fs.String("format", formatHeaders, "what to write: headers (raw 80-byte headers) or blocks (a Core block file)")
+	txs := fs.Int("txs", 0, "signed spends per block from coinbase maturity (height 101) on; blocks only")
+	size := fs.Int64("size", 0, "go on past -n blocks until the blocks total this many bytes; blocks only")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: chaingen -n COUNT -o FILE [-network NAME] [-end RFC3339] [-spacing D] [-seed N]\n")
+		fmt.Fprintf(stderr, "       chaingen -format blocks [-n COUNT] [-txs N] [-size BYTES] -o FILE [-end RFC3339] [-seed N]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,11 +147,28 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, errUsage
 	}
 
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
 	var cfg config
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case *n <= 0:
+	case *format != formatHeaders && *format != formatBlocks:
+		return cfg, fmt.Errorf("-format must be %s or %s, got %q", formatHeaders, formatBlocks, *format)
+	case *format == formatHeaders && (set["txs"] || set["size"]):
+		return cfg, errors.New("-txs and -size apply to -format blocks only")
+	case *format == formatBlocks && set["spacing"]:
+		return cfg, errors.New("-spacing applies to headers only: blocks are spaced as internal/blockgen lays them out")
+	case *txs < 0:
+		return cfg, fmt.Errorf("-txs must not be negative, got %d", *txs)
+	case *size < 0:
+		return cfg, fmt.Errorf("-size must not be negative, got %d", *size)
+	case *format == formatBlocks && *n < 0:
+		return cfg, fmt.Errorf("-n must not be negative, got %d", *n)
+	case *format == formatBlocks && *n == 0 && *size == 0:
+		return cfg, errors.New("-format blocks needs -n BLOCKS or -size BYTES")
+	case *format == formatHeaders && *n <= 0:
 		return cfg, fmt.Errorf("-n must be a positive number of headers, got %d", *n)
 	case *out == "":
 		return cfg, errors.New("-o FILE is required")
@@ -115,6 +181,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("-network: %w", err)
 	}
+	if *format == formatBlocks && net != protocol.Regtest {
+		return cfg, fmt.Errorf("-format blocks makes regtest chains only, not %s", net)
+	}
 	var endTime time.Time
 	if *end != "" {
 		if endTime, err = time.Parse(time.RFC3339, *end); err != nil {
@@ -126,7 +195,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 				*end, net, genesis.UTC().Format(time.RFC3339))
 		}
 	}
-	cfg.n, cfg.out = *n, *out
+	cfg.n, cfg.out, cfg.format = *n, *out, *format
 	cfg.opts = chaingen.Options{Network: net, End: endTime, Spacing: *spacing, Seed: *seed}
+	cfg.blocks = blockgen.Options{Seed: *seed, Blocks: *n, TxPerBlock: *txs, TargetBytes: *size, Now: endTime}
 	return cfg, nil
 }

@@ -2,29 +2,70 @@
 // block download, storage, validation and serving.
 //
 // internal/chaingen makes header chains only; block handling needs bodies
-// that a real node accepts. blockgen lays timestamps in the past (strictly
+// that a real node accepts, and a benchmark of validation needs bodies that
+// look like mainnet's: signed spends of every common output type, not
+// coinbases alone. blockgen lays timestamps in the past (strictly
 // increasing, ending before Options.Now) and grinds nonces itself, as
-// chaingen does, so long chains need no wall-clock waiting. Its blocks
-// satisfy the consensus rules btcd enforces on regtest from genesis
-// (chaincfg RegressionNetParams): BIP34 height first in the coinbase,
-// correct merkle root, proof of work at regtest's limit, version
-// 0x20000000, and a coinbase claiming exactly the subsidy, which halves
-// every 150 blocks on regtest.
+// chaingen does, so long chains need no wall-clock waiting.
 //
-// This first version makes coinbase-only blocks; signed spends of many
-// output types are the next step.
+// # What a chain holds
+//
+// With Options.TxPerBlock zero every block is a coinbase paying an OP_TRUE
+// output, as in the first version. Otherwise a wallet of keys derived from
+// the seed (keys.go) receives every coinbase, and from coinbase maturity
+// (height 101) each block carries up to TxPerBlock transactions spending
+// the wallet's oldest outputs of earlier blocks (spend.go). Outputs rotate
+// through seven types, each of which is later spent:
+//
+//   - P2PK, signed with txscript.RawTxInSignature;
+//   - P2PKH, with txscript.RawTxInSignature and the key;
+//   - P2SH of a 2-of-3 multisig, two RawTxInSignature signatures;
+//   - P2WPKH, with txscript.RawTxInWitnessSignature and the key;
+//   - P2WSH of a 1-of-2 multisig, with RawTxInWitnessSignature;
+//   - P2TR spent by the key path (BIP86 tweak), with TaprootWitnessSignature;
+//   - P2TR spent by the script path: one leaf "<key> OP_CHECKSIG", its
+//     control block from txscript's tapscript tree, signed with
+//     RawTxInTapscriptSignature.
+//
+// Sighashes come from txscript only (NewTxSigHashes over a
+// MultiPrevOutFetcher of every spent output); nothing is hand-rolled.
+// Every spend pays FeePerTx and the coinbase claims exactly the subsidy and
+// the fees. Signing uses every CPU, and since btcec's nonces are
+// deterministic the same seed and options give the same bytes.
+//
+// Stream makes a chain block by block without keeping it, for chains of
+// hundreds of megabytes (Options.TargetBytes asks for a size rather than a
+// block count); Generate collects one in memory.
+//
+// # Rules satisfied
+//
+// Blocks satisfy what btcd enforces on regtest (chaincfg
+// RegressionNetParams): BIP34 height first in the coinbase, correct merkle
+// root, proof of work at regtest's limit, version 0x20000000, a coinbase
+// claiming exactly the subsidy (which halves every 150 blocks on regtest)
+// plus fees, coinbase outputs spent no sooner than 100 blocks on, and the
+// weight and sigop limits (blocks are filled against upper bounds of each
+// input's weight and cost). With a transaction mix every block carries the
+// BIP141 witness commitment (witness.go). They pass node/consensus's
+// CheckBlock, which the tests check.
+//
+// Segwit and taproot need no signalling on btcd's regtest: chaincfg/v2's
+// RegressionNetParams gives the CSV, segwit and taproot deployments
+// AlwaysActiveHeight 1, and btcd's threshold-state code (ForceActive in
+// blockchain/versionbits.go) treats a deployment as active for every
+// block at or above that height, so from height 1 btcd checks witness
+// commitments, witness programs and BIP341/342 spends. node/consensus
+// likewise puts regtest's segwit at height 0 and CSV at 1. Version stays
+// 0x20000000 without deployment bits.
 package blockgen
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/watchnode/watchnode/node/consensus"
@@ -43,10 +84,23 @@ type Options struct {
 	// Seed makes chains differ; the same seed and options give the same
 	// bytes.
 	Seed uint64
-	// Blocks is how many blocks follow the genesis block.
+	// Blocks is how many blocks follow the genesis block; with
+	// TargetBytes, the least.
 	Blocks int
+	// TxPerBlock is how many signed spends each block from coinbase
+	// maturity on carries, fewer while the wallet has too few outputs
+	// (the first blocks after maturity fan outputs out) or when a block
+	// would pass the weight or sigop limit. Zero makes coinbase-only
+	// blocks.
+	TxPerBlock int
+	// TargetBytes, when positive, makes the chain go on past Blocks until
+	// its blocks' serializations together reach TargetBytes bytes.
+	TargetBytes int64
 	// Start is the first block's timestamp. Zero places the chain at ten
-	// minute spacing ending endMargin before Now.
+	// minute spacing ending endMargin before Now; with TargetBytes, whose
+	// block count is not known ahead, at one second spacing ending at most
+	// endMargin before Now (earlier by the blocks the target did not
+	// need).
 	Start time.Time
 	// Now bounds the chain: every timestamp is before it. Zero means
 	// time.Now(), which makes the chain depend on the clock.
@@ -70,46 +124,16 @@ func (c *Chain) Raw(i int) []byte {
 	return buf.Bytes()
 }
 
-// Generate makes a chain as opts say.
+// Generate makes a chain as opts say and keeps every block. For chains too
+// large to hold decoded, use Stream.
 func Generate(opts Options) (*Chain, error) {
-	if opts.Blocks < 0 {
-		return nil, errors.New("blockgen: negative block count")
-	}
-	params := &chaincfg.RegressionNetParams
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	step := int64(600)
-	first := opts.Start.Unix()
-	if opts.Start.IsZero() {
-		first = now.Add(-endMargin).Unix() - int64(opts.Blocks)*step
-	} else if opts.Blocks > 0 {
-		step = (now.Unix() - first) / int64(opts.Blocks+1)
-	}
-	if step < 1 || first <= params.GenesisBlock.Header.Timestamp.Unix() {
-		return nil, fmt.Errorf("blockgen: %d blocks do not fit between %v and %v", opts.Blocks, opts.Start, now)
-	}
-	target := consensus.U256FromBig(params.PowLimit)
 	c := &Chain{}
-	prev := *params.GenesisHash
-	for h := 1; h <= opts.Blocks; h++ {
-		cb, err := coinbase(h, opts.Seed, subsidy(h, params))
-		if err != nil {
-			return nil, fmt.Errorf("blockgen: block %d: %w", h, err)
-		}
-		b := &wire.MsgBlock{
-			Header: wire.BlockHeader{
-				Version:   Version,
-				PrevBlock: prev,
-				Timestamp: time.Unix(first+int64(h-1)*step, 0),
-				Bits:      params.PowLimitBits,
-			},
-			Transactions: []*wire.MsgTx{cb},
-		}
-		b.Header.MerkleRoot = merkleRoot(b.Transactions)
-		prev = mine(&b.Header, target)
+	err := Stream(opts, func(_ int, b *wire.MsgBlock, _ []byte) error {
 		c.Blocks = append(c.Blocks, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -121,26 +145,6 @@ func subsidy(h int, p *chaincfg.Params) int64 {
 		return 0
 	}
 	return (50 * 100_000_000) >> halvings
-}
-
-// coinbase pays value to an anyone-can-spend OP_TRUE output. Its
-// script starts with the height (BIP34) and adds the seed so chains of
-// different seeds differ from their first block.
-func coinbase(h int, seed uint64, value int64) (*wire.MsgTx, error) {
-	var tag [8]byte
-	binary.LittleEndian.PutUint64(tag[:], seed)
-	script, err := txscript.NewScriptBuilder().AddInt64(int64(h)).AddData(tag[:]).Script()
-	if err != nil {
-		return nil, fmt.Errorf("coinbase script: %w", err)
-	}
-	tx := wire.NewMsgTx(2)
-	tx.AddTxIn(&wire.TxIn{
-		PreviousOutPoint: wire.OutPoint{Index: wire.MaxPrevOutIndex},
-		SignatureScript:  script,
-		Sequence:         wire.MaxTxInSequenceNum,
-	})
-	tx.AddTxOut(&wire.TxOut{Value: value, PkScript: []byte{txscript.OP_TRUE}})
-	return tx, nil
 }
 
 // merkleRoot is the merkle root of txs' txids, as consensus computes it.
