@@ -47,7 +47,7 @@ var allowed = map[string][]string{
 	"wasm": {"node/inspect", "node/protocol"},
 	"cmd/server": {"web", "web/static", "web/views", "node/engine", "node/blockstore", "node/p2p", "node/netsync", "node/peer", "node/chain",
 		"node/addrman", "node/protocol", "node/inspect", "node/consensus", "internal/atomicfile"},
-	"cmd/chaingen": {"internal/chaingen", "node/consensus", "node/protocol", "internal/atomicfile"},
+	"cmd/chaingen": {"internal/chaingen", "internal/blockgen", "node/consensus", "node/protocol", "internal/atomicfile"},
 	// Test and build helpers: never imported by the node itself (checked
 	// below), free to use the layers.
 	"internal/chaingen":        {"node/consensus", "node/protocol", "internal/atomicfile"},
