@@ -232,7 +232,7 @@ func (s *Sync) requestBlocks() {
 		if sp == nil || !p.HasRoom() || (outbound && p.Inbound()) {
 			continue
 		}
-		reqs := b.window.next(now, id, sp.bestKnown, b.connected, s)
+		reqs := b.window.next(now, id, s.blockAvailability(sp), b.connected, s)
 		if len(reqs) == 0 {
 			continue
 		}
@@ -247,6 +247,19 @@ func (s *Sync) requestBlocks() {
 		s.core.Logf(slog.LevelDebug, "blocks requested", "peer", id, "count", len(reqs),
 			"from", reqs[0].Height, "to", reqs[len(reqs)-1].Height, "why", reqs[0].Why)
 	}
+}
+
+// blockAvailability is the highest main-chain height whose blocks peer sp
+// is known to have: its best main-chain header, or where the best header
+// it showed us on any branch meets the main chain (after a reorg to that
+// branch, its whole height).
+func (s *Sync) blockAvailability(sp *syncPeer) int32 {
+	if sp.bestHeader != (chainhash.Hash{}) {
+		if h, ok := s.chain.MainHeight(&sp.bestHeader); ok && h > sp.bestKnown {
+			sp.bestKnown, sp.bestHash = h, sp.bestHeader
+		}
+	}
+	return s.common(sp)
 }
 
 // handleBlock takes a block a peer sent: one we asked that peer for goes
@@ -336,12 +349,12 @@ func (s *Sync) blockStored(r BlockStored) {
 	s.requestBlocks()
 }
 
-// markFailed records that block hash broke a block rule. The header chain
-// keeps it (it had valid proof of work); the window never asks for it
-// again, so the download stops below it until a better chain arrives.
-// TODO-free note: Core would also switch its tip to the best chain not
-// containing the block; see the package documentation for where this
-// node stands on that.
+// markFailed records that block hash broke a block rule and makes the
+// header chain leave it, as Core's invalid-block handling: the block and
+// its descendants are marked invalid in the chain (headers building on it
+// are refused from then on), and the best header chain becomes the best
+// branch that does not contain it; block download follows from the fork
+// point.
 func (s *Sync) markFailed(hash chainhash.Hash, height int32, err error) {
 	b := s.blocks
 	if len(b.failed) >= maxFailed {
@@ -359,6 +372,14 @@ func (s *Sync) markFailed(hash chainhash.Hash, height int32, err error) {
 	b.failedView = maps.Clone(b.failed)
 	s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("block %d %s is invalid: %v", height, protocol.ShortHash(hash), err))
 	s.core.Logf(slog.LevelWarn, "invalid block", "height", height, "hash", hash, "rule", rule, "err", err)
+	res := s.chain.Invalidate(hash)
+	s.store(res.Writes)
+	if r := res.Reorg; r != nil {
+		s.blocksReorged(r.ForkHeight)
+		s.core.Event(p2p.EventReorg, 0, fmt.Sprintf("left invalid block %d: tip %d %s replaces %d %s",
+			height, r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip)))
+		s.core.PublishSoon()
+	}
 }
 
 // connectBlocks moves the last connected block up over every stored block

@@ -398,3 +398,87 @@ func TestServeBlocks(t *testing.T) {
 		t.Errorf("%d block reads, want 21", h.N.BlockReads)
 	}
 }
+
+// mineBlock makes a block on prev (at height-1, hash prevHash) holding a
+// coinbase for height and extra transactions, with regtest proof of work.
+func mineBlock(t testing.TB, prev *wire.BlockHeader, height int32, extra ...*wire.MsgTx) *wire.MsgBlock {
+	t.Helper()
+	params := consensus.ParamsFor("regtest")
+	cb := wire.NewMsgTx(1)
+	cb.AddTxIn(&wire.TxIn{PreviousOutPoint: wire.OutPoint{Index: wire.MaxPrevOutIndex},
+		SignatureScript: append(consensus.CoinbaseHeightPrefix(height), "any extra nonce"...), Sequence: wire.MaxTxInSequenceNum})
+	cb.AddTxOut(wire.NewTxOut(0, []byte{0x51}))
+	b := &wire.MsgBlock{Header: wire.BlockHeader{
+		Version: 0x20000000, PrevBlock: prev.BlockHash(), Timestamp: prev.Timestamp.Add(time.Second), Bits: params.PowLimitBits,
+	}, Transactions: append([]*wire.MsgTx{cb}, extra...)}
+	var ids []chainhash.Hash
+	for _, tx := range b.Transactions {
+		ids = append(ids, tx.TxHash())
+	}
+	b.Header.MerkleRoot, _ = consensus.MerkleRoot(ids)
+	for {
+		h := consensus.FromWire(&b.Header)
+		hash := h.Hash()
+		if consensus.HashToU256(&hash).Cmp(params.PowLimit) <= 0 {
+			return b
+		}
+		b.Header.Nonce++
+	}
+}
+
+// TestInvalidBlockLeavesItsChain: a peer offers a chain with more work
+// whose block 21 breaks a block rule (two coinbases). The node downloads
+// it, finds the block invalid, marks it failed with its rule, drops the
+// peer, and follows the best chain it can still connect: the other peer's,
+// whose blocks it then downloads and connects. Headers building on the
+// invalid block are refused from then on.
+func TestInvalidBlockLeavesItsChain(t *testing.T) {
+	h := newBlockHarness(t, 0)
+	good := newBlockChain(t, 40, h.Now())
+	// The bad chain shares blocks 1..20, then goes its own way.
+	badHeaders := slices.Clone(good.headers[:21])
+	badRaw := make(map[chainhash.Hash][]byte)
+	for _, hdr := range badHeaders[1:] {
+		badRaw[hdr.BlockHash()] = good.raw[hdr.BlockHash()]
+	}
+	second := mineBlock(t, &good.headers[19], 20).Transactions[0] // a coinbase too
+	for height := int32(21); height <= 45; height++ {
+		var extra []*wire.MsgTx
+		if height == 21 {
+			extra = append(extra, second)
+		}
+		b := mineBlock(t, &badHeaders[height-1], height, extra...)
+		badHeaders = append(badHeaders, b.Header)
+		var buf bytes.Buffer
+		if err := b.Serialize(&buf); err != nil {
+			t.Fatal(err)
+		}
+		badRaw[b.BlockHash()] = buf.Bytes()
+	}
+	bad := &blockChain{testChain: makeTestChain(badHeaders), raw: badRaw}
+	invalid := bad.hashes[21]
+
+	peers := h.connectBlockPeers(bad, serveAll)
+	peers = append(peers, h.connectBlockPeers(good, serveAll)...)
+	h.pump(peers, 0)
+	h.ExpectDropped(peers[0].r, p2p.DropViolation, "invalid block 21")
+	h.pump(peers, 0)
+	if rule, ok := h.sync().FailedRule(invalid); !ok || rule != "single-coinbase" {
+		t.Fatalf("block 21 of the bad chain: failed %v rule %q, want single-coinbase", ok, rule)
+	}
+	if tip := h.chain().HashAt(h.chain().Height()); h.chain().Height() != 40 || tip != good.hashes[40] {
+		t.Fatalf("tip %d %s, want the good chain's 40 %s", h.chain().Height(), tip, good.hashes[40])
+	}
+	h.checkAllStored(good)
+	if _, stored := h.N.Blocks[invalid]; stored {
+		t.Fatal("the invalid block was stored")
+	}
+	// A new peer offering the bad chain's headers is refused.
+	r, sent := h.establishedAt(false, 45)
+	for _, gh := range getHeadersIn(sent) {
+		r.Send(good.answer(gh))
+	}
+	r.Drain()
+	r.Send(bad.msg(21, 45))
+	h.ExpectDropped(r, p2p.DropViolation, "invalid")
+}

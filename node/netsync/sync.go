@@ -83,6 +83,11 @@ type syncPeer struct {
 	// lastUnknown is the last block it announced that we had no header
 	// for; once we have it, the peer is known to have it too.
 	lastUnknown chainhash.Hash
+	// bestHeader is the highest header it has shown us on any branch
+	// (Core's pindexBestKnownBlock): a fork header today may be on the
+	// main chain after a reorg, and the peer then has its blocks.
+	bestHeader       chainhash.Hash
+	bestHeaderHeight int32
 }
 
 type rateSample struct {
@@ -349,5 +354,8 @@ func (s *Sync) learnedFrom(sp *syncPeer, res chain.AcceptResult) {
 	}
 	if h, ok := s.chain.MainHeight(&res.Last); ok && h >= sp.bestKnown {
 		sp.bestKnown, sp.bestHash = h, res.Last
+	}
+	if res.LastHeight >= sp.bestHeaderHeight {
+		sp.bestHeader, sp.bestHeaderHeight = res.Last, res.LastHeight
 	}
 }
