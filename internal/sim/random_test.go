@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/internal/chaingen"
 	"github.com/watchnode/watchnode/node/consensus"
+	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -46,7 +47,9 @@ func runRandomWorld(t *testing.T, seed uint64, steps int) {
 	var nodes []*Node
 	ended := make(map[*Node]map[uint64]p2p.Outcome)
 	for i := range 3 {
-		cfg := NodeConfig{Listen: i == 0}
+		// Every node downloads and serves blocks: nobody in this world
+		// has any, so the window meets notfound, stalls and timeouts.
+		cfg := NodeConfig{Listen: i == 0, Blocks: &netsync.BlockStart{}}
 		cfg.P2P.MaxPeers, cfg.P2P.MaxOutbound = 20, 4
 		if i > 0 {
 			cfg.P2P.Connect = []string{nodes[0].Addr.String()}
@@ -206,7 +209,7 @@ func (g *msgGen) hash() chainhash.Hash {
 
 func (g *msgGen) next() wire.Message {
 	r := g.rng
-	switch r.IntN(22) {
+	switch r.IntN(24) {
 	case 0, 1:
 		v := wire.NewMsgVersion(wire.NewNetAddressIPPort(nil, 0, 0), wire.NewNetAddressIPPort(nil, 0, 0), r.Uint64(), int32(r.IntN(4000)))
 		v.ProtocolVersion = int32(70014 + r.IntN(4))
@@ -280,6 +283,23 @@ func (g *msgGen) next() wire.Message {
 		return tx
 	case 20:
 		return &protocol.MsgUnknown{Cmd: "madeup", Payload: make([]byte, r.IntN(300))}
+	case 21:
+		// A block for one of the chain's headers: the headers are made
+		// without bodies, so it never matches its merkle root (a mutated
+		// block when asked for, unsolicited otherwise).
+		b := &wire.MsgBlock{Header: g.chain[1+r.IntN(len(g.chain)-1)]}
+		cb := wire.NewMsgTx(1)
+		cb.AddTxIn(wire.NewTxIn(&wire.OutPoint{Index: wire.MaxPrevOutIndex}, []byte{1, 2, 3, 4, 5}, nil))
+		cb.AddTxOut(wire.NewTxOut(int64(r.IntN(1e8)), []byte{0x51}))
+		b.Transactions = []*wire.MsgTx{cb}
+		return b
+	case 22:
+		m := wire.NewMsgGetData()
+		for range 1 + r.IntN(20) {
+			h := g.chain[r.IntN(len(g.chain))].BlockHash()
+			m.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &h))
+		}
+		return m
 	default:
 		if r.IntN(2) == 0 {
 			return wire.NewMsgWTxIdRelay()
