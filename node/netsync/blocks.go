@@ -409,6 +409,12 @@ func (s *Sync) connectBlocks() {
 	if b.connected == s.chain.Height() {
 		s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("every block of the best header chain is stored: connected %d", b.connected))
 	}
+	// Announce only near the tip: during a download, every peer would be
+	// told of every block (Core announces nothing in initial block
+	// download either).
+	if s.state == StateSynced && b.connected >= s.chain.Height()-maxAnnounce {
+		s.announce()
+	}
 	s.core.PublishSoon()
 }
 

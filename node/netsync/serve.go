@@ -35,8 +35,16 @@ func (s *Sync) tipChanged(res chain.AcceptResult) {
 // maxAnnounce headers; by an inv of the tip otherwise (the peer then asks
 // with a locator). A peer known to have the tip (it announced it, sent it,
 // or was sent it) is told nothing.
+//
+// A node that downloads blocks announces only what it has connected (the
+// block is stored and passed the rules), as Core announces a block once
+// it is its tip: a peer told of a header we cannot serve would ask us for
+// the block in vain.
 func (s *Sync) announce() {
 	height := s.chain.Height()
+	if s.blocks != nil {
+		height = min(height, s.blocks.connected)
+	}
 	tip := s.chain.HashAt(height)
 	var inv *p2p.Frame
 	byStart := make(map[int32]*p2p.Frame) // headers announcements, by first height
