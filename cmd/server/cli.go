@@ -43,6 +43,8 @@ func subcommands() []subcommand {
 			func(prog string, args []string, stdout, stderr io.Writer) int {
 				return runHeadersCommand(prog, "export-headers", args, stdout, stderr)
 			}},
+		{"import-blocks", "[flags] FILE...", "check and store the blocks of Core block files (as Core's -loadblock)",
+			runImportBlocksCommand},
 		{"decode", "[flags] FILE...", "decode P2P messages, captures or pcaps to JSON",
 			runDecodeCommand},
 		{"version", "", "print the version, the revision built and the Go version",

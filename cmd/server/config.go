@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -28,6 +29,12 @@ type config struct {
 	logLevel    slog.Level
 	capture     bool
 	decoderDir  string
+	// minChainWork overrides the network's minimum chain work
+	// (-minimumchainwork, as Core's), nil keeps it.
+	minChainWork *consensus.U256
+	// pruneMiB is -prune: the target size of the block files in MiB, 0
+	// to keep every block.
+	pruneMiB int64
 	// version: print the version and exit (-version), as bitcoind does;
 	// nothing else in the config is set then.
 	version bool
@@ -70,6 +77,8 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	capture := fs.Bool("capture", false, "record every message of every peer in Bitcoin Core's capture format under <datadir>/message_capture (the dashboard can switch it too)")
 	decoderDir := fs.String("decoder-dir", "", "folder holding the browser decoder's decoder.wasm and wasm_exec.js (default: this executable's folder, where make build puts them)")
 	version := fs.Bool("version", false, "print the version and exit")
+	minChainWork := fs.String("minimumchainwork", "", "minimum chain work (hex) a chain must have before its headers are stored (default: the network's, as Core's)")
+	prune := fs.Int64("prune", 0, "keep the block files under this many MiB by deleting the oldest (at least 550, as Core; 0 keeps every block)")
 	fs.Usage = func() {
 		writeUsage(fs.Output(), prog)
 		fmt.Fprintf(fs.Output(), "\nFlags of the node:\n")
@@ -114,6 +123,20 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	c.httpAddr = *httpAddr
 	c.capture = *capture
 	c.decoderDir = *decoderDir
+	if *minChainWork != "" {
+		w, err := consensus.ParseU256Hex(*minChainWork)
+		if err != nil {
+			return config{}, fmt.Errorf("-minimumchainwork: %w", err)
+		}
+		c.minChainWork = &w
+	}
+	if *prune != 0 && *prune < engine.MinPruneMiB {
+		return config{}, fmt.Errorf("-prune: the target must be 0 (keep everything) or at least %d MiB, got %d", engine.MinPruneMiB, *prune)
+	}
+	if *prune < 0 {
+		return config{}, fmt.Errorf("-prune: must not be negative, got %d", *prune)
+	}
+	c.pruneMiB = *prune
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return config{}, fmt.Errorf("-loglevel: want debug, info, warn or error: %w", err)
 	}

@@ -6,6 +6,7 @@
 //	server [flags]                  run the node
 //	server import-headers FILE      validate and add a file of headers
 //	server export-headers FILE      write the main chain to a file
+//	server import-blocks FILE...    check and store the blocks of Core block files
 //	server decode FILE...           decode P2P messages to JSON
 //	server version                  print the version
 //	server help [COMMAND]

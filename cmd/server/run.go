@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/web"
 )
@@ -64,8 +65,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data folder: %w", err)
 	}
+	var params *consensus.Params
+	if cfg.minChainWork != nil {
+		params = consensus.ParamsFor(cfg.network)
+		params.MinimumChainWork = *cfg.minChainWork
+	}
 	eng, err := engine.New(engine.Config{
-		Network: cfg.network, DataDir: cfg.dataDir,
+		Network: cfg.network, DataDir: cfg.dataDir, Params: params, PruneMiB: cfg.pruneMiB,
 		Connect: cfg.connect, AddNode: cfg.addNode, Listen: cfg.listen,
 		MaxPeers: cfg.maxPeers, MaxOutbound: cfg.maxOutbound,
 		CaptureDir: captureDir(cfg), Capture: cfg.capture,

@@ -3,9 +3,11 @@ package consensus
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"math/big"
 	"math/bits"
+	"strings"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 )
@@ -252,4 +254,18 @@ func HashToU256(h *chainhash.Hash) U256 {
 		binary.LittleEndian.Uint64(h[16:24]),
 		binary.LittleEndian.Uint64(h[24:32]),
 	}
+}
+
+// ParseU256Hex parses a number written in hexadecimal, as Core's
+// -minimumchainwork takes it (up to 64 digits, an optional 0x).
+func ParseU256Hex(s string) (U256, error) {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+	if s == "" || len(s) > 64 {
+		return U256{}, fmt.Errorf("want 1 to 64 hexadecimal digits, got %d", len(s))
+	}
+	x, ok := new(big.Int).SetString(s, 16)
+	if !ok {
+		return U256{}, fmt.Errorf("%q is not hexadecimal", s)
+	}
+	return U256FromBig(x), nil
 }

@@ -165,6 +165,11 @@ func (e *Engine) openBlocks(ch *chain.Chain) (*netsync.BlockStart, error) {
 		}
 	}
 	start := &netsync.BlockStart{Stored: make(map[chainhash.Hash]int32)}
+	if store.HavePruned() {
+		// Pruning deleted only blocks connected long before: the walk
+		// starts above them.
+		start.Connected = min(store.PruneHeight(), ch.Height())
+	}
 	for start.Connected < ch.Height() && store.Has(ch.HashAt(start.Connected+1)) {
 		start.Connected++
 	}
@@ -176,6 +181,31 @@ func (e *Engine) openBlocks(ch *chain.Chain) (*netsync.BlockStart, error) {
 	e.log.Info("block store opened", "connected", start.Connected, "stored_ahead", len(start.Stored),
 		"headers", ch.Height(), "size_on_disk", store.SizeOnDisk())
 	return start, nil
+}
+
+// maybePrune starts a prune in the background when pruning is on, the
+// block files are above the target and no prune runs: the oldest files
+// whose blocks are all at least MinBlocksToKeep below the last connected
+// block go (Core's FindFilesToPrune).
+func (e *Engine) maybePrune() {
+	target := e.cfg.PruneMiB << 20
+	if target == 0 || e.blocks == nil || e.blocks.SizeOnDisk() <= target {
+		return
+	}
+	keepFrom := e.sync.Connected() - blockstore.MinBlocksToKeep + 1
+	if keepFrom <= 1 {
+		return
+	}
+	e.jobs.prune.latest(func() error {
+		res, err := e.blocks.Prune(target, keepFrom)
+		if err != nil {
+			return err
+		}
+		if len(res.Files) > 0 {
+			e.log.Info("pruned block files", "files", res.Files, "blocks", res.Blocks, "bytes", res.Bytes, "keep_from", keepFrom)
+		}
+		return nil
+	})
 }
 
 // closeBlocks closes the block store. The pointer stays (readers on other

@@ -7,6 +7,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/watchnode/watchnode/node/blockstore"
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/p2p"
@@ -46,6 +49,12 @@ type Config struct {
 	CaptureDir string
 	Capture    bool
 
+	// PruneMiB is -prune: the block files are kept under this many MiB by
+	// deleting the oldest once their blocks are connected, never within
+	// blockstore.MinBlocksToKeep of the tip; 0 keeps every block. A pruned
+	// node offers NODE_NETWORK_LIMITED instead of NODE_NETWORK (BIP159).
+	PruneMiB int64
+
 	// Params overrides the network's consensus parameters (tests lower the
 	// minimum chain work, for instance); nil uses consensus.ParamsFor.
 	Params *consensus.Params
@@ -75,6 +84,8 @@ const (
 	DefaultBackoffMin       = p2p.DefaultBackoffMin
 	DefaultBackoffMax       = p2p.DefaultBackoffMax
 	DefaultUserAgent        = p2p.DefaultUserAgent
+	// MinPruneMiB is the smallest -prune target, as Core's (550 MiB).
+	MinPruneMiB = blockstore.MinPruneTarget >> 20
 )
 
 func (c *Config) setDefaults() error {
@@ -116,5 +127,18 @@ func (c *Config) p2pConfig() p2p.Config {
 		Persist: c.DataDir != "", CaptureAvailable: c.CaptureDir != "", Capture: c.Capture,
 		// Regtest and test setups run every node on loopback.
 		AllowLocal: c.Network == protocol.Regtest,
+		Services:   c.services(),
 	}
+}
+
+// services are what the version message offers: blocks (all of them, or
+// the last 288 when pruning) only with a data folder to keep them in.
+func (c *Config) services() wire.ServiceFlag {
+	switch {
+	case c.DataDir == "":
+		return wire.SFNodeWitness
+	case c.PruneMiB > 0:
+		return wire.SFNodeNetworkLimited | wire.SFNodeWitness
+	}
+	return wire.SFNodeNetwork | wire.SFNodeWitness
 }

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/btcsuite/btcd/wire/v2"
-
 	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/blockstore"
 	"github.com/watchnode/watchnode/node/chain"
@@ -121,9 +119,6 @@ func New(cfg Config) (*Engine, error) {
 			return nil, errors.Join(fmt.Errorf("block store in %s: %w", cfg.DataDir, err), e.closeBlocks(), e.closeStore())
 		}
 		e.pipeline = newBlockPipeline(e, e.blocks)
-	} else {
-		// No blocks kept: none served either, so no NODE_NETWORK.
-		pc.Services = wire.SFNodeWitness
 	}
 	e.core, err = p2p.New(pc, now, func(c *p2p.Core) p2p.Sync {
 		e.sync = netsync.New(c, ch, blocks)

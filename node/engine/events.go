@@ -91,6 +91,7 @@ func (e *Engine) handle(ev event) {
 		for _, r := range ev.results {
 			e.core.JobDone(now, r)
 		}
+		e.maybePrune()
 	case evCommand:
 		ev.fn(now)
 	}

@@ -19,13 +19,14 @@ import (
 // state replaces one still waiting; header writes go to the store's own
 // writer goroutine, in order.
 type jobRunner struct {
-	wg          sync.WaitGroup
-	addrs, bans lane
+	wg                 sync.WaitGroup
+	addrs, bans, prune lane
 }
 
 func (j *jobRunner) init(e *Engine) {
 	j.addrs = lane{name: "saving address book", log: e.log, wg: &j.wg}
 	j.bans = lane{name: "saving ban list", log: e.log, wg: &j.wg}
+	j.prune = lane{name: "pruning block files", log: e.log, wg: &j.wg}
 }
 
 // wait waits for every job started so far.

@@ -52,6 +52,7 @@ func (e *Engine) publish(now time.Time) {
 	if e.blocks != nil {
 		st.SizeOnDisk = e.blocks.SizeOnDisk()
 	}
+	st.Pruned = e.cfg.PruneMiB > 0
 	st.TipTime = time.Unix(int64(ss.Chain.TipHeader().Timestamp), 0).UTC()
 	st.Sync = ss.Status
 	st.ForkHeaders = ss.Chain.ForkCount()
