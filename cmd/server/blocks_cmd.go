@@ -123,7 +123,7 @@ func (imp *blockImporter) run(files []string, net protocol.Network) error {
 			return err
 		}
 		err = blockstore.ScanBlockFile(f, net.Magic(), func(offset int64, raw []byte) error {
-			return imp.block(raw, fmt.Sprintf("%s at offset %d", path, offset))
+			return imp.block(raw, fmt.Sprintf(" (read from %s at offset %d)", path, offset))
 		})
 		f.Close()
 		if err != nil {
@@ -135,31 +135,34 @@ func (imp *blockImporter) run(files []string, net protocol.Network) error {
 	}
 	if imp.orphanCount > 0 {
 		for parent, waiting := range imp.orphans {
-			return fmt.Errorf("%d blocks never met their parent; one, %s (%s), builds on %s, which no file holds",
+			return fmt.Errorf("%d blocks never met their parent; one, %s%s, builds on %s, which no file holds",
 				imp.orphanCount, waiting[0].parsed.Hash, waiting[0].where, parent)
 		}
 	}
 	return imp.headers.Flush()
 }
 
-// block imports one block read at where, then any orphans waiting for it.
+// block imports one block, then any orphans waiting for it; where says
+// where it was read, for the errors of orphans imported later.
 func (imp *blockImporter) block(raw []byte, where string) error {
 	b, err := consensus.DecodeBlock(raw)
 	if err != nil {
-		return fmt.Errorf("block %s: %w", where, err)
+		return err // the scan names the file and the offset
 	}
 	if b.Hash == imp.params.GenesisHash {
-		return imp.store(b, raw, 0, where)
+		return imp.store(b, raw, 0, "")
 	}
 	if !imp.chain.Known(&b.Header.PrevBlock) {
 		if imp.orphanCount >= maxOrphanBlocks {
-			return fmt.Errorf("block %s (%s): more than %d blocks read before their parents; the files are in no usable order", b.Hash, where, maxOrphanBlocks)
+			return fmt.Errorf("block %s: more than %d blocks read before their parents; the files are in no usable order", b.Hash, maxOrphanBlocks)
 		}
 		imp.orphans[b.Header.PrevBlock] = append(imp.orphans[b.Header.PrevBlock], orphanBlock{raw: raw, where: where, parsed: b})
 		imp.orphanCount++
 		return nil
 	}
-	queue := []orphanBlock{{raw: raw, where: where, parsed: b}}
+	// The block itself is named by the scan's error; the orphans it
+	// frees say where they were read.
+	queue := []orphanBlock{{raw: raw, parsed: b}}
 	for len(queue) > 0 {
 		o := queue[0]
 		queue = queue[1:]
@@ -183,16 +186,17 @@ func (imp *blockImporter) connect(b *consensus.Block, raw []byte, where string) 
 		imp.headers.Write(w)
 	}
 	if err != nil {
-		return fmt.Errorf("block %s (%s): header: %w", b.Hash, where, err)
+		return fmt.Errorf("block %s%s: header: %w", b.Hash, where, err)
 	}
 	info, _ := imp.chain.Lookup(&b.Hash)
 	ctx := consensus.BlockContext{Params: imp.params, Height: info.Height,
 		MedianTimePast: consensus.MedianTimePast(branchAncestors{imp.chain, b.Header.PrevBlock, info.Height - 1}, info.Height-1)}
+	// The rules' errors name the block, its height and the rule.
 	if err := consensus.CheckBlockMutation(&ctx, b); err != nil {
-		return fmt.Errorf("block %s (%s): %w", b.Hash, where, err)
+		return fmt.Errorf("%w%s", err, where)
 	}
 	if err := consensus.CheckBlock(&ctx, b); err != nil {
-		return fmt.Errorf("block %s (%s): %w", b.Hash, where, err)
+		return fmt.Errorf("%w%s", err, where)
 	}
 	return imp.store(b, raw, info.Height, where)
 }
@@ -203,7 +207,7 @@ func (imp *blockImporter) store(b *consensus.Block, raw []byte, height int32, wh
 		return nil
 	}
 	if _, err := imp.blocks.WriteBlock(b.Hash, height, raw); err != nil {
-		return fmt.Errorf("storing block %s (%s): %w", b.Hash, where, err)
+		return fmt.Errorf("storing block %s%s: %w", b.Hash, where, err)
 	}
 	imp.added++
 	imp.bytes += int64(len(raw))

@@ -2,15 +2,22 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/watchnode/watchnode/internal/btcdtest"
+	"github.com/watchnode/watchnode/internal/mainnetdata"
 	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // getRaw fetches path and returns its body, failing on a status other than
@@ -70,5 +77,77 @@ func TestBlocksFromAndToBtcd(t *testing.T) {
 	t.Logf("a fresh btcd synced %d blocks from us in %s", blocks, time.Since(start).Round(time.Millisecond))
 	if got := dst.BestBlockHash(t); got != tip {
 		t.Fatalf("btcd synced from us to %s, want %s", got, tip)
+	}
+}
+
+// TestMainnetBlocksServedNodeToNode: btcd's file of the first 14,132
+// mainnet blocks is imported into node A (every header and block rule
+// checked); node B, on mainnet magic and connected only to A over
+// loopback, downloads every block; every block B stores is byte for byte
+// the file's.
+func TestMainnetBlocksServedNodeToNode(t *testing.T) {
+	file := mainnetdata.BtcdPath(t, mainnetdata.BtcdBlockFileName)
+	blocks := mainnetdata.BtcdBlocks(t)
+	last := len(blocks) - 1
+	rootA := t.TempDir()
+	out, err := exec.Command(serverBin, "import-blocks", "-network=mainnet", "-datadir="+rootA, file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("import-blocks: %v\n%s", err, out)
+	}
+	t.Logf("%s", strings.TrimSpace(string(out)))
+	// Mainnet's minimum chain work is far above 14,132 blocks: both nodes
+	// are told to take the short chain, as Core's -minimumchainwork.
+	a := startNodeIn(t, rootA, "-network=mainnet", "-minimumchainwork=0")
+	var st engine.Status
+	a.get("/api/status", &st)
+	if st.Blocks != int32(last) || st.Headers != int32(last) {
+		t.Fatalf("A after import: blocks %d headers %d, want %d", st.Blocks, st.Headers, last)
+	}
+	b := startNode(t, "-network=mainnet", "-minimumchainwork=0", "-connect="+a.p2p)
+	start := time.Now()
+	b.waitFor(120*time.Second, "B to download the 14,132 blocks", func() bool {
+		b.get("/api/status", &st)
+		return st.Blocks == int32(last)
+	})
+	t.Logf("B downloaded %d mainnet blocks from A in %s (%d bytes on disk)", last, time.Since(start).Round(time.Millisecond), st.SizeOnDisk)
+	for h, want := range blocks {
+		if got := b.getRaw("/api/blocks/" + strconv.Itoa(h) + "/raw"); !bytes.Equal(got, want) {
+			t.Fatalf("block %d: B stored %d bytes that differ from the file's %d", h, len(got), len(want))
+		}
+	}
+}
+
+// TestImportBlocksRefusesBadBlocks: a block that breaks a rule stops the
+// import naming the block, its place in the file and the rule; a file of
+// another network is refused at its first record.
+func TestImportBlocksRefusesBadBlocks(t *testing.T) {
+	blocks := mainnetdata.BtcdBlocks(t)
+	dir := t.TempDir()
+	// Blocks 0..20, with block 10's coinbase changed: its merkle root no
+	// longer matches.
+	var file []byte
+	magic := binary.LittleEndian.AppendUint32(nil, uint32(protocol.Mainnet.Magic()))
+	for h, raw := range blocks[:21] {
+		if h == 10 {
+			raw = bytes.Clone(raw)
+			raw[len(raw)-10] ^= 0xff // inside the coinbase's output script
+		}
+		file = append(file, magic...)
+		file = binary.LittleEndian.AppendUint32(file, uint32(len(raw)))
+		file = append(file, raw...)
+	}
+	path := filepath.Join(dir, "blk00000.dat")
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	out, err := exec.Command(serverBin, "import-blocks", "-network=mainnet", "-datadir="+root, path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "merkle") || !strings.Contains(string(out), "offset") {
+		t.Fatalf("import of a file with a broken block 10: err %v, output %s; want a failure naming the merkle rule and the offset", err, out)
+	}
+	t.Logf("refused: %s", strings.TrimSpace(string(out)))
+	out, err = exec.Command(serverBin, "import-blocks", "-network=regtest", "-datadir="+root, path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "magic") {
+		t.Fatalf("import of a mainnet file as regtest: err %v, output %s; want a failure naming the magic", err, out)
 	}
 }

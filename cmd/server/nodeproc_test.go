@@ -132,6 +132,9 @@ func startNodeIn(t testing.TB, root string, args ...string) *nodeProc {
 		if v, ok := strings.CutPrefix(a, "-listen="); ok && v != "" {
 			n.p2p = v
 		}
+		if v, ok := strings.CutPrefix(a, "-network="); ok {
+			n.dataDir = filepath.Join(root, v)
+		}
 	}
 	all := append([]string{"-network=regtest", "-datadir=" + root, "-listen=" + n.p2p, "-http=" + n.http, "-loglevel=debug"}, args...)
 	n.cmd = exec.Command(serverBin, all...)
