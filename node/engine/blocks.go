@@ -146,7 +146,8 @@ func (e *Engine) readBlock(j netsync.ReadBlock) {
 // be served and read like any other), and finds how far the best header
 // chain's blocks are stored: the core's start.
 func (e *Engine) openBlocks(ch *chain.Chain) (*netsync.BlockStart, error) {
-	store, err := blockstore.Open(blockstore.Options{Dir: e.cfg.DataDir, Magic: e.cfg.Network.Magic(), Logger: e.log.With("component", "blockstore")})
+	store, err := blockstore.Open(blockstore.Options{Dir: e.cfg.DataDir, Magic: e.cfg.Network.Magic(),
+		MaxFileSize: e.cfg.blockFileSize, Logger: e.log.With("component", "blockstore")})
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,9 @@ type Config struct {
 	// storeFile, when set (by tests), wraps the header store's file, to
 	// make writes fail on demand.
 	storeFile func(*os.File) chain.WritableFile
+	// blockFileSize, when set (by tests), caps the blk files below Core's
+	// 128 MiB, so that a small chain spans many files and can be pruned.
+	blockFileSize int64
 }
 
 // Defaults, chosen as Bitcoin Core chooses them where it has an equivalent.
