@@ -151,3 +151,42 @@ func TestImportBlocksRefusesBadBlocks(t *testing.T) {
 		t.Fatalf("import of a mainnet file as regtest: err %v, output %s; want a failure naming the magic", err, out)
 	}
 }
+
+// TestBlocksFromThreeSources: a node connected to btcd and to two of our
+// nodes that hold btcd's chain spreads the download window over all three:
+// each delivers blocks, and the node ends at btcd's tip.
+func TestBlocksFromThreeSources(t *testing.T) {
+	src := btcdtest.Start(t, btcdtest.Options{})
+	const blocks = 2000
+	src.Generate(t, blocks)
+	tip := src.BestBlockHash(t)
+	var st engine.Status
+	var servers []*nodeProc
+	for range 2 {
+		n := startNode(t, "-connect="+src.P2PAddr())
+		n.waitFor(90*time.Second, "a server to download btcd's blocks", func() bool {
+			n.get("/api/status", &st)
+			return st.Blocks == blocks
+		})
+		servers = append(servers, n)
+	}
+	c := startNode(t, "-connect="+src.P2PAddr(), "-connect="+servers[0].p2p, "-connect="+servers[1].p2p)
+	c.waitFor(90*time.Second, "C to download from three sources", func() bool {
+		c.get("/api/status", &st)
+		return st.Blocks == blocks
+	})
+	if st.BestHash != tip {
+		t.Fatalf("C's tip %s, btcd's %s", st.BestHash, tip)
+	}
+	total := uint64(0)
+	for _, p := range c.peers() {
+		t.Logf("peer %s (%s): %d blocks delivered", p.Addr, p.UserAgent, p.BlocksReceived)
+		if p.BlocksReceived == 0 {
+			t.Errorf("peer %s (%s) delivered no block: the window was not spread", p.Addr, p.UserAgent)
+		}
+		total += p.BlocksReceived
+	}
+	if total != blocks {
+		t.Errorf("%d blocks delivered in all for %d blocks", total, blocks)
+	}
+}

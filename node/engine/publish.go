@@ -73,6 +73,9 @@ func (e *Engine) publish(now time.Time) {
 	for i := range s.Peers {
 		info := &s.Peers[i]
 		info.SyncedHeight = ss.PeerHeights[info.ID]
+		if pb, ok := ss.PeerBlocks[info.ID]; ok {
+			info.BlocksInFlight, info.BlocksReceived = pb.InFlight, pb.Received
+		}
 		st.OutQueueBytes += info.QueueBytes
 		c, ok := e.conns[info.ID]
 		if !ok {

@@ -48,10 +48,19 @@ type Snapshot struct {
 	// PeerHeights maps each established peer to the highest main-chain
 	// header it is known to have.
 	PeerHeights map[p2p.PeerID]int32
+	// PeerBlocks says, per block peer, how many blocks are asked of it and
+	// how many it delivered.
+	PeerBlocks map[p2p.PeerID]PeerBlocks
 	// Connected is the last connected block's height; FailedBlocks the
 	// blocks found invalid with their rule (shared, never written to).
 	Connected    int32
 	FailedBlocks map[chainhash.Hash]string
+}
+
+// PeerBlocks is one peer's share of the block download.
+type PeerBlocks struct {
+	InFlight int
+	Received uint64
 }
 
 // Snapshot copies sync's state at now.
@@ -59,6 +68,10 @@ func (s *Sync) Snapshot(now time.Time) Snapshot {
 	snap := Snapshot{Status: s.status(now), Chain: s.chain.View(), PeerHeights: make(map[p2p.PeerID]int32, len(s.peers)), Connected: s.Connected()}
 	if s.blocks != nil {
 		snap.FailedBlocks = s.blocks.failedView
+		snap.PeerBlocks = make(map[p2p.PeerID]PeerBlocks, len(s.blocks.window.peers))
+		for id, wp := range s.blocks.window.peers {
+			snap.PeerBlocks[id] = PeerBlocks{InFlight: len(wp.inFlight), Received: wp.received}
+		}
 	}
 	for id, sp := range s.peers {
 		snap.PeerHeights[id] = sp.bestKnown

@@ -82,6 +82,8 @@ type windowPeer struct {
 	// stallingSince is when the window was first seen stuck on a block it
 	// holds; zero when it is not stalling the window.
 	stallingSince time.Time
+	// received counts the blocks it delivered that it was asked for.
+	received uint64
 	// notFound holds the blocks it said it does not have, by height, not
 	// asked of it again; marks go once their block connects, so at most a
 	// window's worth are kept.
@@ -229,6 +231,7 @@ func (w *blockWindow) received(now time.Time, id p2p.PeerID, hash chainhash.Hash
 	w.pending += size
 	w.meanCost += (float64(size) - w.meanCost) / meanCostSpan
 	w.peers[id].stallingSince = time.Time{}
+	w.peers[id].received++
 	return true
 }
 
