@@ -1,7 +1,12 @@
 // Package blockstore keeps the node's blocks in Bitcoin Core's on-disk
 // layout under <datadir>/blocks/, so Core's tools and the project's decoder
-// read them as they read Core's: blocks, their undo data and pruning. Not
-// built yet: per-block status flags; the node does not use the store yet.
+// read them as they read Core's: blocks, their undo data and pruning. The
+// engine writes it from its block pipeline (checked blocks, then one Sync
+// per batch), reads it for peers and the API, and prunes it in the
+// background. Per-block status (connected, failed) is not kept here: the
+// node derives it at start from the header chain (a stored block of the
+// best chain was checked before it was written) and keeps failures in
+// memory.
 //
 // # Files
 //

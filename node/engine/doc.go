@@ -7,8 +7,12 @@
 // # Who owns what
 //
 //   - The Core owns every peer's protocol state, the request tracker, the
-//     bans and the address book; netsync owns the header chain. Both are
-//     touched only by the engine goroutine.
+//     bans and the address book; netsync owns the header chain and the
+//     block download window. Both are touched only by the engine goroutine.
+//   - The block store (node/blockstore, blocks.go) is safe for concurrent
+//     use: the block pipeline writes it, ReadBlock jobs and the API read
+//     it, the prune lane prunes it. blocksMu only guards its closing at
+//     shutdown against the API's readers.
 //   - The engine owns one connection per admitted peer (connection in
 //     conns.go): the socket, its peer.Conn goroutines, the inbound queue
 //     (decoded messages, bounded by their cost through a peer.Pool shared
@@ -40,17 +44,26 @@
 //     reports.
 //   - Jobs run the slow work off the loop (jobs.go): header records go to
 //     the store's own writer goroutine, in order; address-book and ban
-//     saves run on lanes (one at a time, the newest state replacing one
-//     still waiting); DNS lookups, dials and capture-file opens on their own
-//     goroutines. Each reports back as an event.
+//     saves and pruning run on lanes (one at a time, the newest state
+//     replacing one still waiting); DNS lookups, dials and capture-file
+//     opens on their own goroutines. Each reports back as an event.
+//   - The block pipeline (blocks.go) runs the StoreBlock jobs: one check
+//     goroutine per core runs the block rules, one writer appends the
+//     blocks that passed and syncs the store once its queue is empty, then
+//     posts every result of the batch at once (evJobsDone), so the core
+//     connects only durable blocks. ReadBlock jobs (blocks to serve) each
+//     run on a goroutine of their own; the core keeps at most a few in
+//     flight.
 //
 // # Stopping
 //
-// Run returns when its context ends, or when a header store write fails:
-// the chain in memory would run ahead of the disk, so the node stops with
-// an error that says so, as Bitcoin Core stops when it cannot write.
-// Either way it drops every peer ("shutdown"), saves the address book,
-// waits for every goroutine and job it started, and closes the store.
+// Run returns when its context ends, or when a header or block store write
+// fails: the node's state in memory would run ahead of the disk, so it
+// stops with an error that says so, as Bitcoin Core stops when it cannot
+// write. Either way it drops every peer ("shutdown"), saves the address
+// book, waits for every goroutine and job it started (blocks still queued
+// in the pipeline are dropped: they were never durable and are fetched
+// again), and closes both stores.
 //
 // # Adding an effect
 //

@@ -1,8 +1,9 @@
-// Package netsync is the pure state machine of header sync (and, next,
-// the block download window): which peer to download headers from, the
-// pipelined getheaders/headers exchange, presync of low-work chains,
-// stalls, tip checks of every other peer, serving getheaders, and
-// announcing new tips.
+// Package netsync is the pure state machine of header sync and block
+// download: which peer to download headers from, the pipelined
+// getheaders/headers exchange, presync of low-work chains, stalls, tip
+// checks of every other peer, serving getheaders, announcing new tips, and
+// the block download window over every peer, connecting blocks in order
+// and serving them.
 //
 // # Place in the node
 //
@@ -35,18 +36,43 @@
 // caught up, and ask every other peer for its tip, so no single peer
 // decides our chain.
 //
-// # The block download window (window.go)
+// # Blocks (window.go, blocks.go, blockserve.go)
 //
-// blockWindow is the scheduler block download is built on, as Bitcoin
-// Core's: the blocks of the best header chain from the last connected one
-// up to BlockDownloadWindow past it, each asked of one peer at a time and
-// at most MaxBlocksInFlightPerPeer per peer; a global index says which peer
-// was asked for which block, when and why; a notfound sends the block to
-// another peer; the peer holding the window's first block while the rest
-// is done is dropped as a staller after an adaptive timeout, and a peer
-// whose oldest block is late beyond BlockTimeoutBase plus BlockTimeoutPerPeer
-// for every other downloading peer is dropped too. It is pure and tested
-// on its own (window_test.go); Sync does not drive it yet: the node still
-// stops at headers until block storage and the reader's block decoding are
-// wired in.
+// A Sync made with a BlockStart (what the block store held at start)
+// downloads, connects and serves blocks; one made without keeps headers
+// only.
+//
+// blockWindow is the scheduler, as Bitcoin Core's: the blocks of the best
+// header chain from the last connected one up to BlockDownloadWindow past
+// it, each asked of one peer at a time and at most MaxBlocksInFlightPerPeer
+// per peer; a global index says which peer was asked for which block, when
+// and why; a notfound sends the block to another peer; the peer holding
+// the window's first block while the rest is done is dropped as a staller
+// after an adaptive timeout, and a peer whose oldest block is late beyond
+// BlockTimeoutBase plus BlockTimeoutPerPeer for every other downloading
+// peer is dropped too. It bounds block memory: blocks pending plus blocks
+// in flight at the mean block cost stay under MaxBlockBytesPending.
+//
+// requestBlocks (after new headers, a block, a drop, and every tick) asks
+// each block peer with room, outbound peers first, for its next blocks in
+// one getdata, tracked by the core. A block answering our request goes to
+// a StoreBlock job (the rules run there, off the core); its BlockStored
+// result comes back through JobDone once the block is durable: a stored
+// block joins the stored set and connectBlocks moves the last connected
+// block over every stored block that follows it on the best chain; a
+// mutated block drops its peer only; a block that broke a rule is marked
+// failed, and the chain's Invalidate makes the header chain leave it. A
+// reorg of the header chain below the last connected block moves it back
+// to the fork point.
+//
+// Serving: a getdata's block items that we have connected go to the
+// peer's serveQueue and are read one at a time (ReadBlock jobs, their
+// BlockRead results through JobDone), the next when the core reports the
+// peer's send queue has room again (Writable); everything else is answered
+// with notfound.
+//
+// Every piece of block state is bounded (the window by its size and the
+// per-peer limit, pending memory by MaxBlockBytesPending, serve queues by
+// maxServeQueue, reads by maxServeReads, failures by maxFailed), forgotten
+// with its peer, and checked by CheckInvariants.
 package netsync
