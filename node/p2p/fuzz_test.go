@@ -7,6 +7,7 @@ import (
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/watchnode/watchnode/internal/sim"
+	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -46,7 +47,9 @@ func FuzzCoreMessages(f *testing.F) {
 	f.Add(join(entry(0, 0, v), entry(1, 1, wire.NewMsgVerAck()), entry(4, 0, wire.NewMsgGetAddr())))
 	f.Add(join(entry(17, 0, wire.NewMsgWTxIdRelay()), entry(9, 5, wire.NewMsgNotFound()), entry(13, 255, wire.NewMsgTx(1))))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		h := sim.NewHarness(t, sim.NodeConfig{})
+		// Blocks on: block, notfound and getdata frames reach the block
+		// download and serving paths too.
+		h := sim.NewHarness(t, sim.NodeConfig{Blocks: &netsync.BlockStart{}})
 		fresh := h.Connect(false)
 		est := h.Established(true)
 		peers := []*sim.Remote{fresh, est}

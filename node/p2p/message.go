@@ -82,8 +82,12 @@ func MessageCost(command string, payload []byte) (int, error) {
 	}
 	cost += decoded
 	if command == wire.CmdBlock {
-		// The walk above checked the payload holds a header and a count
-		// of transactions that are all there, so the count is bounded.
+		// The walk above checked that the transactions the count says are
+		// all there, so the count is bounded by the payload; but it
+		// accepts an empty payload (wire does not), which has no count.
+		if len(payload) < consensus.HeaderSize+1 {
+			return 0, fmt.Errorf("%w: block of %d bytes, shorter than a header and a transaction count", protocol.ErrMalformed, len(payload))
+		}
 		n, err := wire.ReadVarInt(bytes.NewReader(payload[consensus.HeaderSize:]), 0)
 		if err != nil {
 			return 0, fmt.Errorf("%w: block transaction count: %w", protocol.ErrMalformed, err)

@@ -120,3 +120,13 @@ func headersEqual(a []consensus.Header, m *wire.MsgHeaders) bool {
 	}
 	return true
 }
+
+// TestShortBlockPayloadsRefused: a block payload too short to hold a header
+// and a transaction count is malformed, never a panic in the reader.
+func TestShortBlockPayloadsRefused(t *testing.T) {
+	for _, n := range []int{0, 1, 79, 80} {
+		if _, err := MessageCost(wire.CmdBlock, make([]byte, n)); !errors.Is(err, protocol.ErrMalformed) {
+			t.Errorf("block payload of %d bytes: %v, want ErrMalformed", n, err)
+		}
+	}
+}
