@@ -63,7 +63,7 @@ type Node struct {
 	failStoreAfter int
 	// Blocks is the block store as the shell would have written it: every
 	// block that passed its StoreBlock job, by hash. BlockChecks counts
-	// the StoreBlock jobs, BlockReads the ReadBlock jobs.
+	// the StoreBlock jobs, BlockReads the blocks ReadBlocks jobs read.
 	Blocks      map[chainhash.Hash][]byte
 	BlockChecks int
 	BlockReads  int
@@ -220,15 +220,17 @@ func (n *Node) runJob(j p2p.Job) {
 			n.Core.JobDone(n.sim.now, j.Result(err))
 			n.apply()
 		})
-	case netsync.ReadBlock:
-		n.BlockReads++
-		raw, ok := n.Blocks[j.Hash]
-		var err error
-		if !ok {
-			err = fmt.Errorf("sim: block %s not stored", j.Hash)
-		}
+	case netsync.ReadBlocks:
+		res := j.Read(func(hash chainhash.Hash) ([]byte, error) {
+			raw, ok := n.Blocks[hash]
+			if !ok {
+				return nil, fmt.Errorf("sim: block %s not stored", hash)
+			}
+			n.BlockReads++
+			return raw, nil
+		})
 		n.sim.after(n.sim.Latency, func() {
-			n.Core.JobDone(n.sim.now, j.Result(raw, err))
+			n.Core.JobDone(n.sim.now, res)
 			n.apply()
 		})
 	case p2p.ResolveSeeds:

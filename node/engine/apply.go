@@ -65,8 +65,8 @@ func (e *Engine) runJob(job p2p.Job) {
 		e.storeHeaders(j.Write)
 	case netsync.StoreBlock:
 		e.pipeline.submit(j)
-	case netsync.ReadBlock:
-		e.readBlock(j)
+	case netsync.ReadBlocks:
+		e.readBlocks(j)
 	case p2p.SaveAddrs:
 		if e.addrsPath != "" {
 			e.jobs.addrs.latest(func() error { return j.Book.Save(e.addrsPath) })

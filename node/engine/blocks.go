@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -129,15 +130,18 @@ func (bp *blockPipeline) writeLoop(ctx context.Context) {
 	}
 }
 
-// readBlock runs a ReadBlock job on its own goroutine: the core keeps at
+// readBlocks runs a ReadBlocks job on its own goroutine: the core keeps at
 // most a few in flight.
-func (e *Engine) readBlock(j netsync.ReadBlock) {
+func (e *Engine) readBlocks(j netsync.ReadBlocks) {
 	e.wg.Go(func() {
-		raw, err := e.blocks.ReadBlock(j.Hash)
-		if err != nil {
-			e.log.Warn("reading a block to serve", "hash", j.Hash, "peer", j.Peer, "err", err)
-		}
-		e.post(evJobsDone{results: []p2p.Job{j.Result(raw, err)}})
+		res := j.Read(func(hash chainhash.Hash) ([]byte, error) {
+			raw, err := e.blocks.ReadBlock(hash)
+			if err != nil && !errors.Is(err, blockstore.ErrNotFound) {
+				e.log.Warn("reading a block to serve", "hash", hash, "peer", j.Peer, "err", err)
+			}
+			return raw, err
+		})
+		e.post(evJobsDone{results: []p2p.Job{res}})
 	})
 }
 

@@ -10,7 +10,7 @@
 //     bans and the address book; netsync owns the header chain and the
 //     block download window. Both are touched only by the engine goroutine.
 //   - The block store (node/blockstore, blocks.go) is safe for concurrent
-//     use: the block pipeline writes it, ReadBlock jobs and the API read
+//     use: the block pipeline writes it, ReadBlocks jobs and the API read
 //     it, the prune lane prunes it. blocksMu only guards its closing at
 //     shutdown against the API's readers.
 //   - The engine owns one connection per admitted peer (connection in
@@ -51,7 +51,7 @@
 //     goroutine per core runs the block rules, one writer appends the
 //     blocks that passed and syncs the store once its queue is empty, then
 //     posts every result of the batch at once (evJobsDone), so the core
-//     connects only durable blocks. ReadBlock jobs (blocks to serve) each
+//     connects only durable blocks. ReadBlocks jobs (blocks to serve) each
 //     run on a goroutine of their own; the core keeps at most a few in
 //     flight.
 //

@@ -54,7 +54,7 @@ type blockState struct {
 	failedView map[chainhash.Hash]string
 	// serving is each peer's queue of blocks it asked us for.
 	serving map[p2p.PeerID]*serveQueue
-	// reading counts ReadBlock jobs in flight, for the bound.
+	// reading counts ReadBlocks jobs in flight, for the bound.
 	reading int
 
 	received, receivedBytes, unsolicited, mutated uint64

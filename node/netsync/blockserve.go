@@ -13,10 +13,11 @@ import (
 )
 
 // Serving blocks: a getdata's block items go to the peer's serve queue and
-// are read from the store one at a time, in ReadBlock jobs, the next one
-// only once the peer's send queue has room again (Core's ProcessGetData
-// stops at a full send buffer the same way). The core never touches the
-// disk and never holds more than one block read for a peer.
+// are read from the store in ReadBlocks jobs, one job per peer at a time,
+// the next only once the peer's send queue has room again (Core's
+// ProcessGetData stops at a full send buffer the same way). The core never
+// touches the disk; a peer has at most one batch (about 1 MiB and one
+// block) read for it beyond its send queue's limit.
 const (
 	// maxServeQueue bounds the block items a peer may have waiting: a
 	// getdata may carry 50,000 items, and a peer could send many. Items
@@ -24,41 +25,65 @@ const (
 	// were slow); honest peers ask at most 16 or so at a time (btcd asks
 	// more, up to 500, well under it).
 	maxServeQueue = 1024
-	// maxServeReads bounds the ReadBlock jobs in flight for all peers: each
-	// holds up to one block (4 MB) and its stripped copy.
+	// maxServeReads bounds the ReadBlocks jobs in flight for all peers:
+	// each holds up to maxServeBatchBytes and one block (4 MB) more.
 	maxServeReads = 4
 )
 
 // serveQueue is one peer's blocks to serve, oldest first.
 type serveQueue struct {
-	items   []serveItem
-	reading bool // a ReadBlock job for it is in flight
+	items   []ServeItem
+	reading bool // a ReadBlocks job for it is in flight
 }
 
-type serveItem struct {
-	hash    chainhash.Hash
-	witness bool
-}
-
-// ReadBlock is the job of reading a block from the store for a peer that
-// asked for it. Its result comes back as a BlockRead.
-type ReadBlock struct {
-	Peer p2p.PeerID
+// ServeItem is one block a peer asked for.
+type ServeItem struct {
 	Hash chainhash.Hash
 	// Witness: the peer asked for MSG_WITNESS_BLOCK; otherwise it gets the
 	// block without witness data (MSG_BLOCK).
 	Witness bool
 }
 
-// JobName implements p2p.Job.
-func (ReadBlock) JobName() string { return "read-block" }
+// Serving reads in batches: a job reads the next blocks a peer asked for,
+// in order, up to maxServeBatch blocks or until it has read
+// maxServeBatchBytes (the block that passes it included), and the core
+// queues them all. One job per block would cost a round trip through the
+// shell per block, which for small blocks is most of the time.
+const (
+	maxServeBatch      = 64
+	maxServeBatchBytes = 1 << 20
+)
 
-// Result is the BlockRead to hand back for a block read as raw (its
-// serialization with witness data, as stored) or failed with err.
-func (j ReadBlock) Result(raw []byte, err error) BlockRead {
-	r := BlockRead{Peer: j.Peer, Hash: j.Hash, Err: err, Payload: raw}
-	if err == nil && !j.Witness {
-		r.Payload, r.Err = stripWitness(raw)
+// ReadBlocks is the job of reading blocks from the store for a peer that
+// asked for them. Its result comes back as a BlockRead.
+type ReadBlocks struct {
+	Peer  p2p.PeerID
+	Items []ServeItem
+}
+
+// JobName implements p2p.Job.
+func (ReadBlocks) JobName() string { return "read-blocks" }
+
+// Read does the job with read, the store's reader: it reads the items in
+// order until maxServeBatchBytes are read, strips the witness data for
+// items that asked for MSG_BLOCK, and returns the blocks read and the
+// items left for the next job. A block that cannot be read (pruned
+// meanwhile, or a disk error) comes back with its error, to be answered
+// with notfound.
+func (j ReadBlocks) Read(read func(chainhash.Hash) ([]byte, error)) BlockRead {
+	r := BlockRead{Peer: j.Peer}
+	size := 0
+	for i, it := range j.Items {
+		if size >= maxServeBatchBytes {
+			r.Unread = j.Items[i:]
+			break
+		}
+		raw, err := read(it.Hash)
+		if err == nil && !it.Witness {
+			raw, err = stripWitness(raw)
+		}
+		size += len(raw)
+		r.Blocks = append(r.Blocks, ServedBlock{Hash: it.Hash, Payload: raw, Err: err})
 	}
 	return r
 }
@@ -81,11 +106,17 @@ func stripWitness(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// BlockRead is the result of a ReadBlock job: the block message's payload,
-// or the error that kept the block from being read (pruned meanwhile, or a
-// disk error, which the shell also logs).
+// BlockRead is the result of a ReadBlocks job.
 type BlockRead struct {
-	Peer    p2p.PeerID
+	Peer   p2p.PeerID
+	Blocks []ServedBlock
+	// Unread are the items the job left for the next one.
+	Unread []ServeItem
+}
+
+// ServedBlock is one block read for a peer: its block message's payload,
+// or the error that kept it from being read.
+type ServedBlock struct {
 	Hash    chainhash.Hash
 	Payload []byte
 	Err     error
@@ -127,7 +158,7 @@ func (s *Sync) queueBlocks(id p2p.PeerID, items []*wire.InvVect) []*wire.InvVect
 			}
 			continue
 		}
-		q.items = append(q.items, serveItem{hash: iv.Hash, witness: iv.Type == wire.InvTypeWitnessBlock})
+		q.items = append(q.items, ServeItem{Hash: iv.Hash, Witness: iv.Type == wire.InvTypeWitnessBlock})
 	}
 	return missing
 }
@@ -148,31 +179,40 @@ func (s *Sync) serveNext(id p2p.PeerID) {
 		delete(b.serving, id)
 		return
 	}
-	it := q.items[0]
-	q.items = q.items[1:]
+	n := min(len(q.items), maxServeBatch)
+	batch := slices.Clone(q.items[:n])
+	q.items = q.items[n:]
 	q.reading = true
 	b.reading++
-	s.core.StartJob(ReadBlock{Peer: id, Hash: it.hash, Witness: it.witness})
+	s.core.StartJob(ReadBlocks{Peer: id, Items: batch})
 }
 
-// blockRead sends a block read for a peer, then the next.
+// blockRead sends the blocks read for a peer, in order (notfound for any
+// that could not be read), puts what the job left back at the front of
+// the peer's queue, and starts the next reads.
 func (s *Sync) blockRead(r BlockRead) {
 	b := s.blocks
 	b.reading--
-	if q := b.serving[r.Peer]; q != nil {
+	q := b.serving[r.Peer]
+	if q != nil {
 		q.reading = false
+		q.items = append(slices.Clone(r.Unread), q.items...)
 	}
 	if _, ok := s.core.Peer(r.Peer); ok {
-		if r.Err != nil {
-			nf := wire.NewMsgNotFound()
-			nf.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &r.Hash))
-			s.core.Send(r.Peer, nf)
-		} else if f, err := s.core.NewPayloadFrame(wire.CmdBlock, r.Payload, "block "+protocol.ShortHash(r.Hash)); err == nil {
-			s.core.SendFrame(r.Peer, f)
-			if sp := s.peers[r.Peer]; sp != nil {
-				if h, ok := s.chain.MainHeight(&r.Hash); ok && h > sp.bestKnown {
-					sp.bestKnown, sp.bestHash = h, r.Hash
-				}
+		sp := s.peers[r.Peer]
+		for _, blk := range r.Blocks {
+			if blk.Err != nil {
+				nf := wire.NewMsgNotFound()
+				nf.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &blk.Hash))
+				s.core.Send(r.Peer, nf)
+				continue
+			}
+			f, err := s.core.NewPayloadFrame(wire.CmdBlock, blk.Payload, "block "+protocol.ShortHash(blk.Hash))
+			if err != nil || !s.core.SendFrame(r.Peer, f) {
+				break
+			}
+			if h, ok := s.chain.MainHeight(&blk.Hash); ok && sp != nil && h > sp.bestKnown {
+				sp.bestKnown, sp.bestHash = h, blk.Hash
 			}
 		}
 	}

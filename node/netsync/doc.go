@@ -66,10 +66,10 @@
 // to the fork point.
 //
 // Serving: a getdata's block items that we have connected go to the
-// peer's serveQueue and are read one at a time (ReadBlock jobs, their
-// BlockRead results through JobDone), the next when the core reports the
-// peer's send queue has room again (Writable); everything else is answered
-// with notfound.
+// peer's serveQueue and are read in batches, one job per peer at a time
+// (ReadBlocks jobs, their BlockRead results through JobDone), the next
+// when the core reports the peer's send queue has room again (Writable);
+// everything else is answered with notfound.
 //
 // Every piece of block state is bounded (the window by its size and the
 // per-peer limit, pending memory by MaxBlockBytesPending, serve queues by
