@@ -15,8 +15,9 @@ import (
 type Format string
 
 // The input formats. Auto detects the others from the bytes: pcap and pcapng
-// by their magic numbers, framed messages by a known network magic, Core
-// capture files by a plausible first record, hex by its characters.
+// by their magic numbers, framed messages by a known network magic and a
+// command, Core block files by a known network magic and a block's size,
+// Core capture files by a plausible first record, hex by its characters.
 const (
 	FormatAuto    Format = "auto"
 	FormatHex     Format = "hex"     // hex text of any of the binary formats, or of a payload
@@ -24,10 +25,11 @@ const (
 	FormatPayload Format = "payload" // one bare payload; Options.Command names its command
 	FormatCore    Format = "core"    // Bitcoin Core -capturemessages file (also the node's -capture)
 	FormatPcap    Format = "pcap"    // pcap or pcapng of plaintext (v1) P2P traffic
+	FormatBlocks  Format = "blocks"  // Bitcoin Core block file (blkNNNNN.dat, bootstrap.dat)
 )
 
 // Formats lists the formats a user can choose, for flags and the page.
-var Formats = []Format{FormatAuto, FormatHex, FormatFrames, FormatPayload, FormatCore, FormatPcap}
+var Formats = []Format{FormatAuto, FormatHex, FormatFrames, FormatPayload, FormatCore, FormatPcap, FormatBlocks}
 
 // ParseFormat returns the format named s ("" means auto).
 func ParseFormat(s string) (Format, error) {
@@ -324,6 +326,8 @@ func readInput(in Input, opt Options) (format Format, size int, entries []Entry)
 		return format, len(data), []Entry{payloadEntry(in.Name, opt.Command, data)}
 	case FormatPcap:
 		return format, len(data), readPacketCaptureInput(in.Name, data)
+	case FormatBlocks:
+		return format, len(data), readBlockFile(in.Name, data)
 	}
 	return FormatAuto, len(data), []Entry{errorEntry(in.Name, 0, fmt.Sprintf(
 		"not recognized: not a pcap or pcapng file, not framed messages (%s), not a Bitcoin Core capture file and not hex text; choose a format",
@@ -337,6 +341,8 @@ func detect(data []byte, command string) Format {
 	switch {
 	case IsPacketCapture(data):
 		return FormatPcap
+	case looksLikeBlockFile(data):
+		return FormatBlocks
 	case len(data) >= 4 && knownMagic(data):
 		return FormatFrames
 	case looksLikeCoreCapture(data):
