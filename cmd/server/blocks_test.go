@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -69,6 +70,20 @@ func TestBlocksFromAndToBtcd(t *testing.T) {
 	n.get("/api/blocks/"+tip, &bv)
 	if !bv.HaveData || !bv.Connected || bv.Height != blocks || bv.TxCount != 1 || len(bv.TxIDs) != 1 || bv.Size == 0 || bv.Weight == 0 {
 		t.Errorf("block view of the tip: %+v", bv)
+	}
+
+	// Our block file is Core's format: the decoder lists every block in it.
+	out, err := exec.Command(serverBin, "decode", filepath.Join(n.dataDir, "blocks", "blk00000.dat")).Output()
+	if err != nil {
+		t.Fatalf("decode of our block file: %v", err)
+	}
+	var dec struct {
+		Format   string `json:"format"`
+		Messages int    `json:"messages"`
+		Errors   int    `json:"errors"`
+	}
+	if err := json.Unmarshal(out, &dec); err != nil || dec.Format != "blocks" || dec.Messages != blocks+1 || dec.Errors != 0 {
+		t.Fatalf("decode of our blk00000.dat: %+v (%v), want %d blocks (genesis included) and no error", dec, err, blocks+1)
 	}
 
 	dst := btcdtest.Start(t, btcdtest.Options{Args: []string{"--connect=" + n.p2p}})

@@ -35,7 +35,8 @@ func runDecodeCommand(prog string, args []string, stdout, stderr io.Writer) int 
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s decode [-format F] [-command C] [-indent] FILE... (- for standard input)\n\n"+
 			"Decodes Bitcoin P2P messages (framed bytes or their hex, a bare payload, Bitcoin Core\n"+
-			"capture files, pcap or pcapng) and prints them as JSON, the same as the decoder page exports.\n"+
+			"capture files, pcap or pcapng, Core block files) and prints them as JSON, the same as the\n"+
+			"decoder page exports.\n"+
 			"Several Core capture files (msgs_recv.dat, msgs_sent.dat) are merged in time order.\n\n", prog)
 		fs.PrintDefaults()
 	}
