@@ -29,6 +29,14 @@ import (
 //   - Serve-ahead: package netsync keeps at most 8 headers batches made
 //     ahead for peers syncing from us (about 162 KB each, 1.3 MB in all),
 //     only for peers that asked for a continuation.
+//   - Blocks (package netsync): received blocks waiting for the store, plus
+//     the blocks in flight at the mean block cost, stay under
+//     netsync.MaxBlockBytesPending (64 MiB), off by at most one block per
+//     request in flight; a peer's serve queue holds at most 1,024 block
+//     items (36 bytes each); at most 4 block reads (about 1 MiB and one
+//     block each) are in flight for all peers, and a peer gets its next
+//     read only once its send queue is below OutQueueLimit; failed-block
+//     marks are at most 10,000.
 //   - Inbound queue: the shell's queue of decoded messages waiting for the
 //     core, counted by Message.Cost (payload, decoded form, overhead). A
 //     peer may have InQueueFloor queued; a single message larger than
