@@ -98,9 +98,9 @@ func TestEachBlockRuleCatchesItsBreach(t *testing.T) {
 				m.Transactions = append(m.Transactions, m.Transactions[len(m.Transactions)-1])
 				return blockOf(t, m)
 			}},
-		{name: "a 64-byte transaction", rule: "no-64-byte-transactions", err: Err64ByteTransaction, mutated: true,
+		{name: "a 64-byte transaction in place of the coinbase", rule: "no-64-byte-transactions", err: Err64ByteTransaction, mutated: true,
 			change: func(m *wire.MsgBlock, _ *BlockContext) *Block {
-				m.Transactions = append(m.Transactions, spendOf(7, 1))
+				m.Transactions[0] = spendOf(7, 1)
 				return recommitted(t, m)
 			}},
 		{name: "coinbase witness of 31 bytes", segwit: true, rule: "witness-commitment", err: ErrBadWitnessNonce, mutated: true,
@@ -300,5 +300,18 @@ func TestBlockRulesAreNamedOnce(t *testing.T) {
 			t.Fatalf("rule %q is unnamed, repeated or empty", r.Name)
 		}
 		seen[r.Name] = true
+	}
+}
+
+// TestSixtyFourByteTransactionAfterACoinbaseIsValid: with a coinbase first,
+// a 64-byte transaction is valid (Core checks their size only in a block
+// without a coinbase first); a block of btcd's fullblocktests at a low
+// height has a 64-byte coinbase itself.
+func TestSixtyFourByteTransactionAfterACoinbaseIsValid(t *testing.T) {
+	ctx, b := block830000(t)
+	m := b.Msg
+	m.Transactions = append(m.Transactions, spendOf(7, 1))
+	if err := CheckBlockMutation(ctx, recommitted(t, m)); err != nil {
+		t.Fatalf("a 64-byte transaction after the coinbase: %v, want no mutation", err)
 	}
 }
