@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
@@ -49,6 +50,14 @@ func (c *Core) handleVersion(p *peerState, v *wire.MsgVersion) {
 		c.drop(p, Because(DropRefused, "obsolete protocol version %d (minimum %d)", v.ProtocolVersion, protocol.MinPeerProtocolVersion))
 		return
 	}
+	if p.connType == OutboundFullRelay && !desirableServices(v.Services) {
+		// Core's HasAllDesirableServiceFlags: a peer we chose to connect
+		// to must serve blocks and witness data, or the slot is wasted on a
+		// peer we can download nothing from. Manual peers are the
+		// operator's choice; inbound peers chose us.
+		c.drop(p, Because(DropRefused, "peer does not offer blocks with witness data (services %s)", strings.Join(protocol.ServiceNames(v.Services), ",")))
+		return
+	}
 	p.version = v
 	p.features.Relay = !v.DisableRelayTx
 	if !p.versionSent {
@@ -60,6 +69,12 @@ func (c *Core) handleVersion(p *peerState, v *wire.MsgVersion) {
 	}
 	c.send(p, wire.NewMsgVerAck())
 	c.Logf(slog.LevelDebug, "version received", "peer", p.id, "version", v.ProtocolVersion, "agent", v.UserAgent)
+}
+
+// desirableServices reports whether services include serving blocks (all
+// of them or the last 288) and witness data.
+func desirableServices(services wire.ServiceFlag) bool {
+	return services&wire.SFNodeWitness != 0 && services&(wire.SFNodeNetwork|wire.SFNodeNetworkLimited) != 0
 }
 
 // handleVerack completes the handshake: announce what we want, learn

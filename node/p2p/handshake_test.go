@@ -300,3 +300,34 @@ func TestSendTxRcnclRecorded(t *testing.T) {
 		t.Errorf("unknown command: ignored %d, alive %v", info.Ignored, r.Alive())
 	}
 }
+
+// TestOutboundPeerMustServeBlocks: a peer we chose to connect to that
+// offers no blocks (or no witness data) is refused after its version, as
+// Core refuses outbound peers without its desirable service flags; one
+// that offers the last 288 blocks is kept, and so is an inbound peer that
+// offers nothing.
+func TestOutboundPeerMustServeBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		services wire.ServiceFlag
+		inbound  bool
+		kept     bool
+	}{
+		{wire.SFNodeWitness, false, false},
+		{wire.SFNodeNetwork, false, false},
+		{wire.SFNodeNetworkLimited | wire.SFNodeWitness, false, true},
+		{wire.SFNodeNetwork | wire.SFNodeWitness, false, true},
+		{0, true, true},
+	} {
+		h := newHarness(t)
+		r := h.Connect(tc.inbound)
+		v := h.PeerVersion(70016)
+		v.Services = tc.services
+		r.Send(v)
+		if r.Alive() != tc.kept {
+			t.Fatalf("services %v inbound %v: alive %v, want %v", tc.services, tc.inbound, r.Alive(), tc.kept)
+		}
+		if !tc.kept {
+			h.ExpectDropped(r, p2p.DropRefused, "does not offer blocks")
+		}
+	}
+}
