@@ -387,20 +387,20 @@ func (p netPeer) handshake(nonce uint64, lastBlock int32) {
 	}
 }
 
-// mainnetChain is real mainnet blocks 0..n: raw bytes, headers, heights.
-type mainnetChain struct {
+// servedChain is a chain as a remote node holds it: blocks 0..n (raw),
+// their headers, the height of each hash.
+type servedChain struct {
 	raw     [][]byte
 	headers []wire.BlockHeader
 	height  map[chainhash.Hash]int
 }
 
-func newMainnetChain(t *testing.T, n int) *mainnetChain {
+func newServedChain(t *testing.T, raw [][]byte) *servedChain {
 	t.Helper()
-	all := mainnetdata.BtcdBlocks(t)
-	c := &mainnetChain{raw: all[:n+1], height: make(map[chainhash.Hash]int, n+1)}
-	for i, raw := range c.raw {
+	c := &servedChain{raw: raw, height: make(map[chainhash.Hash]int, len(raw))}
+	for i, b := range raw {
 		var h wire.BlockHeader
-		if err := h.Deserialize(bytes.NewReader(raw[:80])); err != nil {
+		if err := h.Deserialize(bytes.NewReader(b[:80])); err != nil {
 			t.Fatal(err)
 		}
 		c.headers = append(c.headers, h)
@@ -409,9 +409,15 @@ func newMainnetChain(t *testing.T, n int) *mainnetChain {
 	return c
 }
 
+// newMainnetChain is real mainnet blocks 0..n.
+func newMainnetChain(t *testing.T, n int) *servedChain {
+	t.Helper()
+	return newServedChain(t, mainnetdata.BtcdBlocks(t)[:n+1])
+}
+
 // headersAfter answers a getheaders as a node with this chain does: the
 // headers after the locator's first known hash, at most 2,000.
-func (c *mainnetChain) headersAfter(gh *wire.MsgGetHeaders) *wire.MsgHeaders {
+func (c *servedChain) headersAfter(gh *wire.MsgGetHeaders) *wire.MsgHeaders {
 	start := 0
 	for _, l := range gh.BlockLocatorHashes {
 		if h, ok := c.height[*l]; ok {
@@ -429,7 +435,7 @@ func (c *mainnetChain) headersAfter(gh *wire.MsgGetHeaders) *wire.MsgHeaders {
 // serve answers p's getheaders from c, its pings, and its getdata with
 // block(height) for each block asked for (nil: nothing sent), until the
 // connection ends.
-func (c *mainnetChain) serve(p netPeer, block func(height int) []byte) {
+func (c *servedChain) serve(p netPeer, block func(height int) []byte) {
 	for {
 		m, err := p.readMsg(time.Minute)
 		if err != nil {
