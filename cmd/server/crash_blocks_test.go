@@ -131,7 +131,10 @@ func sameBlocks(t *testing.T, n *nodeProc, what string, want [][]byte, from, to 
 // completes, every block identical.
 func TestKill9DuringBlockDownload(t *testing.T) {
 	// Enough blocks and transactions that the download takes a few
-	// seconds of the node's uptime, so most kills land in it.
+	// seconds of the node's uptime: the first kills land in it, the later
+	// ones on a node holding every block, which each restart must keep.
+	// Few enough that reading every block back at each restart keeps the
+	// test within a minute.
 	const n = 800
 	file, want := blockChainFile(t, n, 12)
 	tip := blockHash(want[n]).String()
