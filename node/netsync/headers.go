@@ -16,7 +16,7 @@ import (
 func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answered *p2p.Request) {
 	headers, hashes := m.Headers, m.Hashes
 	if len(headers) == 0 {
-		if answered != nil && id == s.peer {
+		if answered != nil && s.answersOurSync(id) {
 			s.syncCaughtUp(id, sp)
 		}
 		return
@@ -82,7 +82,7 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	if _, alive := s.peers[id]; !alive {
 		return
 	}
-	if !full && answered != nil && id == s.peer {
+	if !full && answered != nil && s.answersOurSync(id) {
 		s.syncCaughtUp(id, sp)
 	}
 	// A full batch that answered none of our requests (a peer announcing
@@ -91,6 +91,13 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	if p, ok := s.core.Peer(id); ok && full && answered == nil && !p.Outstanding(wire.CmdGetHeaders) {
 		s.requestHeaders(id, s.chain.Locator())
 	}
+}
+
+// answersOurSync reports whether a short answer from peer id ends a sync:
+// it is the sync peer's, or no sync runs and we are not synced (the tip
+// check of a restart: the peer has nothing beyond what we now have).
+func (s *Sync) answersOurSync(id p2p.PeerID) bool {
+	return id == s.peer || (s.peer == 0 && s.state == StateIdle)
 }
 
 // handlePresyncHeaders feeds the sync peer's headers to the presync: in

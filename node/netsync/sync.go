@@ -128,6 +128,14 @@ func (s *Sync) PeerEstablished(id p2p.PeerID) {
 		s.askTip(id)
 	} else {
 		s.maintain()
+		if s.peer == 0 && s.blocks != nil && s.blocks.connected < s.chain.Height() {
+			// No peer announces more than we have, but blocks are missing
+			// (a restart with the headers on disk): ask this peer what
+			// follows our tip, as Core's first getheaders does. Its answer
+			// says it has our tip, so it may serve our blocks (without it
+			// the window would never ask it), and whether we are caught up.
+			s.askTip(id)
+		}
 	}
 	if s.blocks != nil {
 		s.addBlockPeer(id)
