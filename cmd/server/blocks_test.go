@@ -44,7 +44,9 @@ func (n *nodeProc) getRaw(path string) []byte {
 // correctly.
 func TestBlocksFromAndToBtcd(t *testing.T) {
 	src := btcdtest.Start(t, btcdtest.Options{})
-	const blocks = 300
+	// More than 1,024: btcd asks for every block it lacks in one getdata,
+	// and a serve queue shorter than that stalled it.
+	const blocks = 1500
 	src.Generate(t, blocks)
 	want := src.RawBlocks(t)
 	tip := src.BestBlockHash(t)

@@ -422,6 +422,9 @@ func (s *Sync) connectBlocks() {
 // the header chain reorganizes below it: the other branch's blocks are to
 // be connected (or downloaded) from there.
 func (s *Sync) blocksReorged(forkHeight int32) {
+	if s.blocks != nil {
+		s.servingReorged(forkHeight)
+	}
 	if s.blocks != nil && forkHeight < s.blocks.connected {
 		s.blocks.connected = forkHeight
 		s.connectBlocks()

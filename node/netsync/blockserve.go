@@ -19,12 +19,14 @@ import (
 // touches the disk; a peer has at most one batch (about 1 MiB and one
 // block) read for it beyond its send queue's limit.
 const (
-	// maxServeQueue bounds the block items a peer may have waiting: a
-	// getdata may carry 50,000 items, and a peer could send many. Items
-	// past it are ignored (the peer's request for them times out, as if we
-	// were slow); honest peers ask at most 16 or so at a time (btcd asks
-	// more, up to 500, well under it).
-	maxServeQueue = 1024
+	// maxServeQueue bounds the block items a peer may have waiting: one
+	// getdata's worth (50,000), since btcd asks for every block it lacks
+	// in one getdata (up to that) and asks again only when nearly all are
+	// answered; Core too works through a whole getdata before it reads
+	// the peer's next message. Items past it are ignored (the peer's
+	// request for them times out, as if we were slow). An item is a
+	// main-chain height with a witness bit, 4 bytes: 200 KB per peer.
+	maxServeQueue = wire.MaxInvPerMsg
 	// maxServeReads bounds the ReadBlocks jobs in flight for all peers:
 	// each holds up to maxServeBatchBytes and one block (4 MB) more.
 	maxServeReads = 4
@@ -32,9 +34,16 @@ const (
 
 // serveQueue is one peer's blocks to serve, oldest first.
 type serveQueue struct {
-	items   []ServeItem
+	// items are main-chain heights, witnessBit set for MSG_WITNESS_BLOCK:
+	// only blocks of the best chain are queued, and a height is an eighth
+	// of a hash. A reorg drops the items above the fork point (their
+	// heights now name other blocks).
+	items   []uint32
 	reading bool // a ReadBlocks job for it is in flight
 }
+
+// witnessBit marks a serve item that asked for witness data.
+const witnessBit = 1 << 31
 
 // ServeItem is one block a peer asked for.
 type ServeItem struct {
@@ -125,6 +134,14 @@ type ServedBlock struct {
 // JobName implements p2p.Job.
 func (BlockRead) JobName() string { return "block-read" }
 
+// servingReorged drops the queued items above a reorg's fork point: their
+// heights now name blocks of the other branch, which nobody asked for.
+func (s *Sync) servingReorged(forkHeight int32) {
+	for _, q := range s.blocks.serving {
+		q.items = slices.DeleteFunc(q.items, func(item uint32) bool { return int32(item&^witnessBit) > forkHeight })
+	}
+}
+
 // canServe reports whether a block may be served: a block of the best
 // header chain at or below the last connected one (it is stored and passed
 // the rules). Blocks off the best chain are not served, as Core serves
@@ -158,7 +175,12 @@ func (s *Sync) queueBlocks(id p2p.PeerID, items []*wire.InvVect) []*wire.InvVect
 			}
 			continue
 		}
-		q.items = append(q.items, ServeItem{Hash: iv.Hash, Witness: iv.Type == wire.InvTypeWitnessBlock})
+		height, _ := s.chain.MainHeight(&iv.Hash) // canServe checked it
+		item := uint32(height)
+		if iv.Type == wire.InvTypeWitnessBlock {
+			item |= witnessBit
+		}
+		q.items = append(q.items, item)
 	}
 	return missing
 }
@@ -180,7 +202,10 @@ func (s *Sync) serveNext(id p2p.PeerID) {
 		return
 	}
 	n := min(len(q.items), maxServeBatch)
-	batch := slices.Clone(q.items[:n])
+	batch := make([]ServeItem, n)
+	for i, item := range q.items[:n] {
+		batch[i] = ServeItem{Hash: s.chain.HashAt(int32(item &^ witnessBit)), Witness: item&witnessBit != 0}
+	}
 	q.items = q.items[n:]
 	q.reading = true
 	b.reading++
@@ -196,7 +221,17 @@ func (s *Sync) blockRead(r BlockRead) {
 	q := b.serving[r.Peer]
 	if q != nil {
 		q.reading = false
-		q.items = append(slices.Clone(r.Unread), q.items...)
+		var back []uint32
+		for _, it := range r.Unread {
+			if h, ok := s.chain.MainHeight(&it.Hash); ok {
+				item := uint32(h)
+				if it.Witness {
+					item |= witnessBit
+				}
+				back = append(back, item)
+			}
+		}
+		q.items = append(back, q.items...)
 	}
 	if _, ok := s.core.Peer(r.Peer); ok {
 		sp := s.peers[r.Peer]

@@ -32,8 +32,9 @@ import (
 //   - Blocks (package netsync): received blocks waiting for the store, plus
 //     the blocks in flight at the mean block cost, stay under
 //     netsync.MaxBlockBytesPending (64 MiB), off by at most one block per
-//     request in flight; a peer's serve queue holds at most 1,024 block
-//     items (36 bytes each); at most 4 block reads (about 1 MiB and one
+//     request in flight; a peer's serve queue holds at most one getdata's
+//     worth of block items (50,000, 4 bytes each: 200 KB); at most 4
+//     block reads (about 1 MiB and one
 //     block each) are in flight for all peers, and a peer gets its next
 //     read only once its send queue is below OutQueueLimit; failed-block
 //     marks are at most 10,000.
