@@ -176,7 +176,9 @@ func runImportBlocks(root string, args ...string) (string, error) {
 type blocksDownload struct {
 	elapsed time.Duration
 	peakRSS int64
-	status  engine.Status
+	// cpu is the CPU time (user and system) the node used until then.
+	cpu    time.Duration
+	status engine.Status
 	// marks holds, for each height asked for in downloadBlocks, when the
 	// node was first seen at or above it (from the start).
 	marks map[int32]time.Duration
@@ -207,6 +209,9 @@ func downloadBlocks(b *testing.B, height int32, timeout time.Duration, marks []i
 		}
 		if d.status.Blocks >= height {
 			d.elapsed = now
+			if cpu, err := cpuTime(pid); err == nil {
+				d.cpu = cpu
+			}
 			return n, d
 		}
 		if time.Now().After(deadline) {
@@ -214,6 +219,38 @@ func downloadBlocks(b *testing.B, height int32, timeout time.Duration, marks []i
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cpuTime reads a process's user and system CPU time from /proc, in
+// the clock ticks of USER_HZ, which Linux fixes at 100 for /proc.
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing parenthesis, from the state (field 3).
+	i := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(utime+stime) * (time.Second / 100), nil
+}
+
+// serversCPU is the CPU time the servers have used so far.
+func serversCPU(servers []*nodeProc) time.Duration {
+	var total time.Duration
+	for _, s := range servers {
+		cpu, _ := cpuTime(s.cmd.Process.Pid)
+		total += cpu
+	}
+	return total
 }
 
 func statusJSON(v any) string {
@@ -226,7 +263,10 @@ func statusJSON(v any) string {
 // start to the last block connected. Against it, in the same run, a bare
 // client (bareBlockDownload) fetches the same blocks from one of the
 // servers without checking or storing anything: the speed the servers and
-// loopback allow. ratio is our node's MB/s over the bare client's.
+// loopback allow. ratio is our node's MB/s over the bare client's. Also
+// in the run: one import-blocks of the same file (checking and storing
+// without the network: import-MB/s), and the CPU time our node and the
+// servers used during the download, which tell where the time goes.
 func BenchmarkBlockDownloadThreeServers(b *testing.B) {
 	useBenchBinary(b)
 	chain := benchRegtestChain(b)
@@ -259,12 +299,22 @@ func BenchmarkBlockDownloadThreeServers(b *testing.B) {
 	}
 
 	b.ResetTimer()
-	var ours, bare time.Duration
+	var ours, bare, imports, nodeCPU, serverCPU time.Duration
 	var peakRSS int64
 	for b.Loop() {
+		// What checking and storing the blocks costs without the
+		// network: one import-blocks of the file on an idle machine, the
+		// ceiling of our node's download on the same CPU.
+		t0 := time.Now()
+		if _, err := runImportBlocks(b.TempDir(), "-network=regtest", chain.path); err != nil {
+			b.Fatal(err)
+		}
+		imported := time.Since(t0)
+		imports += imported
+
 		// The bare client first, then our node, never both at once: on two
 		// cores they would slow each other down.
-		t0 := time.Now()
+		t0 = time.Now()
 		got, err := bareBlockDownload(servers[0].p2p, protocol.Regtest.Magic(), chain.hashes, bareInFlight, bareBatch)
 		if err != nil {
 			b.Fatalf("bare download: %v", err)
@@ -274,15 +324,19 @@ func BenchmarkBlockDownloadThreeServers(b *testing.B) {
 		if got != chain.bytes {
 			b.Fatalf("bare download got %d bytes, want %d", got, chain.bytes)
 		}
+		cpu0 := serversCPU(servers[:])
 		node, d := downloadBlocks(b, chain.height(), 10*time.Minute, nil, args...)
+		serversUsed := serversCPU(servers[:]) - cpu0
 		ours += d.elapsed
+		nodeCPU += d.cpu
+		serverCPU += serversUsed
 		peakRSS = max(peakRSS, d.peakRSS)
 		if d.status.BestHash != chain.hashes[len(chain.hashes)-1].String() {
 			b.Fatalf("the node ended at %s, want %s", d.status.BestHash, chain.hashes[len(chain.hashes)-1])
 		}
-		b.Logf("ours %s (%.1f MB/s, peak RSS %.0f MB), bare %s; sync.blocks %s", d.elapsed.Round(time.Millisecond),
-			float64(chain.bytes)/1e6/d.elapsed.Seconds(), float64(d.peakRSS)/1e6, bareElapsed.Round(time.Millisecond),
-			statusJSON(d.status.Sync.Blocks))
+		b.Logf("ours %s (%.1f MB/s, peak RSS %.0f MB, CPU %s, the servers' CPU %s), bare %s, import-blocks %s; sync.blocks %s",
+			d.elapsed.Round(time.Millisecond), float64(chain.bytes)/1e6/d.elapsed.Seconds(), float64(d.peakRSS)/1e6,
+			d.cpu, serversUsed, bareElapsed.Round(time.Millisecond), imported.Round(time.Millisecond), statusJSON(d.status.Sync.Blocks))
 		node.stop()
 	}
 	mb := float64(chain.bytes) / 1e6 * float64(b.N)
@@ -292,6 +346,9 @@ func BenchmarkBlockDownloadThreeServers(b *testing.B) {
 	b.ReportMetric(mb/bare.Seconds(), "bare-MB/s")
 	b.ReportMetric(bare.Seconds()/ours.Seconds(), "ratio")
 	b.ReportMetric(float64(peakRSS)/1e6, "peak-rss-MB")
+	b.ReportMetric(mb/imports.Seconds(), "import-MB/s")
+	b.ReportMetric(nodeCPU.Seconds()/float64(b.N), "cpu-s/download")
+	b.ReportMetric(serverCPU.Seconds()/float64(b.N), "servers-cpu-s/download")
 }
 
 // bareBlockDownload is the bare client: a version/verack handshake with
