@@ -210,7 +210,7 @@ func (n *Node) runJob(j p2p.Job) {
 		n.writeHeaders(j.Write)
 	case netsync.StoreBlock:
 		// The engine's pipeline: the rules, then the write; the result
-		// reaches the core once the write is durable, a moment later.
+		// reaches the core a moment later, and the store's sync after it.
 		n.BlockChecks++
 		err := j.Check()
 		if err == nil {
@@ -220,6 +220,13 @@ func (n *Node) runJob(j p2p.Job) {
 			n.Core.JobDone(n.sim.now, j.Result(err))
 			n.apply()
 		})
+		if err == nil {
+			// The store's sync, a moment later still.
+			n.sim.after(2*n.sim.Latency, func() {
+				n.Core.JobDone(n.sim.now, netsync.BlocksSynced{Hashes: []chainhash.Hash{j.Block.Hash}})
+				n.apply()
+			})
+		}
 	case netsync.ReadBlocks:
 		res := j.Read(func(hash chainhash.Hash) ([]byte, error) {
 			raw, ok := n.Blocks[hash]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 
@@ -18,9 +19,10 @@ import (
 
 // blockPipeline runs the StoreBlock jobs: check workers (one per core) run
 // the block rules, then one writer appends the blocks that passed to the
-// block store and syncs it once its queue is empty, so many small blocks
-// share one fsync. Results go back to the core only after the sync: a
-// block the core connects is durable. Queues are slices under a lock, not
+// block store and syncs it at most every syncInterval, so the blocks
+// written meanwhile share one fsync. Each block's result goes back to the
+// core once it is written (its memory is then free), and a BlocksSynced
+// once the sync made it durable: only a durable block connects. Queues are slices under a lock, not
 // channels, so handing a job over never blocks the engine goroutine; their
 // length is bounded by the core (netsync.MaxBlockBytesPending).
 type blockPipeline struct {
@@ -98,12 +100,50 @@ func (bp *blockPipeline) checkLoop(ctx context.Context) {
 	}
 }
 
+// syncInterval is the shortest time between two syncs of the block store
+// while blocks keep coming: each sync waits for the disk, and blocks
+// written meanwhile share the next one. Memory is released as each block
+// is written; a block connects once it is synced.
+const syncInterval = 100 * time.Millisecond
+
 func (bp *blockPipeline) writeLoop(ctx context.Context) {
+	var unsynced []chainhash.Hash
+	var lastSync time.Time
+	sync := func() bool {
+		if err := bp.store.Sync(); err != nil {
+			bp.e.post(evStoreFailed{what: "block store", err: err})
+			return false
+		}
+		lastSync = time.Now()
+		bp.e.post(evJobsDone{results: []p2p.Job{netsync.BlocksSynced{Hashes: unsynced}}})
+		unsynced = nil
+		return true
+	}
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-bp.writeSig:
+		if len(unsynced) > 0 {
+			wait := syncInterval - time.Since(lastSync)
+			if wait <= 0 {
+				if !sync() {
+					return
+				}
+				continue
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-bp.writeSig:
+				t.Stop()
+			case <-t.C:
+				continue
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case <-bp.writeSig:
+			}
 		}
 		bp.mu.Lock()
 		batch := bp.toWrite
@@ -119,12 +159,9 @@ func (bp *blockPipeline) writeLoop(ctx context.Context) {
 					bp.e.post(evStoreFailed{what: "block store", err: err})
 					return
 				}
+				unsynced = append(unsynced, c.job.Block.Hash)
 			}
 			results = append(results, c.job.Result(c.err))
-		}
-		if err := bp.store.Sync(); err != nil {
-			bp.e.post(evStoreFailed{what: "block store", err: err})
-			return
 		}
 		bp.e.post(evJobsDone{results: results})
 	}

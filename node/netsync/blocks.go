@@ -43,7 +43,9 @@ type blockState struct {
 	// BlockDownloadWindow entries, plus the ones a reorg left behind,
 	// which go when connected passes their height.
 	stored map[chainhash.Hash]int32
-	// storing holds blocks handed to a StoreBlock job, not yet back.
+	// storing holds blocks handed to a StoreBlock job and not yet durable:
+	// being checked, being written, or written and waiting for the store's
+	// next sync (BlocksSynced).
 	storing map[chainhash.Hash]int32
 	// failed holds blocks found invalid, with the rule they broke. Each
 	// needs a valid proof of work on a chain with the most work, so an
@@ -87,7 +89,9 @@ func newBlockState(start *BlockStart) *blockState {
 
 // StoreBlock is the job of checking a received block against the block
 // rules and, when it passes, writing it to the block store. Its result
-// comes back as a BlockStored, after the write is durable.
+// comes back as a BlockStored once the block is written (its memory is
+// free then), and, for a block that passed, a BlocksSynced once the write
+// is durable: only then may it connect.
 type StoreBlock struct {
 	Peer  p2p.PeerID
 	Block *consensus.Block
@@ -120,7 +124,15 @@ func (j StoreBlock) Result(err error) BlockStored {
 	return BlockStored{Peer: j.Peer, Hash: j.Block.Hash, Height: j.Context.Height, Cost: j.Cost, Err: err}
 }
 
-// BlockStored is the result of a StoreBlock job.
+// BlocksSynced says the blocks written so far are durable: the store
+// synced them and their index entries.
+type BlocksSynced struct{ Hashes []chainhash.Hash }
+
+// JobName implements p2p.Job.
+func (BlocksSynced) JobName() string { return "blocks-synced" }
+
+// BlockStored is the first result of a StoreBlock job: the block was
+// written (not yet durable), or refused by a rule.
 type BlockStored struct {
 	Peer   p2p.PeerID
 	Hash   chainhash.Hash
@@ -142,6 +154,8 @@ func (s *Sync) JobDone(result p2p.Job) {
 	switch r := result.(type) {
 	case BlockStored:
 		s.blockStored(r)
+	case BlocksSynced:
+		s.blocksSynced(r)
 	case BlockRead:
 		s.blockRead(r)
 	}
@@ -325,8 +339,8 @@ func (s *Sync) handleNotFound(id p2p.PeerID, m *wire.MsgNotFound) {
 func (s *Sync) blockStored(r BlockStored) {
 	b := s.blocks
 	b.window.stored(r.Cost)
-	delete(b.storing, r.Hash)
 	if r.Err != nil {
+		delete(b.storing, r.Hash)
 		var rerr *consensus.BlockRuleError
 		isRule := errors.As(r.Err, &rerr)
 		switch {
@@ -342,8 +356,25 @@ func (s *Sync) blockStored(r BlockStored) {
 		s.requestBlocks()
 		return
 	}
-	if r.Height > b.connected {
-		b.stored[r.Hash] = r.Height
+	// Written: its memory is free, so the window may ask for more; it
+	// connects once BlocksSynced says it is durable.
+	s.requestBlocks()
+}
+
+// blocksSynced takes the store's word that blocks written are durable:
+// they join the stored set and connect when they follow the last connected
+// block.
+func (s *Sync) blocksSynced(r BlocksSynced) {
+	b := s.blocks
+	for _, hash := range r.Hashes {
+		height, ok := b.storing[hash]
+		if !ok {
+			continue
+		}
+		delete(b.storing, hash)
+		if height > b.connected {
+			b.stored[hash] = height
+		}
 	}
 	s.connectBlocks()
 	s.requestBlocks()
