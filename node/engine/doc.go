@@ -49,9 +49,10 @@
 //     opens on their own goroutines. Each reports back as an event.
 //   - The block pipeline (blocks.go) runs the StoreBlock jobs: one check
 //     goroutine per core runs the block rules, one writer appends the
-//     blocks that passed and syncs the store once its queue is empty, then
-//     posts every result of the batch at once (evJobsDone), so the core
-//     connects only durable blocks. ReadBlocks jobs (blocks to serve) each
+//     blocks that passed and posts their results (evJobsDone: the blocks'
+//     memory is free), and syncs the store at most every syncInterval,
+//     posting a BlocksSynced after each sync: the core connects only
+//     durable blocks. ReadBlocks jobs (blocks to serve) each
 //     run on a goroutine of their own; the core keeps at most a few in
 //     flight.
 //

@@ -57,11 +57,13 @@
 // each block peer with room, outbound peers first, for its next blocks in
 // one getdata, tracked by the core. A block answering our request goes to
 // a StoreBlock job (the rules run there, off the core); its BlockStored
-// result comes back through JobDone once the block is durable: a stored
-// block joins the stored set and connectBlocks moves the last connected
-// block over every stored block that follows it on the best chain; a
-// mutated block drops its peer only; a block that broke a rule is marked
-// failed, and the chain's Invalidate makes the header chain leave it. A
+// result comes back through JobDone once the block is written (its memory
+// is free then), and a BlocksSynced once the store made it durable: a
+// durable block joins the stored set and connectBlocks moves the last
+// connected block over every stored block that follows it on the best
+// chain; a mutated block drops its peer only; a block that broke a rule
+// is marked failed, and the chain's Invalidate makes the header chain
+// leave it. A
 // reorg of the header chain below the last connected block moves it back
 // to the fork point.
 //
