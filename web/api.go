@@ -295,34 +295,35 @@ func (s *Server) header(w http.ResponseWriter, r *http.Request) {
 // when stored, the block's sizes and txids.
 func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 	b, err := s.eng.Block(r.Context(), r.PathValue("key"))
-	switch {
-	case errors.Is(err, engine.ErrUnknownHeader):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, engine.ErrBadKey):
-		writeError(w, http.StatusBadRequest, err.Error())
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
-	default:
-		writeJSON(w, http.StatusOK, b)
+	if err != nil {
+		writeError(w, blockErrorStatus(err), err.Error())
+		return
 	}
+	writeJSON(w, http.StatusOK, b)
+}
+
+// blockErrorStatus is the HTTP status of a block lookup's error.
+func blockErrorStatus(err error) int {
+	switch {
+	case errors.Is(err, engine.ErrUnknownHeader), errors.Is(err, engine.ErrNoBlockData):
+		return http.StatusNotFound
+	case errors.Is(err, engine.ErrBadKey):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
 }
 
 // rawBlock is GET /api/blocks/{hash-or-height}/raw: the serialized block,
 // with witness data, as application/octet-stream.
 func (s *Server) rawBlock(w http.ResponseWriter, r *http.Request) {
 	raw, err := s.eng.RawBlock(r.Context(), r.PathValue("key"))
-	switch {
-	case errors.Is(err, engine.ErrUnknownHeader), errors.Is(err, engine.ErrNoBlockData):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, engine.ErrBadKey):
-		writeError(w, http.StatusBadRequest, err.Error())
-	case err != nil:
-		writeError(w, http.StatusInternalServerError, err.Error())
-	default:
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
-		w.Write(raw)
+	if err != nil {
+		writeError(w, blockErrorStatus(err), err.Error())
+		return
 	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	w.Write(raw)
 }
 
 func (s *Server) tips(w http.ResponseWriter, r *http.Request) {

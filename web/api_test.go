@@ -114,7 +114,7 @@ func (f *fakeEngine) Header(_ context.Context, key string) (engine.HeaderView, e
 		return engine.HeaderView{Height: 0, Hash: "genesis", MainChain: true}, nil
 	}
 	if key == "bad" {
-		return engine.HeaderView{}, fmt.Errorf("%q is neither a height nor a 64-digit hash", key)
+		return engine.HeaderView{}, fmt.Errorf("%q is %w", key, engine.ErrBadKey)
 	}
 	return engine.HeaderView{}, fmt.Errorf("%w: %s", engine.ErrUnknownHeader, key)
 }
@@ -391,5 +391,34 @@ func TestWorkerFreedAfterPanic(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d after panics", resp.StatusCode)
+	}
+}
+
+// TestBlockRoutes: a block's JSON, its raw bytes as octet-stream, and the
+// statuses of an unknown block (404) and a bad key (400).
+func TestBlockRoutes(t *testing.T) {
+	_, srv := newTestServer()
+	defer srv.Close()
+	code, body := do(t, srv, "GET", "/api/blocks/0", "", "")
+	if code != http.StatusOK || body["have_data"] != true || body["tx_count"] != float64(1) {
+		t.Fatalf("GET /api/blocks/0: %d %v", code, body)
+	}
+	if code, _ := do(t, srv, "GET", "/api/blocks/7", "", ""); code != http.StatusNotFound {
+		t.Errorf("unknown block: %d, want 404", code)
+	}
+	if code, _ := do(t, srv, "GET", "/api/blocks/bad", "", ""); code != http.StatusBadRequest {
+		t.Errorf("bad key: %d, want 400", code)
+	}
+	resp, err := srv.Client().Get(srv.URL + "/api/blocks/0/raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/octet-stream" || string(raw) != "raw block" {
+		t.Fatalf("raw block: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+	}
+	if code, _ := do(t, srv, "GET", "/api/blocks/7/raw", "", ""); code != http.StatusNotFound {
+		t.Errorf("raw of an unknown block: %d, want 404", code)
 	}
 }

@@ -136,6 +136,23 @@ func (c *Chain) records(from int32) Write {
 	return Write{From: from, Headers: slices.Clone(c.headers[from:])}
 }
 
+// truncateMain cuts the main chain back to height fork, its new tip.
+func (c *Chain) truncateMain(fork int32) {
+	if int(fork)+1 < c.views.frozen {
+		// Views share the arrays below frozen, which what comes next would
+		// overwrite: move the main chain to new arrays first.
+		c.thaw(fork)
+	}
+	forkHash := c.HashAt(fork)
+	c.headers = c.headers[:fork+1]
+	c.cumWork = c.cumWork[:fork/workStride+1]
+	c.tipWork = c.WorkAt(fork)
+	c.tipHash = forkHash
+	// The tip's bits answer (RegularBits) no longer follows on.
+	c.regularAt = -1
+	c.views.mainChanges++
+}
+
 // appendMain adds a validated header on top of the main chain.
 func (c *Chain) appendMain(h *consensus.Header, hash *chainhash.Hash) {
 	height := int32(len(c.headers))
@@ -214,16 +231,7 @@ func (c *Chain) reorgTo(tip *forkNode) (Reorg, Write) {
 			old = append(old, &forkNode{header: c.headers[h], hash: c.HashAt(h), height: h, work: c.WorkAt(h)})
 		}
 	}
-	if int(fork)+1 < c.views.frozen {
-		// Views share the arrays below frozen, which the new branch would
-		// overwrite: move the main chain to new arrays first.
-		c.thaw(fork)
-	}
-	forkHash := c.HashAt(fork)
-	c.headers = c.headers[:fork+1]
-	c.cumWork = c.cumWork[:fork/workStride+1]
-	c.tipWork = c.WorkAt(fork)
-	c.tipHash = forkHash
+	c.truncateMain(fork)
 
 	// Move the winning branch onto the main chain.
 	for i := len(branch) - 1; i >= 0; i-- {

@@ -60,16 +60,7 @@ func (c *Chain) Invalidate(hash chainhash.Hash) InvalidateResult {
 	fork := height - 1
 	r := Reorg{ForkHeight: fork, OldTip: c.tipHash, OldHeight: c.Height()}
 	res := InvalidateResult{Removed: int(c.Height() - fork), Reorg: &r}
-	if int(fork)+1 < c.views.frozen {
-		c.thaw(fork)
-	}
-	forkHash := c.HashAt(fork)
-	c.headers = c.headers[:fork+1]
-	c.cumWork = c.cumWork[:fork/workStride+1]
-	c.tipWork = c.WorkAt(fork)
-	c.tipHash = forkHash
-	c.regularAt = -1
-	c.views.mainChanges++
+	c.truncateMain(fork)
 	res.Writes = append(res.Writes, Write{From: fork + 1})
 	r.NewTip, r.NewHeight = c.tipHash, c.Height()
 
