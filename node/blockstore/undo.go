@@ -146,8 +146,9 @@ func (s *Store) ReadUndo(hash chainhash.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("reading undo data of block %s: it has none: %w", hash, ErrNotFound)
 	}
 	undo, err := s.readUndo(e)
-	if errors.Is(err, os.ErrNotExist) {
-		// Prune may have deleted the pair since the lookup.
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrCorrupt) {
+		// Prune may have deleted the pair, or forgotten its file, since
+		// the lookup: then the block is simply gone.
 		if _, ok, _ := s.lookup(hash); !ok {
 			return nil, fmt.Errorf("reading undo data of block %s: %w", hash, ErrNotFound)
 		}
