@@ -525,15 +525,6 @@ func (s *Sync) Connected() int32 {
 	return s.blocks.connected
 }
 
-// FailedRule returns the rule block hash broke, if it was found invalid.
-func (s *Sync) FailedRule(hash chainhash.Hash) (string, bool) {
-	if s.blocks == nil {
-		return "", false
-	}
-	r, ok := s.blocks.failed[hash]
-	return r, ok
-}
-
 // checkBlockInvariants verifies block download's state: the window's own
 // invariants, the bound on pending bytes and stored marks, and no state
 // for peers that are gone.

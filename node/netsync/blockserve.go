@@ -142,13 +142,14 @@ func (s *Sync) servingReorged(forkHeight int32) {
 	}
 }
 
-// canServe reports whether a block may be served: a block of the best
-// header chain at or below the last connected one (it is stored and passed
-// the rules). Blocks off the best chain are not served, as Core serves
-// only blocks it has validated and not ones of a chain it left.
-func (s *Sync) canServe(hash *chainhash.Hash) bool {
+// servableHeight returns the height of a block that may be served: a
+// block of the best header chain at or below the last connected one (it is
+// stored and passed the rules). Blocks off the best chain are not served,
+// as Core serves only blocks it has validated and not ones of a chain it
+// left.
+func (s *Sync) servableHeight(hash *chainhash.Hash) (int32, bool) {
 	h, ok := s.chain.MainHeight(hash)
-	return ok && h <= s.blocks.connected
+	return h, ok && h <= s.blocks.connected
 }
 
 // queueBlocks puts a getdata's servable block items on the peer's serve
@@ -161,7 +162,8 @@ func (s *Sync) queueBlocks(id p2p.PeerID, items []*wire.InvVect) []*wire.InvVect
 	var missing []*wire.InvVect
 	for _, iv := range items {
 		isBlock := iv.Type == wire.InvTypeBlock || iv.Type == wire.InvTypeWitnessBlock
-		if !isBlock || !s.canServe(&iv.Hash) {
+		height, servable := s.servableHeight(&iv.Hash)
+		if !isBlock || !servable {
 			missing = append(missing, iv)
 			continue
 		}
@@ -175,7 +177,6 @@ func (s *Sync) queueBlocks(id p2p.PeerID, items []*wire.InvVect) []*wire.InvVect
 			}
 			continue
 		}
-		height, _ := s.chain.MainHeight(&iv.Hash) // canServe checked it
 		item := uint32(height)
 		if iv.Type == wire.InvTypeWitnessBlock {
 			item |= witnessBit

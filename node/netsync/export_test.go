@@ -52,3 +52,12 @@ func (s *Sync) Prepared(id p2p.PeerID) (bool, int) {
 
 // Status is the sync status at now.
 func (s *Sync) StatusAt(now time.Time) Status { return s.status(now) }
+
+// FailedRule returns the rule block hash broke, if it was found invalid.
+func (s *Sync) FailedRule(hash chainhash.Hash) (string, bool) {
+	if s.blocks == nil {
+		return "", false
+	}
+	r, ok := s.blocks.failed[hash]
+	return r, ok
+}
