@@ -32,6 +32,10 @@ var allowed = map[string][]string{
 	"node/blockstore":     nil,
 	"node/chain":          {"node/consensus", "node/protocol"},
 	"node/addrman":        {"internal/atomicfile"},
+	// Full validation: scripts, the UTXO set, and the one writer of both.
+	"node/script":   {"node/consensus", "node/protocol"},
+	"node/utxo":     {"node/consensus", "node/protocol"},
+	"node/validate": {"node/script", "node/utxo", "node/consensus", "node/protocol"},
 	// The pure cores.
 	"node/p2p":     {"node/protocol", "node/consensus", "node/addrman", "internal/atomicfile"},
 	"node/netsync": {"node/p2p", "node/chain", "node/protocol", "node/consensus", "node/addrman", "internal/atomicfile"},
@@ -39,7 +43,7 @@ var allowed = map[string][]string{
 	"node/peer": {"node/p2p", "node/protocol", "node/inspect", "node/consensus", "node/addrman", "internal/atomicfile"},
 	// The shell.
 	"node/engine": {"node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman", "node/protocol",
-		"node/inspect", "node/consensus", "node/blockstore", "internal/atomicfile"},
+		"node/inspect", "node/consensus", "node/blockstore", "node/script", "node/utxo", "node/validate", "internal/atomicfile"},
 	"web/static": {},
 	"web/views":  {"node/engine", "node/blockstore", "node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman", "node/protocol", "node/inspect", "node/consensus", "internal/atomicfile"},
 	"web": {"web/static", "web/views", "node/engine", "node/blockstore", "node/p2p", "node/netsync", "node/peer", "node/chain", "node/addrman",
