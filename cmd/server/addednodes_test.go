@@ -112,11 +112,11 @@ func TestUnreachableAddedNodes(t *testing.T) {
 
 	browse(t, ctx, "login", chromedp.Navigate(base+"/login?next=/"),
 		chromedp.WaitVisible(`input[name="token"]`),
-		chromedp.SetValue(`input[name="token"]`, n.token()),
-		chromedp.Submit(`input[name="token"]`),
-		chromedp.WaitVisible(`#added-nodes tr[data-addr="`+dead+`"] button`))
-	browse(t, ctx, "remove", chromedp.Click(`#added-nodes tr[data-addr="`+dead+`"] button`),
-		chromedp.WaitVisible(`#added-nodes`),
+		chromedp.SetValue(`input[name="token"]`, n.token()))
+	navigateBy(t, ctx, "log in", chromedp.Submit(`input[name="token"]`))
+	browse(t, ctx, "overview after login", chromedp.WaitVisible(`#added-nodes tr[data-addr="`+dead+`"] button`))
+	navigateBy(t, ctx, "remove", chromedp.Click(`#added-nodes tr[data-addr="`+dead+`"] button`))
+	browse(t, ctx, "overview after the removal", chromedp.WaitVisible(`#added-nodes`),
 		chromedp.Poll(`!document.querySelector('#added-nodes tr[data-addr="`+dead+`"]')`, nil, chromedp.WithPollingTimeout(10*time.Second)))
 	if _, ok := findAdded(n.addedNodes(), dead); ok {
 		t.Error("the Remove button left the node in the list")

@@ -49,6 +49,20 @@ func browse(t *testing.T, ctx context.Context, what string, actions ...chromedp.
 	}
 }
 
+// navigateBy runs action, which makes the page navigate (a form submitted
+// to the server, a followed link), and waits until the new page has
+// loaded. Actions run straight after a navigating one would otherwise race
+// with it and fail with chromedp's "Inspected target navigated or closed"
+// or "Cannot find context with specified id" on a loaded machine.
+func navigateBy(t *testing.T, ctx context.Context, what string, action chromedp.Action) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.RunResponse(tctx, action); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
 // hostilePeer connects to the node as a peer whose user agent is ua and
 // completes the handshake; it keeps the connection until the test ends.
 func hostilePeer(t *testing.T, addr, ua string) {
@@ -127,8 +141,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}
 	var ua string
-	browse(t, ctx, "peer page", chromedp.Navigate(base+"/peers"), chromedp.WaitVisible(`#peers-table tbody tr`), chromedp.Click(`#peers-table tr[data-peer-id="`+btcdID+`"] a`),
-		chromedp.WaitVisible(`#peer[data-peer-id="`+btcdID+`"]`),
+	browse(t, ctx, "peers page", chromedp.Navigate(base+"/peers"), chromedp.WaitVisible(`#peers-table tbody tr`))
+	navigateBy(t, ctx, "follow the peer link", chromedp.Click(`#peers-table tr[data-peer-id="`+btcdID+`"] a`))
+	browse(t, ctx, "peer page", chromedp.WaitVisible(`#peer[data-peer-id="`+btcdID+`"]`),
 		chromedp.Text(`[data-field="peer.user_agent"]`, &ua))
 	if !strings.Contains(ua, "btcd") {
 		t.Errorf("peer page user agent %q", ua)
@@ -173,12 +188,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	browse(t, ctx, "login", chromedp.Navigate(base+"/login?next=/bans"),
 		chromedp.WaitVisible(`input[name="token"]`),
-		chromedp.SetValue(`input[name="token"]`, n.token()),
-		chromedp.Submit(`input[name="token"]`),
-		chromedp.WaitVisible(`#disconnects-table`))
-	browse(t, ctx, "disconnect btcd", chromedp.SetValue(`form[action="/ui/disconnect"] input[name="id"]`, btcdID),
-		chromedp.Submit(`form[action="/ui/disconnect"] input[name="id"]`),
-		chromedp.WaitVisible(`#disconnects-table`))
+		chromedp.SetValue(`input[name="token"]`, n.token()))
+	navigateBy(t, ctx, "log in", chromedp.Submit(`input[name="token"]`))
+	browse(t, ctx, "bans page after login", chromedp.WaitVisible(`#disconnects-table`),
+		chromedp.SetValue(`form[action="/ui/disconnect"] input[name="id"]`, btcdID))
+	navigateBy(t, ctx, "disconnect btcd", chromedp.Submit(`form[action="/ui/disconnect"] input[name="id"]`))
+	browse(t, ctx, "bans page after the disconnect", chromedp.WaitVisible(`#disconnects-table`))
 	n.waitFor(10*time.Second, "btcd to be disconnected by the control", func() bool {
 		for _, d := range n.disconnects() {
 			if d.Kind == engine.DropOperator {

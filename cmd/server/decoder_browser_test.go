@@ -99,11 +99,11 @@ func TestDecoderPageInBrowser(t *testing.T) {
 
 	browse(t, ctx, "login", chromedp.Navigate(base+"/login?next=/bans"),
 		chromedp.WaitVisible(`input[name="token"]`),
-		chromedp.SetValue(`input[name="token"]`, n.token()),
-		chromedp.Submit(`input[name="token"]`),
-		chromedp.WaitVisible(`#captures`))
-	browse(t, ctx, "switch capture on", chromedp.Click(`#capture-toggle`),
-		chromedp.WaitVisible(`#capture-state[data-enabled="true"]`))
+		chromedp.SetValue(`input[name="token"]`, n.token()))
+	navigateBy(t, ctx, "log in", chromedp.Submit(`input[name="token"]`))
+	browse(t, ctx, "bans page after login", chromedp.WaitVisible(`#captures`))
+	navigateBy(t, ctx, "switch capture on", chromedp.Click(`#capture-toggle`))
+	browse(t, ctx, "capture switched on", chromedp.WaitVisible(`#capture-state[data-enabled="true"]`))
 	if status, body := n.call("POST", "/api/peers", n.token(), map[string]string{"addr": proxy.addr()}); status != 200 && status != 202 {
 		t.Fatalf("connecting to the proxy: %d %s", status, body)
 	}
