@@ -3,6 +3,7 @@ package script
 import (
 	"crypto/sha256"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -77,23 +78,24 @@ func sigChecksOf(b *testing.B, kind string, in *wire.TxIn) int {
 }
 
 // ecdsaCost measures one ECDSA verification on this goroutine, for the
-// floor ratio: the fastest of ten batches, since on a shared machine the
-// slower ones measure the neighbours.
+// floor ratio: the median of eleven batches, since on a shared machine
+// some batches measure the neighbours too.
 func ecdsaCost(b *testing.B) time.Duration {
 	sig := ecdsa.Sign(benchKey, benchHash[:])
 	pub := benchKey.PubKey()
-	const batches, n = 10, 50
-	best := time.Duration(1<<63 - 1)
-	for range batches {
+	const n = 50
+	var batches [11]time.Duration
+	for i := range batches {
 		start := time.Now()
 		for range n {
 			if !sig.Verify(benchHash[:], pub) {
 				b.Fatal("signature does not verify")
 			}
 		}
-		best = min(best, time.Since(start)/n)
+		batches[i] = time.Since(start) / n
 	}
-	return best
+	slices.Sort(batches[:])
+	return batches[len(batches)/2]
 }
 
 // benchChain is a regtest chain whose last blocks are full of signed
