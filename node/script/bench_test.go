@@ -1,0 +1,216 @@
+package script
+
+import (
+	"crypto/sha256"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/txscript/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/watchnode/watchnode/internal/blockgen"
+)
+
+// benchKey and benchHash are what the floor benchmarks sign.
+var (
+	benchKeySeed = sha256.Sum256([]byte("watchnode script bench key"))
+	benchKey, _  = btcec.PrivKeyFromBytes(benchKeySeed[:])
+	benchHash    = sha256.Sum256([]byte("watchnode script bench message"))
+)
+
+// BenchmarkECDSAVerify is one btcec ECDSA verification: the floor under
+// the cost of a legacy or segwit v0 signature check.
+func BenchmarkECDSAVerify(b *testing.B) {
+	sig := ecdsa.Sign(benchKey, benchHash[:])
+	pub := benchKey.PubKey()
+	for b.Loop() {
+		if !sig.Verify(benchHash[:], pub) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
+
+// BenchmarkSchnorrVerify is one btcec BIP340 verification: the floor
+// under a taproot signature check.
+func BenchmarkSchnorrVerify(b *testing.B) {
+	sig, err := schnorr.Sign(benchKey, benchHash[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := benchKey.PubKey()
+	for b.Loop() {
+		if !sig.Verify(benchHash[:], pub) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
+
+// sigChecksOf returns how many signature verifications spending kind
+// with in takes: one, except for multisig. CHECKMULTISIG (Core's and
+// btcd's alike) walks the keys from the last one down, trying the last
+// unmatched signature against each, and blockgen signs with the first m
+// of n keys, so an m-of-n spend tries n keys: 3 for the P2SH 2-of-3, 2 for
+// the P2WSH 1-of-2.
+func sigChecksOf(b *testing.B, kind string, in *wire.TxIn) int {
+	var script []byte
+	switch kind {
+	case kindP2SH:
+		tok := txscript.MakeScriptTokenizer(0, in.SignatureScript)
+		for tok.Next() {
+			script = tok.Data()
+		}
+	case kindP2WSH:
+		script = in.Witness[len(in.Witness)-1]
+	default:
+		return 1
+	}
+	keys, _, err := txscript.CalcMultiSigStats(script)
+	if err != nil {
+		b.Fatalf("%s spend whose script is no multisig: %v", kind, err)
+	}
+	return keys
+}
+
+// ecdsaCost measures one ECDSA verification on this goroutine, for the
+// floor ratio: the median of eleven batches, since on a shared machine
+// some batches measure the neighbours too.
+func ecdsaCost(b *testing.B) time.Duration {
+	sig := ecdsa.Sign(benchKey, benchHash[:])
+	pub := benchKey.PubKey()
+	const n = 50
+	var batches [11]time.Duration
+	for i := range batches {
+		start := time.Now()
+		for range n {
+			if !sig.Verify(benchHash[:], pub) {
+				b.Fatal("signature does not verify")
+			}
+		}
+		batches[i] = time.Since(start) / n
+	}
+	slices.Sort(batches[:])
+	return batches[len(batches)/2]
+}
+
+// benchChain is a regtest chain whose last blocks are full of signed
+// spends (about 4,000 inputs each): past coinbase maturity the wallet's
+// outputs grow eightfold a block until 2,000 spends fit.
+var benchChain = sync.OnceValues(func() ([]chainBlock, error) {
+	return generateChain(blockgen.Options{Seed: 2, Blocks: 107, TxPerBlock: 2000,
+		Now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)})
+})
+
+// BenchmarkVerifyBlock verifies the generated block with the most inputs
+// on GOMAXPROCS workers without a signature cache (a cache would answer
+// every iteration after the first). It reports sigchecks/s, the signature
+// verifications done per second (see sigChecksOf), and floor-ratio, that
+// rate over the floor of GOMAXPROCS cores doing nothing but ECDSA
+// verifications (GOMAXPROCS / one verification's cost, measured here).
+func BenchmarkVerifyBlock(b *testing.B) {
+	chain, err := benchChain()
+	if err != nil {
+		b.Fatal(err)
+	}
+	best := chain[0]
+	for _, cb := range chain {
+		if inputCount(cb.block) > inputCount(best.block) {
+			best = cb
+		}
+	}
+	sigChecks, schnorr := 0, 0
+	for ti, tx := range best.block.Msg.Transactions[1:] {
+		for j, in := range tx.TxIn {
+			kind := kindOf(best.prevouts[ti+1][j].PkScript, in)
+			if kind == "" {
+				b.Fatalf("tx %d input %d spends an output of no known kind", ti+1, j)
+			}
+			n := sigChecksOf(b, kind, in)
+			sigChecks += n
+			if kind == kindP2TRKey || kind == kindP2TRScript {
+				schnorr += n
+			}
+		}
+	}
+	cost := ecdsaCost(b)
+	cores := runtime.GOMAXPROCS(0)
+	v := NewVerifier(cores, 0)
+	defer v.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
+	n := 0
+	for b.Loop() {
+		if err := v.Start(best.block, best.prevouts, best.flags).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	cpu1, _ := processCPU()
+	rate := float64(sigChecks*n) / b.Elapsed().Seconds()
+	floor := float64(cores) / cost.Seconds()
+	b.ReportMetric(float64(inputCount(best.block)), "inputs/block")
+	b.ReportMetric(float64(schnorr)/float64(sigChecks), "schnorr-share")
+	b.ReportMetric(rate, "sigchecks/s")
+	b.ReportMetric(rate/floor, "floor-ratio")
+	if cpuOK && cpu1 > cpu0 {
+		// The same ratio per CPU second the process got rather than per
+		// wall second: on a machine whose cores are shared it tells the
+		// overhead of verification apart from the cores others took.
+		b.ReportMetric(float64(sigChecks*n)*cost.Seconds()/(cpu1-cpu0).Seconds(), "cpu-floor-ratio")
+		b.ReportMetric((cpu1-cpu0).Seconds()/b.Elapsed().Seconds(), "cores-used")
+	}
+}
+
+// BenchmarkVerifyInput runs one input of each kind of the generated chain
+// through txscript on one goroutine, as a worker does (midstate computed
+// beforehand), and reports floor-ratio, the ECDSA floor's share of the
+// input's cost (signature checks, see sigChecksOf, × one ECDSA
+// verification / the input's time): what is left above 1 is btcd's engine, key parsing, sighashes,
+// and for taproot Schnorr's and the commitment's extra cost.
+func BenchmarkVerifyInput(b *testing.B) {
+	chain, err := testChain()
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := map[string]spendRef{}
+	for _, r := range spends(chain) {
+		if _, ok := first[r.kind]; !ok {
+			first[r.kind] = r
+		}
+	}
+	cost := ecdsaCost(b)
+	for _, k := range allKinds {
+		r, ok := first[k]
+		if !ok {
+			b.Fatalf("no %s input", k)
+		}
+		b.Run(k, func(b *testing.B) {
+			cb := chain[r.block]
+			tx := cb.block.Msg.Transactions[r.tx]
+			prevouts := cb.prevouts[r.tx]
+			var f prevoutFetcher
+			f.reset(tx, prevouts, 0)
+			hashes := txscript.NewTxSigHashes(tx, &f)
+			prev := prevouts[r.input]
+			for b.Loop() {
+				f.reset(tx, prevouts, r.input)
+				vm, err := txscript.NewEngine(prev.PkScript, tx, r.input, cb.flags, nil, hashes, prev.Value, &f)
+				if err == nil {
+					err = vm.Execute()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			checks := sigChecksOf(b, k, tx.TxIn[r.input])
+			perInput := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(checks)*cost.Seconds()/perInput, "floor-ratio")
+		})
+	}
+}
