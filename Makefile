@@ -64,6 +64,9 @@ browser-deps:
 # data fail rather than skip when they are missing.
 unit: tools browser-deps
 	$(GO) test -race -count=1 -timeout 20m ./...
+	# btcd's fullblocktests with their large reorg (1,088 one-megabyte
+	# blocks each way): too big for the race detector's memory.
+	FULLBLOCK_LARGE_REORG=1 $(GO) test -count=1 -run '^TestFullBlockTests$$' ./node/validate/
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/netsync"
 )
 
 // Engine is what the web layer needs of the node: published snapshots and
@@ -27,6 +28,14 @@ type Engine interface {
 	// Block and RawBlock read a block by height or hash from the store.
 	Block(ctx context.Context, key string) (engine.BlockView, error)
 	RawBlock(ctx context.Context, key string) ([]byte, error)
+	// TxOut reads the UTXO set (gettxout); Tx a stored block's
+	// transaction with its fee from the undo data.
+	TxOut(ctx context.Context, txid string, vout uint32) (engine.TxOutView, error)
+	Tx(ctx context.Context, txid, block string) (engine.TxView, error)
+	// InvalidateBlock and ReconsiderBlock are Core's invalidateblock and
+	// reconsiderblock.
+	InvalidateBlock(ctx context.Context, hash string) error
+	ReconsiderBlock(ctx context.Context, hash string) (bool, error)
 	Tips(ctx context.Context) ([]engine.TipView, error)
 	Messages() *engine.Ring[engine.MessageRecord]
 	Events() *engine.Ring[engine.Event]
@@ -81,7 +90,11 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	s.mux.HandleFunc("GET /api/headers/{key}", s.header)
 	s.mux.HandleFunc("GET /api/blocks/{key}", s.block)
 	s.mux.HandleFunc("GET /api/blocks/{key}/raw", s.rawBlock)
+	s.mux.HandleFunc("POST /api/blocks/{hash}/invalidate", s.authorized(s.invalidateBlock))
+	s.mux.HandleFunc("POST /api/blocks/{hash}/reconsider", s.authorized(s.reconsiderBlock))
 	s.mux.HandleFunc("GET /api/tips", s.tips)
+	s.mux.HandleFunc("GET /api/utxo/{txid}/{vout}", s.txOut)
+	s.mux.HandleFunc("GET /api/tx/{txid}", s.tx)
 	s.mux.HandleFunc("GET /api/messages", s.messages)
 	s.registerAddedNodes()
 	s.registerCaptures()
@@ -305,10 +318,13 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 // blockErrorStatus is the HTTP status of a block lookup's error.
 func blockErrorStatus(err error) int {
 	switch {
-	case errors.Is(err, engine.ErrUnknownHeader), errors.Is(err, engine.ErrNoBlockData):
+	case errors.Is(err, engine.ErrUnknownHeader), errors.Is(err, engine.ErrNoBlockData),
+		errors.Is(err, engine.ErrNoCoin), errors.Is(err, engine.ErrNoTx):
 		return http.StatusNotFound
 	case errors.Is(err, engine.ErrBadKey):
 		return http.StatusBadRequest
+	case errors.Is(err, netsync.ErrNoBlocks):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,8 @@ type fakeEngine struct {
 	frames     map[uint64][]byte
 	captureDir string
 	capturing  bool
+	// invalidated are the blocks InvalidateBlock was called with.
+	invalidated []string
 }
 
 func (f *fakeEngine) MessageFrame(seq uint64) ([]byte, bool) {
@@ -132,6 +135,38 @@ func (f *fakeEngine) RawBlock(_ context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	return []byte("raw block"), nil
+}
+
+func (f *fakeEngine) TxOut(_ context.Context, txid string, vout uint32) (engine.TxOutView, error) {
+	if txid == strings.Repeat("ab", 32) && vout == 1 {
+		return engine.TxOutView{Value: 5000, Height: 3, Confirmations: 5}, nil
+	}
+	return engine.TxOutView{}, fmt.Errorf("%w: %s:%d", engine.ErrNoCoin, txid, vout)
+}
+
+func (f *fakeEngine) Tx(_ context.Context, txid, block string) (engine.TxView, error) {
+	if _, err := f.Header(context.Background(), block); err != nil {
+		return engine.TxView{}, err
+	}
+	if txid != "cb" {
+		return engine.TxView{}, fmt.Errorf("%w: %s", engine.ErrNoTx, txid)
+	}
+	return engine.TxView{TxID: "cb", Coinbase: true}, nil
+}
+
+func (f *fakeEngine) InvalidateBlock(_ context.Context, hash string) error {
+	if len(hash) != 64 {
+		return fmt.Errorf("%q is %w", hash, engine.ErrBadKey)
+	}
+	f.invalidated = append(f.invalidated, hash)
+	return nil
+}
+
+func (f *fakeEngine) ReconsiderBlock(_ context.Context, hash string) (bool, error) {
+	if len(hash) != 64 {
+		return false, fmt.Errorf("%q is %w", hash, engine.ErrBadKey)
+	}
+	return slices.Contains(f.invalidated, hash), nil
 }
 
 func (f *fakeEngine) Tips(context.Context) ([]engine.TipView, error) {
@@ -420,5 +455,55 @@ func TestBlockRoutes(t *testing.T) {
 	}
 	if code, _ := do(t, srv, "GET", "/api/blocks/7/raw", "", ""); code != http.StatusNotFound {
 		t.Errorf("raw of an unknown block: %d, want 404", code)
+	}
+}
+
+// TestUTXORoutes: gettxout's JSON and statuses (404 for a missing coin,
+// 400 for a bad index), and a block's transaction, which needs the block.
+func TestUTXORoutes(t *testing.T) {
+	_, srv := newTestServer()
+	defer srv.Close()
+	txid := strings.Repeat("ab", 32)
+	code, body := do(t, srv, "GET", "/api/utxo/"+txid+"/1", "", "")
+	if code != http.StatusOK || body["value_sat"] != float64(5000) || body["confirmations"] != float64(5) {
+		t.Fatalf("GET /api/utxo: %d %v", code, body)
+	}
+	if code, _ := do(t, srv, "GET", "/api/utxo/"+txid+"/2", "", ""); code != http.StatusNotFound {
+		t.Errorf("missing coin: %d, want 404", code)
+	}
+	if code, _ := do(t, srv, "GET", "/api/utxo/"+txid+"/x", "", ""); code != http.StatusBadRequest {
+		t.Errorf("bad vout: %d, want 400", code)
+	}
+	if code, body := do(t, srv, "GET", "/api/tx/cb?block=0", "", ""); code != http.StatusOK || body["coinbase"] != true {
+		t.Errorf("GET /api/tx: %d %v", code, body)
+	}
+	if code, _ := do(t, srv, "GET", "/api/tx/cb", "", ""); code != http.StatusBadRequest {
+		t.Errorf("a transaction without its block: %d, want 400", code)
+	}
+	if code, _ := do(t, srv, "GET", "/api/tx/zz?block=0", "", ""); code != http.StatusNotFound {
+		t.Errorf("a transaction not in the block: %d, want 404", code)
+	}
+}
+
+// TestInvalidateReconsiderRoutes: operator-only (the token), 400 for a bad
+// hash, and reconsider reports whether the block was marked.
+func TestInvalidateReconsiderRoutes(t *testing.T) {
+	f, srv := newTestServer()
+	defer srv.Close()
+	hash := strings.Repeat("cd", 32)
+	if code, _ := do(t, srv, "POST", "/api/blocks/"+hash+"/invalidate", "", ""); code != http.StatusUnauthorized && code != http.StatusForbidden {
+		t.Errorf("invalidate without the token: %d", code)
+	}
+	if len(f.invalidated) != 0 {
+		t.Fatal("a block was invalidated without the token")
+	}
+	if code, body := do(t, srv, "POST", "/api/blocks/"+hash+"/invalidate", "secret", ""); code != http.StatusOK {
+		t.Fatalf("invalidate: %d %v", code, body)
+	}
+	if code, body := do(t, srv, "POST", "/api/blocks/"+hash+"/reconsider", "secret", ""); code != http.StatusOK || body["was_invalid"] != true {
+		t.Errorf("reconsider: %d %v", code, body)
+	}
+	if code, _ := do(t, srv, "POST", "/api/blocks/nothex/invalidate", "secret", ""); code != http.StatusBadRequest {
+		t.Errorf("a bad hash: %d, want 400", code)
 	}
 }

@@ -115,11 +115,11 @@ func TestMainnetBlocksServedNodeToNode(t *testing.T) {
 	// Mainnet's minimum chain work is far above 14,132 blocks: both nodes
 	// are told to take the short chain, as Core's -minimumchainwork.
 	a := startNodeIn(t, rootA, "-network=mainnet", "-minimumchainwork=0")
-	var st engine.Status
-	a.get("/api/status", &st)
-	if st.Blocks != int32(last) || st.Headers != int32(last) {
-		t.Fatalf("A after import: blocks %d headers %d, want %d", st.Blocks, st.Headers, last)
+	stA := a.waitValidated(60*time.Second, int32(last))
+	if stA.Headers != int32(last) {
+		t.Fatalf("A after import: headers %d, want %d", stA.Headers, last)
 	}
+	var st engine.Status
 	b := startNode(t, "-network=mainnet", "-minimumchainwork=0", "-connect="+a.p2p)
 	start := time.Now()
 	b.waitFor(120*time.Second, "B to download the 14,132 blocks", func() bool {
@@ -127,6 +127,13 @@ func TestMainnetBlocksServedNodeToNode(t *testing.T) {
 		return st.Blocks == int32(last)
 	})
 	t.Logf("B downloaded %d mainnet blocks from A in %s (%d bytes on disk)", last, time.Since(start).Round(time.Millisecond), st.SizeOnDisk)
+	// Both validated every block (every signature: the default assumed-
+	// valid block is far above this chain) to the same UTXO set.
+	stB := b.waitValidated(60*time.Second, int32(last))
+	if stA.UTXO.MuHash != stB.UTXO.MuHash || stA.UTXO.Coins != stB.UTXO.Coins || stA.UTXO.Coins == 0 {
+		t.Errorf("UTXO sets differ: A %d coins, MuHash %s; B %d, %s", stA.UTXO.Coins, stA.UTXO.MuHash, stB.UTXO.Coins, stB.UTXO.MuHash)
+	}
+	t.Logf("UTXO set at %d: %d coins, MuHash %s", last, stB.UTXO.Coins, stB.UTXO.MuHash)
 	for h, want := range blocks {
 		if got := b.getRaw("/api/blocks/" + strconv.Itoa(h) + "/raw"); !bytes.Equal(got, want) {
 			t.Fatalf("block %d: B stored %d bytes that differ from the file's %d", h, len(got), len(want))

@@ -35,6 +35,10 @@ type config struct {
 	// pruneMiB is -prune: the target size of the block files in MiB, 0
 	// to keep every block.
 	pruneMiB int64
+	// dbCacheMiB is -dbcache (the UTXO set's cache, MiB) and assumeValid
+	// -assumevalid (a block hash, "0" for none, "" for the default).
+	dbCacheMiB  int64
+	assumeValid string
 	// version: print the version and exit (-version), as bitcoind does;
 	// nothing else in the config is set then.
 	version bool
@@ -78,6 +82,8 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	decoderDir := fs.String("decoder-dir", "", "folder holding the browser decoder's decoder.wasm and wasm_exec.js (default: this executable's folder, where make build puts them)")
 	version := fs.Bool("version", false, "print the version and exit")
 	minChainWork := fs.String("minimumchainwork", "", "minimum chain work (hex) a chain must have before its headers are stored (default: the network's, as Core's)")
+	dbCache := fs.Int64("dbcache", 450, "UTXO set cache size in MiB (as Core's -dbcache)")
+	assumeValid := fs.String("assumevalid", "", "skip script checks of this block's ancestors (0: check every script; default: the network's, as Core's)")
 	prune := fs.Int64("prune", 0, "keep the block files under this many MiB by deleting the oldest (at least 550, as Core; 0 keeps every block)")
 	fs.Usage = func() {
 		writeUsage(fs.Output(), prog)
@@ -137,6 +143,10 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 		return config{}, fmt.Errorf("-prune: must not be negative, got %d", *prune)
 	}
 	c.pruneMiB = *prune
+	if *dbCache < 4 {
+		return config{}, fmt.Errorf("-dbcache: at least 4 MiB (as Core's minimum), got %d", *dbCache)
+	}
+	c.dbCacheMiB, c.assumeValid = *dbCache, *assumeValid
 	if err := c.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
 		return config{}, fmt.Errorf("-loglevel: want debug, info, warn or error: %w", err)
 	}

@@ -72,6 +72,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	eng, err := engine.New(engine.Config{
 		Network: cfg.network, DataDir: cfg.dataDir, Params: params, PruneMiB: cfg.pruneMiB,
+		DBCacheMiB: cfg.dbCacheMiB, AssumeValid: cfg.assumeValid,
 		Connect: cfg.connect, AddNode: cfg.addNode, Listen: cfg.listen,
 		MaxPeers: cfg.maxPeers, MaxOutbound: cfg.maxOutbound,
 		CaptureDir: captureDir(cfg), Capture: cfg.capture,

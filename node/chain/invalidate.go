@@ -127,3 +127,13 @@ func (c *Chain) removeDescendants(is func(*forkNode) bool) {
 		c.forks.remove(n)
 	}
 }
+
+// Reconsider forgets that hash was marked invalid (Core's reconsiderblock):
+// headers building on it are accepted again. The headers Invalidate took
+// out of the tree are not brought back; the caller asks peers for them
+// again. It reports whether hash was marked.
+func (c *Chain) Reconsider(hash chainhash.Hash) bool {
+	_, ok := c.invalid[hash]
+	delete(c.invalid, hash)
+	return ok
+}

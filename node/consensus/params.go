@@ -61,6 +61,19 @@ type Params struct {
 	// MaxFutureTime is how far, in seconds, a header's timestamp may be
 	// ahead of the current time (7200).
 	MaxFutureTime int64
+
+	// SubsidyHalvingInterval is how many blocks pass between halvings of
+	// the block subsidy (210,000; 150 on regtest).
+	SubsidyHalvingInterval int32
+	// BIP34Hash is the hash of the block at BIP34Height on networks where
+	// Core records it (mainnet, testnet3); zero elsewhere. Below the
+	// BIP34_IMPLIES_BIP30_LIMIT height, a chain through that block needs no
+	// BIP30 check (see node/validate).
+	BIP34Hash chainhash.Hash
+	// AssumeValid is Core's default assumed-valid block (-assumevalid):
+	// the scripts of it and its ancestors need not be verified; zero on
+	// regtest.
+	AssumeValid chainhash.Hash
 }
 
 // minimumChainWork holds Bitcoin Core's nMinimumChainWork per network, which
@@ -75,6 +88,16 @@ var minimumChainWork = map[protocol.Network]string{
 	protocol.Testnet4: "00000000000000000000000000000000000000000000034a4690fe592dc49c7c",
 	protocol.Signet:   "0000000000000000000000000000000000000000000000000000067d328e681a",
 	protocol.Regtest:  "0000000000000000000000000000000000000000000000000000000000000000",
+}
+
+// assumeValid holds Bitcoin Core's defaultAssumeValid per network, from the
+// same src/kernel/chainparams.cpp as minimumChainWork (heights 912,683;
+// 4,550,000; 91,000; 267,665). Regtest has none.
+var assumeValid = map[protocol.Network]string{
+	protocol.Mainnet:  "00000000000000000000611fd22f2df7c8fbd0688745c3a6c3bb5109cc2a12cb",
+	protocol.Testnet3: "0000000000000065c6c38258e201971a3fdfcc2ceee0dd6e85a6c022d45dee34",
+	protocol.Testnet4: "000000000000000180a58e7fa3b0db84b5ea76377524894f53660d93ac839d9b",
+	protocol.Signet:   "000000128586e26813922680309f04e1de713c7542fee86ed908f56368aefe2e",
 }
 
 // buriedHeights holds Bitcoin Core's activation heights of CSV and segwit
@@ -121,6 +144,11 @@ func ParamsFor(n protocol.Network) *Params {
 		BIP65Height:        cp.BIP0065Height,
 		Checkpoints:        make(map[int32]chainhash.Hash, len(cp.Checkpoints)),
 		MaxFutureTime:      2 * 60 * 60,
+
+		SubsidyHalvingInterval: cp.SubsidyReductionInterval,
+	}
+	if cp.BIP0034Hash != nil {
+		p.BIP34Hash = *cp.BIP0034Hash
 	}
 	for _, c := range cp.Checkpoints {
 		p.Checkpoints[c.Height] = *c.Hash
@@ -135,6 +163,13 @@ func ParamsFor(n protocol.Network) *Params {
 		panic(fmt.Sprintf("consensus: no minimum chain work for network %q", string(n)))
 	}
 	p.MinimumChainWork = mustHexU256(work)
+	if av, ok := assumeValid[n]; ok {
+		h, err := chainhash.NewHashFromStr(av)
+		if err != nil {
+			panic("consensus: bad assume-valid constant " + av)
+		}
+		p.AssumeValid = *h
+	}
 	return p
 }
 

@@ -67,6 +67,8 @@ func (e *Engine) runJob(job p2p.Job) {
 		e.pipeline.submit(j)
 	case netsync.ReadBlocks:
 		e.readBlocks(j)
+	case netsync.ConnectBlocks:
+		e.connector.setTarget(j)
 	case p2p.SaveAddrs:
 		if e.addrsPath != "" {
 			e.jobs.addrs.latest(func() error { return j.Book.Save(e.addrsPath) })

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/p2p"
+	"github.com/watchnode/watchnode/node/script"
+	"github.com/watchnode/watchnode/node/utxo"
+	"github.com/watchnode/watchnode/node/validate"
 )
 
 // blockPipeline runs the StoreBlock jobs: check workers (one per core) run
@@ -160,6 +164,9 @@ func (bp *blockPipeline) writeLoop(ctx context.Context) {
 					return
 				}
 				unsynced = append(unsynced, c.job.Block.Hash)
+				if bp.e.connector != nil {
+					bp.e.connector.handoff.put(c.job.Block, c.job.Cost)
+				}
 			}
 			results = append(results, c.job.Result(c.err))
 		}
@@ -220,10 +227,45 @@ func (e *Engine) openBlocks(ch *chain.Chain) (*netsync.BlockStart, error) {
 			start.Stored[hash] = h
 		}
 	}
-	e.log.Info("block store opened", "connected", start.Connected, "stored_ahead", len(start.Stored),
+	e.log.Info("block store opened", "stored", start.Connected, "stored_ahead", len(start.Stored),
 		"headers", ch.Height(), "size_on_disk", store.SizeOnDisk())
+	if err := e.openUTXO(ch, start); err != nil {
+		return nil, err
+	}
 	return start, nil
 }
+
+// openUTXO opens the UTXO set in the data folder's chainstate directory
+// and the connector that writes it, and tells the core where the set is:
+// the height on the best header chain of the block it reflects, or of the
+// last block that block shares with the chain (the connector disconnects
+// the rest).
+func (e *Engine) openUTXO(ch *chain.Chain, start *netsync.BlockStart) error {
+	set, err := utxo.Open(utxo.Options{Dir: filepath.Join(e.cfg.DataDir, "chainstate"),
+		CacheBytes: e.cfg.DBCacheMiB << 20, Logger: e.log.With("component", "utxo")})
+	if err != nil {
+		return err
+	}
+	e.utxo = set
+	av, err := e.cfg.assumeValid()
+	if err != nil {
+		return err
+	}
+	scripts := script.NewVerifier(0, scriptCacheEntries)
+	e.connector = &connector{e: e, blocks: e.blocks, set: set, scripts: scripts,
+		v: &validate.Validator{Params: e.cfg.Params, Scripts: scripts}, params: e.cfg.Params,
+		assumeValid: av, pruneTarget: e.cfg.PruneMiB << 20, handoff: newBlockHandoff(), sig: make(chan struct{}, 1)}
+	best := set.Best()
+	start.Validate = true
+	start.Validated = max(0, ch.CommonHeight(&best.Hash))
+	e.log.Info("UTXO set opened", "best", best.Height, "hash", best.Hash, "on_chain_at", start.Validated,
+		"coins", set.Stats().Coins, "assumevalid", av)
+	return nil
+}
+
+// scriptCacheEntries sizes the signature cache: Core's default
+// -maxsigcachesize of 32 MiB holds about this many entries.
+const scriptCacheEntries = 100_000
 
 // maybePrune starts a prune in the background when pruning is on, the
 // block files are above the target and no prune runs: the oldest files
@@ -234,7 +276,15 @@ func (e *Engine) maybePrune() {
 	if target == 0 || e.blocks == nil || e.blocks.SizeOnDisk() <= target {
 		return
 	}
-	keepFrom := e.sync.Connected() - blockstore.MinBlocksToKeep + 1
+	// Only blocks the flushed UTXO set is past may go: after a crash the
+	// set replays the stored blocks after its flushed best block, so those
+	// must stay (Core prunes in FlushStateToDisk, after the chainstate is
+	// written, for the same reason).
+	tip := e.sync.Connected()
+	if e.utxo != nil {
+		tip = min(tip, e.utxo.Stats().Flushed.Height)
+	}
+	keepFrom := tip - blockstore.MinBlocksToKeep + 1
 	if keepFrom <= 1 {
 		return
 	}
@@ -259,5 +309,12 @@ func (e *Engine) closeBlocks() error {
 		return nil
 	}
 	e.blocksClosed = true
-	return e.blocks.Close()
+	var err error
+	if e.connector != nil {
+		e.connector.scripts.Close()
+	}
+	if e.utxo != nil {
+		err = e.utxo.Close()
+	}
+	return errors.Join(err, e.blocks.Close())
 }

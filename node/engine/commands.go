@@ -7,6 +7,9 @@ import (
 	"net"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
+
+	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/p2p"
 )
 
@@ -124,3 +127,45 @@ func (e *Engine) CaptureDir() string { return e.cfg.CaptureDir }
 
 // Capturing reports whether new connections are being captured.
 func (e *Engine) Capturing() bool { return e.capturing.Load() }
+
+// InvalidateBlock marks a block (by hash) invalid, as Core's
+// invalidateblock: the node leaves it and its descendants for the best
+// other chain, disconnecting blocks from the UTXO set down to the fork.
+func (e *Engine) InvalidateBlock(ctx context.Context, hash string) error {
+	h, err := parseBlockHash(hash)
+	if err != nil {
+		return err
+	}
+	return e.do(ctx, func(time.Time) error {
+		err := e.sync.InvalidateBlock(h)
+		if errors.Is(err, netsync.ErrUnknownBlock) {
+			return fmt.Errorf("%w: %s", ErrUnknownHeader, hash)
+		}
+		return err
+	})
+}
+
+// ReconsiderBlock lifts an invalid mark (Core's reconsiderblock); the
+// peers are asked for the block's chain again. It reports whether the block
+// was marked.
+func (e *Engine) ReconsiderBlock(ctx context.Context, hash string) (bool, error) {
+	h, err := parseBlockHash(hash)
+	if err != nil {
+		return false, err
+	}
+	var marked bool
+	err = e.do(ctx, func(time.Time) error {
+		var err error
+		marked, err = e.sync.ReconsiderBlock(h)
+		return err
+	})
+	return marked, err
+}
+
+func parseBlockHash(s string) (chainhash.Hash, error) {
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil || len(s) != 64 {
+		return chainhash.Hash{}, fmt.Errorf("%q is %w", s, ErrBadKey)
+	}
+	return *h, nil
+}

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/watchnode/watchnode/node/blockstore"
@@ -55,6 +57,14 @@ type Config struct {
 	// node offers NODE_NETWORK_LIMITED instead of NODE_NETWORK (BIP159).
 	PruneMiB int64
 
+	// DBCacheMiB is -dbcache: the UTXO set's coin cache, in MiB; 0 means
+	// utxo.DefaultCacheMiB (450, Core's default).
+	DBCacheMiB int64
+	// AssumeValid is -assumevalid: a block hash whose ancestors' scripts
+	// are not verified (every other rule is), "0" to verify every
+	// script, empty for the network's default (Core's).
+	AssumeValid string
+
 	// Params overrides the network's consensus parameters (tests lower the
 	// minimum chain work, for instance); nil uses consensus.ParamsFor.
 	Params *consensus.Params
@@ -73,6 +83,10 @@ type Config struct {
 	// blockFileSize, when set (by tests), caps the blk files below Core's
 	// 128 MiB, so that a small chain spans many files and can be pruned.
 	blockFileSize int64
+	// skipScripts, when set (by tests under the race detector, which makes
+	// signature checks about 200 times slower), treats every block as
+	// assumed valid: every rule but the scripts is checked.
+	skipScripts bool
 }
 
 // Defaults, chosen as Bitcoin Core chooses them where it has an equivalent.
@@ -114,10 +128,31 @@ func (c *Config) setDefaults() error {
 	if c.Params == nil {
 		c.Params = consensus.ParamsFor(c.Network)
 	}
+	if c.DBCacheMiB < 0 {
+		return fmt.Errorf("-dbcache=%d: must not be negative", c.DBCacheMiB)
+	}
+	if _, err := c.assumeValid(); err != nil {
+		return err
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return nil
+}
+
+// assumeValid returns the -assumevalid block: zero to verify every script.
+func (c *Config) assumeValid() (chainhash.Hash, error) {
+	switch c.AssumeValid {
+	case "":
+		return c.Params.AssumeValid, nil
+	case "0":
+		return chainhash.Hash{}, nil
+	}
+	h, err := chainhash.NewHashFromStr(c.AssumeValid)
+	if err != nil || len(c.AssumeValid) != 64 {
+		return chainhash.Hash{}, fmt.Errorf("-assumevalid=%q: want 0 or a block hash of 64 hex digits", c.AssumeValid)
+	}
+	return *h, nil
 }
 
 // p2pConfig is the core's part of the configuration.

@@ -20,6 +20,7 @@ import (
 	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/peer"
+	"github.com/watchnode/watchnode/node/utxo"
 )
 
 // tickInterval is how often the core's timers run (pings, request expiry,
@@ -43,6 +44,10 @@ type Engine struct {
 	// node keeps no data folder (it then syncs headers only).
 	blocks   *blockstore.Store
 	pipeline *blockPipeline
+	// utxo is the UTXO set and connector its one writer; both nil without
+	// a data folder.
+	utxo      *utxo.Store
+	connector *connector
 	// blocksMu guards blocksClosed against the API's readers.
 	blocksMu     sync.RWMutex
 	blocksClosed bool
@@ -215,6 +220,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if e.pipeline != nil {
 		e.pipeline.start(ctx, &e.wg)
+	}
+	if e.connector != nil {
+		e.wg.Go(func() { e.connector.run(ctx) })
 	}
 	e.core.Start(e.cfg.Now())
 	e.apply()

@@ -3,6 +3,8 @@ package engine
 import (
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
+
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/peer"
 )
@@ -53,6 +55,15 @@ func (e *Engine) publish(now time.Time) {
 		st.SizeOnDisk = e.blocks.SizeOnDisk()
 	}
 	st.Pruned = e.cfg.PruneMiB > 0
+	if e.utxo != nil {
+		u := e.utxo.Stats()
+		st.UTXO = &UTXOStatus{Coins: u.Coins, Height: u.Best.Height, Hash: u.Best.Hash.String(),
+			MuHash: u.MuHash.String(), MuHashHeight: u.Flushed.Height,
+			BytesOnDisk: u.DiskBytes, CacheBytes: u.CacheBytes, CacheLimit: u.CacheLimit}
+		if av := e.connector.assumeValid; av != (chainhash.Hash{}) {
+			st.AssumeValid = av.String()
+		}
+	}
 	st.TipTime = time.Unix(int64(ss.Chain.TipHeader().Timestamp), 0).UTC()
 	st.Sync = ss.Status
 	st.ForkHeaders = ss.Chain.ForkCount()

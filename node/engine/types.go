@@ -80,6 +80,24 @@ type Snapshot struct {
 	FailedBlocks map[chainhash.Hash]string `json:"-"`
 }
 
+// UTXOStatus describes the UTXO set, as Core's gettxoutsetinfo.
+type UTXOStatus struct {
+	// Coins is the number of unspent outputs; Height and Hash the block
+	// the set reflects.
+	Coins  int64  `json:"coins"`
+	Height int32  `json:"height"`
+	Hash   string `json:"hash"`
+	// MuHash is Core's MuHash3072 of the set as last flushed, which
+	// reflects the block at MuHashHeight (gettxoutsetinfo muhash).
+	MuHash       string `json:"muhash"`
+	MuHashHeight int32  `json:"muhash_height"`
+	// BytesOnDisk is the set's store size; CacheBytes and CacheLimit the
+	// coin cache's estimated memory and its bound (-dbcache).
+	BytesOnDisk int64 `json:"bytes_on_disk"`
+	CacheBytes  int64 `json:"cache_bytes"`
+	CacheLimit  int64 `json:"cache_limit"`
+}
+
 // Status summarises the node.
 type Status struct {
 	Network string `json:"network"`
@@ -90,17 +108,22 @@ type Status struct {
 	Blocks  int32 `json:"blocks"`
 	// Pruned says old blocks are deleted; SizeOnDisk is the block files'
 	// size in bytes (Core's size_on_disk).
-	Pruned      bool       `json:"pruned"`
-	SizeOnDisk  int64      `json:"size_on_disk"`
-	BestHash    string     `json:"best_hash"`
-	ChainWork   string     `json:"chain_work"` // hex, as Core's chainwork
-	TipTime     time.Time  `json:"tip_time"`
-	Sync        SyncStatus `json:"sync"`
-	ForkHeaders int        `json:"fork_headers"`
-	Peers       int        `json:"peers"`
-	Inbound     int        `json:"peers_in"`
-	Outbound    int        `json:"peers_out"`
-	UptimeS     int64      `json:"uptime_s"`
+	Pruned     bool  `json:"pruned"`
+	SizeOnDisk int64 `json:"size_on_disk"`
+	// UTXO describes the UTXO set (nil without a data folder);
+	// AssumeValid is the -assumevalid block ("" when every script is
+	// verified).
+	UTXO        *UTXOStatus `json:"utxo,omitempty"`
+	AssumeValid string      `json:"assumevalid"`
+	BestHash    string      `json:"best_hash"`
+	ChainWork   string      `json:"chain_work"` // hex, as Core's chainwork
+	TipTime     time.Time   `json:"tip_time"`
+	Sync        SyncStatus  `json:"sync"`
+	ForkHeaders int         `json:"fork_headers"`
+	Peers       int         `json:"peers"`
+	Inbound     int         `json:"peers_in"`
+	Outbound    int         `json:"peers_out"`
+	UptimeS     int64       `json:"uptime_s"`
 	// Discovery says what peer discovery is doing, or plainly why it found
 	// nothing.
 	Discovery string `json:"discovery"`

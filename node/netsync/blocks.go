@@ -30,6 +30,13 @@ type BlockStart struct {
 	// MaxPendingBytes bounds the memory of received blocks waiting for the
 	// store; 0 means MaxBlockBytesPending. Tests lower it.
 	MaxPendingBytes int
+	// Validate turns on full validation: stored blocks are connected to
+	// the UTXO set by the shell's block connector (ConnectBlocks jobs),
+	// and "connected" means validated. Validated is the height, on the
+	// best header chain, of the block the UTXO set reflects (or of the
+	// last block it shares with that chain).
+	Validate  bool
+	Validated int32
 }
 
 // blockState is block download's and block serving's part of Sync.
@@ -54,12 +61,30 @@ type blockState struct {
 	// failedView is a copy of failed for observers, replaced (never
 	// written to) when failed changes, which takes a peer's proof of work.
 	failedView map[chainhash.Hash]string
+	// validate: connecting to the UTXO set is the shell's connector's
+	// (see ConnectBlocks); validated is the height of the last block it
+	// connected on the best header chain, at most connected. Without
+	// validate, a stored block counts as connected.
+	validate  bool
+	validated int32
+	// target is the last ConnectBlocks asked for.
+	target chainhash.Hash
 	// serving is each peer's queue of blocks it asked us for.
 	serving map[p2p.PeerID]*serveQueue
 	// reading counts ReadBlocks jobs in flight, for the bound.
 	reading int
 
 	received, receivedBytes, unsolicited, mutated uint64
+}
+
+// tip is the height of the last block connected in the node's sense: the
+// one the UTXO set reflects when validating, else the last stored without
+// a gap. Serving, announcing, pruning and the download window go by it.
+func (b *blockState) tip() int32 {
+	if b.validate {
+		return b.validated
+	}
+	return b.connected
 }
 
 // maxFailed bounds the failed-block marks kept.
@@ -78,6 +103,8 @@ func newBlockState(start *BlockStart) *blockState {
 		storing:   make(map[chainhash.Hash]int32),
 		failed:    make(map[chainhash.Hash]string),
 		serving:   make(map[p2p.PeerID]*serveQueue),
+		validate:  start.Validate,
+		validated: min(start.Validated, start.Connected),
 	}
 	for h, height := range start.Stored {
 		if height > start.Connected {
@@ -158,6 +185,10 @@ func (s *Sync) JobDone(result p2p.Job) {
 		s.blocksSynced(r)
 	case BlockRead:
 		s.blockRead(r)
+	case BlocksValidated:
+		s.blocksValidated(r)
+	case BlockInvalid:
+		s.blockInvalid(r)
 	}
 }
 
@@ -246,7 +277,7 @@ func (s *Sync) requestBlocks() {
 		if sp == nil || !p.HasRoom() || (outbound && p.Inbound()) {
 			continue
 		}
-		reqs := b.window.next(now, id, s.blockAvailability(sp), b.connected, s)
+		reqs := b.window.next(now, id, s.blockAvailability(sp), b.tip(), s)
 		if len(reqs) == 0 {
 			continue
 		}
@@ -356,8 +387,21 @@ func (s *Sync) blockStored(r BlockStored) {
 		s.requestBlocks()
 		return
 	}
-	// Written: its memory is free, so the window may ask for more; it
-	// connects once BlocksSynced says it is durable.
+	// Written: its memory is free, so the window may ask for more.
+	// Without validation it connects once BlocksSynced says it is
+	// durable. With validation it may go to the connector at once: the
+	// connector reads written blocks (their bytes are in the file) and
+	// syncs the block store before it flushes the UTXO set past them, so
+	// the set never reflects a block a crash could lose, and waiting for
+	// each sync would put the disk's latency into every step of the
+	// download window.
+	if height, ok := b.storing[r.Hash]; ok && b.validate {
+		delete(b.storing, r.Hash)
+		if height > b.connected {
+			b.stored[r.Hash] = height
+		}
+		s.connectBlocks()
+	}
 	s.requestBlocks()
 }
 
@@ -396,8 +440,12 @@ func (s *Sync) markFailed(hash chainhash.Hash, height int32, err error) {
 	}
 	rule := err.Error()
 	var rerr *consensus.BlockRuleError
-	if errors.As(err, &rerr) {
+	var named interface{ RuleName() string } // the connector's *validate.RuleError
+	switch {
+	case errors.As(err, &rerr):
 		rule = rerr.Rule
+	case errors.As(err, &named):
+		rule = named.RuleName()
 	}
 	b.failed[hash] = rule
 	b.failedView = maps.Clone(b.failed)
@@ -414,7 +462,8 @@ func (s *Sync) markFailed(hash chainhash.Hash, height int32, err error) {
 }
 
 // connectBlocks moves the last connected block up over every stored block
-// that follows it on the best header chain.
+// that follows it on the best header chain; when validating, it asks the
+// connector to connect them to the UTXO set.
 func (s *Sync) connectBlocks() {
 	b := s.blocks
 	from := b.connected
@@ -427,6 +476,9 @@ func (s *Sync) connectBlocks() {
 		b.connected++
 		b.window.connectedBlock(b.connected)
 	}
+	if b.validate {
+		s.askConnect()
+	}
 	if b.connected == from {
 		return
 	}
@@ -438,15 +490,72 @@ func (s *Sync) connectBlocks() {
 		}
 	}
 	if b.connected == s.chain.Height() {
-		s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("every block of the best header chain is stored: connected %d", b.connected))
+		s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("every block of the best header chain is stored: %d", b.connected))
 	}
-	// Announce only near the tip: during a download, every peer would be
-	// told of every block (Core announces nothing in initial block
-	// download either).
-	if s.state == StateSynced && b.connected >= s.chain.Height()-maxAnnounce {
-		s.announce()
+	if !b.validate {
+		s.tipAdvanced()
 	}
 	s.core.PublishSoon()
+}
+
+// tipAdvanced announces the new tip when it is near the best header
+// (during a download every peer would be told of every block; Core
+// announces nothing in initial block download either).
+func (s *Sync) tipAdvanced() {
+	b := s.blocks
+	if s.state == StateSynced && b.tip() >= s.chain.Height()-maxAnnounce {
+		s.announce()
+	}
+}
+
+// askConnect asks the connector for the best header chain's blocks up to
+// the last stored one, unless it was asked for exactly that already. The
+// job carries a view of the header chain, so the connector can find the
+// fork point and the blocks' ancestors without the core.
+func (s *Sync) askConnect() {
+	b := s.blocks
+	hash := s.chain.HashAt(b.connected)
+	if hash == b.target {
+		return
+	}
+	b.target = hash
+	s.core.StartJob(ConnectBlocks{Height: b.connected, Hash: hash, View: s.chain.View()})
+}
+
+// blocksValidated takes the connector's progress: the UTXO set reflects
+// the block r names. A block no longer on the best header chain (a reorg
+// moved the target meanwhile) moves nothing: the connector follows the new
+// target.
+func (s *Sync) blocksValidated(r BlocksValidated) {
+	b := s.blocks
+	if !b.validate || r.Height > s.chain.Height() || s.chain.HashAt(r.Height) != r.Hash {
+		return
+	}
+	if r.Height != b.validated {
+		b.validated = min(r.Height, b.connected)
+		if b.validated == s.chain.Height() {
+			s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("every block of the best header chain is validated: tip %d", b.validated))
+		}
+		s.tipAdvanced()
+		s.core.PublishSoon()
+	}
+	s.requestBlocks()
+}
+
+// blockInvalid takes the connector's word that a block broke a rule of
+// the UTXO set or its scripts: it is marked failed like a block that broke
+// a block rule, and the header chain leaves it.
+func (s *Sync) blockInvalid(r BlockInvalid) {
+	b := s.blocks
+	if !b.validate {
+		return
+	}
+	if h, ok := s.chain.MainHeight(&r.Hash); ok && h == r.Height {
+		b.validated = min(b.validated, r.Height-1)
+	}
+	s.markFailed(r.Hash, r.Height, r.Err)
+	s.askConnect()
+	s.requestBlocks()
 }
 
 // blocksReorged moves the last connected block back to the fork point when
@@ -455,6 +564,9 @@ func (s *Sync) connectBlocks() {
 func (s *Sync) blocksReorged(forkHeight int32) {
 	if s.blocks != nil {
 		s.servingReorged(forkHeight)
+	}
+	if s.blocks != nil && forkHeight < s.blocks.validated {
+		s.blocks.validated = forkHeight
 	}
 	if s.blocks != nil && forkHeight < s.blocks.connected {
 		s.blocks.connected = forkHeight
@@ -477,8 +589,12 @@ func (s *Sync) expireBlocks() {
 // BlockStatus is block download's part of the status.
 type BlockStatus struct {
 	// Connected is the height of the last connected block (Core's
-	// getblockchaininfo "blocks").
+	// getblockchaininfo "blocks"): when validating, the block the UTXO
+	// set reflects. Stored is the last block stored with every block
+	// below it, which is Connected when not validating.
 	Connected int32 `json:"connected"`
+	Stored    int32 `json:"stored"`
+	Validate  bool  `json:"validate"`
 	// InFlight is how many blocks are asked of peers now, Peers how many
 	// peers may be asked.
 	InFlight int `json:"in_flight"`
@@ -508,7 +624,7 @@ func (s *Sync) blockStatus() *BlockStatus {
 		return nil
 	}
 	return &BlockStatus{
-		Connected: b.connected, InFlight: len(b.window.inFlight), Peers: len(b.window.peers),
+		Connected: b.tip(), Stored: b.connected, Validate: b.validate, InFlight: len(b.window.inFlight), Peers: len(b.window.peers),
 		StoredAhead: len(b.stored), Storing: len(b.storing), PendingBytes: b.window.pending,
 		StallTimeoutS: b.window.stallTimeout.Seconds(), Stalls: b.window.stalls,
 		Received: b.received, ReceivedBytes: b.receivedBytes, Unsolicited: b.unsolicited,
@@ -517,12 +633,13 @@ func (s *Sync) blockStatus() *BlockStatus {
 }
 
 // Connected returns the height of the last connected block (0 when the
-// node downloads no blocks).
+// node downloads no blocks): when validating, the block the UTXO set
+// reflects.
 func (s *Sync) Connected() int32 {
 	if s.blocks == nil {
 		return 0
 	}
-	return s.blocks.connected
+	return s.blocks.tip()
 }
 
 // checkBlockInvariants verifies block download's state: the window's own
@@ -551,6 +668,9 @@ func (s *Sync) checkBlockInvariants() error {
 	}
 	if b.connected > s.chain.Height() {
 		return fmt.Errorf("connected height %d above the header tip %d", b.connected, s.chain.Height())
+	}
+	if b.validated > b.connected {
+		return fmt.Errorf("validated height %d above the stored height %d", b.validated, b.connected)
 	}
 	if b.reading > maxServeReads {
 		return fmt.Errorf("%d block reads in flight, more than %d", b.reading, maxServeReads)

@@ -149,7 +149,7 @@ func (s *Sync) servingReorged(forkHeight int32) {
 // left.
 func (s *Sync) servableHeight(hash *chainhash.Hash) (int32, bool) {
 	h, ok := s.chain.MainHeight(hash)
-	return h, ok && h <= s.blocks.connected
+	return h, ok && h <= s.blocks.tip()
 }
 
 // queueBlocks puts a getdata's servable block items on the peer's serve

@@ -164,6 +164,11 @@ func (s *Sync) Tick() {
 	if s.blocks != nil {
 		s.expireBlocks()
 		s.requestBlocks()
+		if s.blocks.validate {
+			// At start, blocks stored past the UTXO set's best block
+			// are to be connected before anything new arrives.
+			s.askConnect()
+		}
 	}
 }
 

@@ -216,8 +216,10 @@ func TestDecodeBlockUndoHostileCountsAllocateLittle(t *testing.T) {
 		}
 		runtime.ReadMemStats(&after)
 		perRun := (after.TotalAlloc - before.TotalAlloc) / runs
-		if allocs > 10 || perRun > 2048 {
-			t.Errorf("%s: %.0f allocations, %d bytes a run; want at most 10 and 2 KiB", tc.name, allocs, perRun)
+		// The count of allocations is the error's formatting, a few more under
+		// the race detector; the bytes are what a hostile count must not grow.
+		if allocs > 16 || perRun > 2048 {
+			t.Errorf("%s: %.0f allocations, %d bytes a run; want at most 16 and 2 KiB", tc.name, allocs, perRun)
 		}
 	}
 }

@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+
+	"github.com/watchnode/watchnode/node/blockstore"
+	"github.com/watchnode/watchnode/node/chain"
+	"github.com/watchnode/watchnode/node/consensus"
+	"github.com/watchnode/watchnode/node/netsync"
+	"github.com/watchnode/watchnode/node/p2p"
+	"github.com/watchnode/watchnode/node/script"
+	"github.com/watchnode/watchnode/node/utxo"
+	"github.com/watchnode/watchnode/node/validate"
+)
+
+// connector is the block connector: on its own goroutine it makes the UTXO
+// set follow the target netsync sets (ConnectBlocks), disconnecting blocks
+// a reorg left and connecting stored blocks in chain order through
+// node/validate (Core's ActivateBestChain). It is the one writer of the
+// UTXO set and of the block store's undo data.
+//
+// Durability order: a block's undo data is written when it connects; before
+// the set is flushed past a block the block store is synced, so the undo
+// data of every block the flushed set reflects is on disk and a crash can
+// always go back. The set is flushed when its cache is full and at shutdown;
+// after a crash the blocks after its flushed best block are connected again
+// from the store.
+type connector struct {
+	e       *Engine
+	blocks  *blockstore.Store
+	set     *utxo.Store
+	v       *validate.Validator
+	scripts *script.Verifier
+	params  *consensus.Params
+	// assumeValid is the -assumevalid block; zero checks every script.
+	assumeValid chainhash.Hash
+	// pruneTarget is -prune in bytes (0: no pruning).
+	pruneTarget int64
+	// handoff holds blocks the store pipeline wrote, decoded.
+	handoff *blockHandoff
+
+	mu     sync.Mutex
+	target *netsync.ConnectBlocks // the newest target not yet taken
+	sig    chan struct{}
+}
+
+// reportInterval and reportBlocks say how often the connector tells the
+// core how far it got while it connects a run of blocks (and at the end of
+// each run): the download window moves with the connected tip, so with
+// small blocks a report per interval alone would hold the download back.
+const (
+	reportInterval = 200 * time.Millisecond
+	reportBlocks   = 64
+)
+
+// idleFlush is how long the connector waits, caught up, before it flushes
+// the set.
+const idleFlush = time.Second
+
+// setTarget hands the connector a new target; it never blocks.
+func (c *connector) setTarget(j netsync.ConnectBlocks) {
+	c.mu.Lock()
+	c.target = &j
+	c.mu.Unlock()
+	signal(c.sig)
+}
+
+func (c *connector) take() *netsync.ConnectBlocks {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.target
+	c.target = nil
+	return t
+}
+
+func (c *connector) newer() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.target != nil
+}
+
+// run follows targets until ctx ends, then flushes the set.
+func (c *connector) run(ctx context.Context) {
+	defer func() {
+		if err := c.flush(); err != nil {
+			c.e.post(evStoreFailed{what: "UTXO set", err: err})
+		}
+	}()
+	for {
+		t := c.take()
+		if t == nil {
+			// Caught up: once no new block has come for idleFlush, the
+			// set is flushed, so its MuHash and the disk reflect the tip
+			// (during a download targets keep coming, and the set is
+			// flushed only when its cache fills, as Core's).
+			var idle <-chan time.Time
+			var timer *time.Timer
+			if st := c.set.Stats(); st.Best != st.Flushed {
+				timer = time.NewTimer(idleFlush)
+				idle = timer.C
+			}
+			flush := false
+			select {
+			case <-ctx.Done():
+			case <-c.sig:
+			case <-idle:
+				flush = true
+			}
+			if timer != nil {
+				timer.Stop()
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if flush {
+				if err := c.flush(); err != nil {
+					c.e.post(evStoreFailed{what: "UTXO set", err: err})
+					return
+				}
+			}
+			continue
+		}
+		if err := c.follow(ctx, t); err != nil {
+			c.e.post(evStoreFailed{what: "UTXO set", err: err})
+			return
+		}
+	}
+}
+
+// follow moves the set toward t until it gets there, a newer target
+// arrives, a block fails (reported, then the connector waits for the
+// target that leaves it) or ctx ends. An error is a store failure: the
+// node stops.
+func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error {
+	lastReport := time.Now()
+	report := func() {
+		best := c.set.Best()
+		c.e.post(evJobsDone{results: []p2p.Job{netsync.BlocksValidated{Height: best.Height, Hash: best.Hash}}})
+		lastReport = time.Now()
+	}
+	defer report()
+	connected := 0
+	for ctx.Err() == nil && !c.newer() {
+		best := c.set.Best()
+		if best.Height < 0 {
+			// A new set reflects the genesis block, whose outputs are
+			// not spendable (Core never adds them).
+			c.set.SetBest(utxo.Best{Hash: c.params.GenesisHash, Height: 0})
+			continue
+		}
+		if best.Hash == t.Hash {
+			return nil
+		}
+		if h, ok := t.View.MainHeight(&best.Hash); !ok || h != best.Height || best.Height > t.Height {
+			if err := c.disconnect(best); err != nil {
+				return err
+			}
+			continue
+		}
+		height := best.Height + 1
+		hash := t.View.HashAt(height)
+		ok, err := c.connect(t.View, hash, height)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		if c.set.NeedsFlush() || c.flushForPrune() {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+		if connected++; connected%reportBlocks == 0 || time.Since(lastReport) >= reportInterval {
+			report()
+		}
+	}
+	return nil
+}
+
+// connect connects the stored block hash at height; ok is false when it
+// broke a rule (reported to the core as BlockInvalid).
+func (c *connector) connect(view *chain.View, hash chainhash.Hash, height int32) (ok bool, err error) {
+	b := c.handoff.take(hash)
+	if b == nil {
+		raw, err := c.blocks.ReadBlock(hash)
+		if err != nil {
+			return false, fmt.Errorf("reading block %d %s to connect it: %w", height, hash, err)
+		}
+		if b, err = consensus.DecodeBlock(raw); err != nil {
+			return false, fmt.Errorf("%w: stored block %d %s does not decode: %v", blockstore.ErrCorrupt, height, hash, err)
+		}
+	}
+	vb := &validate.Block{Block: b, Height: height, Branch: viewBranch{view}, SkipScripts: c.assumedValid(view, height)}
+	res, err := c.v.Connect(c.set, vb)
+	var rerr *validate.RuleError
+	if errors.As(err, &rerr) {
+		c.e.post(evJobsDone{results: []p2p.Job{netsync.BlockInvalid{Height: height, Hash: hash, Err: rerr}}})
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := c.blocks.WriteUndo(hash, utxo.AppendBlockUndo(nil, res.Undo)); err != nil {
+		return false, err
+	}
+	c.set.SetBest(utxo.Best{Hash: hash, Height: height})
+	return true, nil
+}
+
+// disconnect takes best, the block the set reflects, back off.
+func (c *connector) disconnect(best utxo.Best) error {
+	raw, err := c.blocks.ReadBlock(best.Hash)
+	if err != nil {
+		return fmt.Errorf("reading block %d %s to disconnect it: %w", best.Height, best.Hash, err)
+	}
+	b, err := consensus.DecodeBlock(raw)
+	if err != nil {
+		return fmt.Errorf("%w: stored block %d %s does not decode: %v", blockstore.ErrCorrupt, best.Height, best.Hash, err)
+	}
+	rawUndo, err := c.blocks.ReadUndo(best.Hash)
+	if err != nil {
+		return fmt.Errorf("reading the undo data of block %d %s: %w", best.Height, best.Hash, err)
+	}
+	undo, err := utxo.DecodeBlockUndo(rawUndo)
+	if err != nil {
+		return fmt.Errorf("%w: undo data of block %d %s: %v", blockstore.ErrCorrupt, best.Height, best.Hash, err)
+	}
+	clean, err := c.v.Disconnect(c.set, &validate.Block{Block: b, Height: best.Height}, undo)
+	if err != nil {
+		return err
+	}
+	if !clean {
+		c.e.log.Warn("disconnected a block uncleanly (BIP30 repeat)", "height", best.Height, "hash", best.Hash)
+	}
+	c.set.SetBest(utxo.Best{Hash: b.Header.PrevBlock, Height: best.Height - 1})
+	return nil
+}
+
+// assumedValid reports whether the block at height on view's main chain
+// may skip its scripts (Core's ConnectBlock with -assumevalid): it is an
+// ancestor of the assumed-valid block on the best header chain, that chain
+// has at least the network's minimum chain work, and the best header is
+// at least two weeks of blocks past it (Core measures the two weeks in
+// proof-equivalent time; two weeks of target spacing is the same at a
+// steady difficulty).
+func (c *connector) assumedValid(view *chain.View, height int32) bool {
+	if c.e.cfg.skipScripts {
+		return true
+	}
+	var zero chainhash.Hash
+	if c.assumeValid == zero {
+		return false
+	}
+	avHeight, ok := view.MainHeight(&c.assumeValid)
+	if !ok || height > avHeight {
+		return false
+	}
+	tipHeight, _, work := view.Tip()
+	if work.Cmp(c.params.MinimumChainWork) < 0 {
+		return false
+	}
+	twoWeeks := int32(14 * 24 * 60 * 60 / c.params.TargetSpacing)
+	return tipHeight-height >= twoWeeks
+}
+
+// flushForPrune reports whether the set should be flushed so that block
+// files can be pruned (Core's fFlushForPrune): pruning is on, the files
+// are above the target, and the set is pruneFlushBlocks or more past its
+// last flush (only blocks the flushed set is past may be pruned).
+func (c *connector) flushForPrune() bool {
+	if c.pruneTarget == 0 || c.blocks.SizeOnDisk() <= c.pruneTarget {
+		return false
+	}
+	st := c.set.Stats()
+	return st.Best.Height-st.Flushed.Height >= pruneFlushBlocks
+}
+
+// pruneFlushBlocks is how far the set runs ahead of its last flush, at
+// most, while block files wait for pruning.
+const pruneFlushBlocks = 100
+
+// flush makes the undo data durable, then flushes the set, and tells the
+// engine, which may prune block files the set is now past.
+func (c *connector) flush() error {
+	if err := c.blocks.Sync(); err != nil {
+		return err
+	}
+	if err := c.set.Flush(); err != nil {
+		return err
+	}
+	c.e.post(evJobsDone{})
+	return nil
+}
+
+// viewBranch serves a chain view as node/validate's Branch.
+type viewBranch struct{ v *chain.View }
+
+func (b viewBranch) HeaderAt(h int32) *consensus.Header {
+	hdr := b.v.HeaderAt(h)
+	return &hdr
+}
+
+func (b viewBranch) HashAt(h int32) chainhash.Hash { return b.v.HashAt(h) }
+
+func (b viewBranch) MedianTimePastAt(h int32) uint32 { return consensus.MedianTimePast(b, h) }

@@ -1,0 +1,455 @@
+package utxo
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// DefaultCacheMiB is the default size of the coin cache, Bitcoin Core's
+// -dbcache default (450 MiB).
+const DefaultCacheMiB = 450
+
+// ErrCorrupt says the store's bytes are not what this package wrote: a coin
+// or the best-block record does not decode.
+var ErrCorrupt = errors.New("UTXO store is corrupt")
+
+// ErrWriteFailed wraps the first failed write; the store then refuses every
+// later write, so a set the disk could not take is never half-kept in the
+// cache and half on disk under a best block that says otherwise.
+var ErrWriteFailed = errors.New("UTXO store write failed")
+
+// Options configure Open.
+type Options struct {
+	// Dir is the directory of the set (the datadir's chainstate).
+	Dir string
+	// CacheBytes bounds the coin cache (Core's -dbcache); zero means
+	// DefaultCacheMiB.
+	CacheBytes int64
+	// Logger receives pebble's messages at DEBUG; nil discards them.
+	Logger *slog.Logger
+	// FailWrites, for tests, makes every commit fail with this error, as a
+	// full disk would.
+	FailWrites func() error
+}
+
+// Best is the block the set reflects: every coin created by it and its
+// ancestors and not spent by them, and no other.
+type Best struct {
+	Hash   chainhash.Hash
+	Height int32
+}
+
+// Stats describe the set.
+type Stats struct {
+	// Best is the block the set reflects (in the cache: it may be ahead of
+	// what is on disk), Flushed the one the disk holds.
+	Best, Flushed Best
+	// Coins is the number of unspent outputs in the set.
+	Coins int64
+	// CacheBytes is the coin cache's estimated memory, CacheLimit its
+	// bound, DiskBytes the store's size on disk.
+	CacheBytes, CacheLimit, DiskBytes int64
+	// MuHash is Core's MuHash3072 of the set as Flushed reflects it
+	// (gettxoutsetinfo's muhash at Flushed.Height).
+	MuHash chainhash.Hash
+}
+
+// entry is a coin in the cache. orig is the coin as the disk holds it when
+// inDB; coin is the coin now, unless spent. Only dirty entries are written
+// at a flush.
+type entry struct {
+	coin  Coin
+	orig  Coin
+	inDB  bool
+	spent bool
+	dirty bool
+}
+
+// entryOverhead estimates what one cache entry costs beyond its script
+// bytes: the map slot (an outpoint key of 36 bytes padded to 40, the entry
+// value of about 120 bytes, Go's map bucket and load factor overhead) and
+// the script allocations' headers. Core's memusage estimates its
+// CCoinsMap the same way, by counting the allocator's cost of each entry.
+const entryOverhead = 256
+
+func (e *entry) cost() int64 {
+	n := int64(entryOverhead + cap(e.coin.Out.PkScript))
+	if e.inDB && !sameBacking(e.orig.Out.PkScript, e.coin.Out.PkScript) {
+		n += int64(cap(e.orig.Out.PkScript))
+	}
+	return n
+}
+
+func sameBacking(a, b []byte) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+}
+
+// Store is the UTXO set: coins on disk in pebble, under Bitcoin Core's
+// chainstate keys ('C', txid, VARINT(vout)) and values (Core's Coin
+// serialization), with a write-back cache in front (Core's
+// CCoinsViewCache over CCoinsViewDB). One goroutine writes (node/validate);
+// others may read concurrently (the API's gettxout): a mutex guards the
+// cache, held only for a lookup or an update.
+//
+// pebble was chosen (over bbolt, badger or goleveldb) because it is what
+// CockroachDB runs in production, it is a log-structured store like Core's
+// LevelDB with atomic batches and bloom filters, its writes are sequential
+// (good for the millions of small coin writes of IBD), and the block index
+// already uses it.
+type Store struct {
+	dir  string
+	db   *pebble.DB
+	log  *slog.Logger
+	fail func() error
+
+	mu         sync.Mutex
+	cache      map[wire.OutPoint]*entry
+	cacheBytes int64
+	limit      int64
+	best       Best
+	flushed    Best
+	coins      int64
+	muhash     *MuHash        // of the flushed set
+	final      chainhash.Hash // muhash finalized: Finalize costs a 3072-bit inversion
+	err        error
+}
+
+// The keys: coins under 'C' (Core's DB_COIN) and one record of what the
+// coins reflect under 'B' (Core's DB_BEST_BLOCK), written in the same batch
+// as every coin change so the two can never disagree.
+const (
+	prefixCoin = 'C'
+	keyBest    = "B"
+	// bestRecordSize: hash, height, coin count, MuHash numerator and
+	// denominator.
+	bestRecordSize = 32 + 4 + 8 + muHashStateSize
+)
+
+// coinKey appends op's key to dst.
+func coinKey(dst []byte, op wire.OutPoint) []byte {
+	dst = append(dst, prefixCoin)
+	dst = append(dst, op.Hash[:]...)
+	return AppendVarInt(dst, uint64(op.Index))
+}
+
+// Open opens (or creates) the set in opts.Dir.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("opening the UTXO set: Dir is required")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the UTXO set directory: %w", err)
+	}
+	s := &Store{dir: opts.Dir, log: opts.Logger, fail: opts.FailWrites, cache: map[wire.OutPoint]*entry{}, limit: opts.CacheBytes, muhash: NewMuHash(), best: Best{Height: -1}}
+	if s.limit <= 0 {
+		s.limit = DefaultCacheMiB << 20
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	// Coins are looked up by key, and most lookups of a new block's
+	// outputs (BIP30) and of unknown spends miss: bloom filters on every
+	// level let a miss skip the files.
+	po := &pebble.Options{Logger: pebbleLogger{s.log}}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(filepath.Join(opts.Dir), po)
+	if err != nil {
+		return nil, fmt.Errorf("opening the UTXO set: %w", err)
+	}
+	s.db = db
+	if err := s.readBest(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.best = s.flushed
+	return s, nil
+}
+
+func (s *Store) readBest() error {
+	v, c, err := s.db.Get([]byte(keyBest))
+	if errors.Is(err, pebble.ErrNotFound) {
+		s.flushed = Best{Height: -1}
+		s.final = s.muhash.Finalize()
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the UTXO set's best block: %w", err)
+	}
+	defer c.Close()
+	if len(v) != bestRecordSize {
+		return fmt.Errorf("%w: best-block record is %d bytes, want %d", ErrCorrupt, len(v), bestRecordSize)
+	}
+	copy(s.flushed.Hash[:], v[:32])
+	s.flushed.Height = int32(binary.LittleEndian.Uint32(v[32:]))
+	s.coins = int64(binary.LittleEndian.Uint64(v[36:]))
+	if err := s.muhash.UnmarshalBinary(v[44:]); err != nil {
+		return fmt.Errorf("%w: best-block record's MuHash: %v", ErrCorrupt, err)
+	}
+	s.final = s.muhash.Finalize()
+	return nil
+}
+
+// Close closes the store without flushing: what the cache holds beyond the
+// last Flush is dropped, and the next Open starts from the flushed best
+// block (the caller replays the blocks after it).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// Dir returns the directory the set is kept in.
+func (s *Store) Dir() string { return s.dir }
+
+// Best returns the block the set reflects, in the cache.
+func (s *Store) Best() Best {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.best
+}
+
+// SetBest records that the set now reflects b; the caller (node/validate)
+// calls it after applying b's changes.
+func (s *Store) SetBest(b Best) {
+	s.mu.Lock()
+	s.best = b
+	s.mu.Unlock()
+}
+
+// Stats returns the set's figures.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Best: s.best, Flushed: s.flushed, Coins: s.coins, CacheBytes: s.cacheBytes, CacheLimit: s.limit, MuHash: s.final}
+	if s.db != nil {
+		st.DiskBytes = int64(s.db.Metrics().DiskSpaceUsage())
+	}
+	return st
+}
+
+// NeedsFlush reports whether the cache has reached its bound.
+func (s *Store) NeedsFlush() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cacheBytes >= s.limit
+}
+
+// lookup returns op's cache entry, reading it from disk into the cache on a
+// miss; nil when the set has no such coin. s.mu is held.
+func (s *Store) lookup(op wire.OutPoint) (*entry, error) {
+	if e, ok := s.cache[op]; ok {
+		return e, nil
+	}
+	var kb [1 + 32 + 10]byte
+	v, c, err := s.db.Get(coinKey(kb[:0], op))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading coin %v: %w", op, err)
+	}
+	coin, n, err := DecodeCoin(v)
+	if err == nil && n != len(v) {
+		err = fmt.Errorf("%d bytes after the coin", len(v)-n)
+	}
+	if err == nil {
+		// pebble's value is only valid until c is closed.
+		coin.Out.PkScript = append([]byte(nil), coin.Out.PkScript...)
+	}
+	c.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: coin %v: %v", ErrCorrupt, op, err)
+	}
+	e := &entry{coin: coin, orig: coin, inDB: true}
+	s.cache[op] = e
+	s.cacheBytes += e.cost()
+	return e, nil
+}
+
+// Get returns the unspent coin at op, if the set has it.
+func (s *Store) Get(op wire.OutPoint) (Coin, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return Coin{}, false, errors.New("UTXO set is closed")
+	}
+	e, err := s.lookup(op)
+	if err != nil || e == nil || e.spent {
+		return Coin{}, false, err
+	}
+	return e.coin, true, nil
+}
+
+// Has reports whether the set has an unspent coin at op (BIP30's check).
+func (s *Store) Has(op wire.OutPoint) (bool, error) {
+	_, ok, err := s.Get(op)
+	return ok, err
+}
+
+// Spend removes the coin at op and returns it; ok is false when the set
+// has no such unspent coin (nothing changes then).
+func (s *Store) Spend(op wire.OutPoint) (Coin, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return Coin{}, false, s.err
+	}
+	e, err := s.lookup(op)
+	if err != nil || e == nil || e.spent {
+		return Coin{}, false, err
+	}
+	c := e.coin
+	s.coins--
+	if !e.inDB {
+		// Created since the last flush: the disk never knew it, so
+		// spending it leaves nothing to write (Core's FRESH coins).
+		s.cacheBytes -= e.cost()
+		delete(s.cache, op)
+		return c, true, nil
+	}
+	s.cacheBytes -= e.cost()
+	e.spent, e.dirty = true, true
+	e.coin = Coin{}
+	s.cacheBytes += e.cost()
+	return c, true, nil
+}
+
+// Add puts c at op. Overwriting an unspent coin is an error unless
+// overwrite says the caller means it (Core's possible_overwrite: the two
+// historic duplicate coinbases BIP30 excepts, and restoring undo data).
+func (s *Store) Add(op wire.OutPoint, c Coin, overwrite bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	e, err := s.lookup(op)
+	if err != nil {
+		return err
+	}
+	switch {
+	case e == nil:
+		e = &entry{}
+		s.cache[op] = e
+		s.coins++
+	case e.spent:
+		s.cacheBytes -= e.cost()
+		s.coins++
+	case overwrite:
+		// An unspent coin replaced: the count stays.
+		s.cacheBytes -= e.cost()
+	default:
+		return fmt.Errorf("adding coin %v: the set already has it unspent", op)
+	}
+	e.coin, e.spent, e.dirty = c, false, true
+	s.cacheBytes += e.cost()
+	return nil
+}
+
+// Flush writes every change since the last flush together with the best
+// block and the set's MuHash in one synced batch, then empties the cache
+// (Core's CCoinsViewCache::Flush). The undo data of every block the set now
+// reflects must be durable before: a crash after the batch must be able to
+// disconnect those blocks.
+func (s *Store) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	if s.db == nil {
+		return errors.New("UTXO set is closed")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	mh := NewMuHash()
+	mh.Combine(s.muhash)
+	var kb, vb, hb []byte
+	for op, e := range s.cache {
+		if !e.dirty {
+			continue
+		}
+		kb = coinKey(kb[:0], op)
+		if e.inDB {
+			hb = AppendMuHashCoin(hb[:0], op, e.orig.Height, e.orig.Coinbase, &e.orig.Out)
+			mh.Remove(hb)
+		}
+		if e.spent {
+			if e.inDB {
+				if err := b.Delete(kb, nil); err != nil {
+					return s.failed(err)
+				}
+			}
+			continue
+		}
+		vb = AppendCoin(vb[:0], &e.coin)
+		if err := b.Set(kb, vb, nil); err != nil {
+			return s.failed(err)
+		}
+		hb = AppendMuHashCoin(hb[:0], op, e.coin.Height, e.coin.Coinbase, &e.coin.Out)
+		mh.Insert(hb)
+	}
+	rec := make([]byte, 0, bestRecordSize)
+	rec = append(rec, s.best.Hash[:]...)
+	rec = binary.LittleEndian.AppendUint32(rec, uint32(s.best.Height))
+	rec = binary.LittleEndian.AppendUint64(rec, uint64(s.coins))
+	state, err := mh.MarshalBinary()
+	if err != nil {
+		return s.failed(err)
+	}
+	rec = append(rec, state...)
+	if err := b.Set([]byte(keyBest), rec, nil); err != nil {
+		return s.failed(err)
+	}
+	if s.fail != nil {
+		if err := s.fail(); err != nil {
+			return s.failed(err)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return s.failed(err)
+	}
+	s.muhash = mh
+	s.final = mh.Finalize()
+	s.flushed = s.best
+	clear(s.cache)
+	s.cacheBytes = 0
+	return nil
+}
+
+// failed records the first write failure. s.mu is held.
+func (s *Store) failed(err error) error {
+	s.err = fmt.Errorf("%w: %w", ErrWriteFailed, err)
+	return s.err
+}
+
+// pebbleLogger sends pebble's messages to the node's log at DEBUG (its
+// errors at ERROR).
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("UTXO set: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("UTXO set: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("UTXO set: "+format, args...))
+}

@@ -1,0 +1,27 @@
+// Package validate connects blocks to the UTXO set and disconnects them:
+// the one writer of the set (node/utxo) and the producer of undo data
+// (Bitcoin Core's ConnectBlock and DisconnectBlock).
+//
+// A block reaches Connect after node/consensus's UTXO-free rules passed.
+// Connect checks what needs the set, in Core's order: BIP30 (no unspent
+// output overwritten, with Core's exceptions), each input spending an
+// existing unspent output, coinbase maturity, value ranges and fees, BIP68
+// sequence locks once CSV is active, the sigop cost with P2SH and witness
+// sigops, the coinbase's claim against subsidy plus fees, and finally the
+// scripts on node/script's worker pool, unless the block is covered by
+// -assumevalid. The block's changes are staged in an overlay and reach
+// the View only once every rule passed, so a failed block leaves no trace;
+// a failure is a *RuleError naming Core's reject reason, the transaction
+// and the input.
+//
+// Connect returns the block's undo data (utxo.BlockUndo: the coins its
+// inputs spent); the caller stores it (node/blockstore's rev files) and
+// makes it durable before the set is flushed past the block, so a crash can
+// always disconnect what the set reflects. Disconnect takes the block and
+// its undo data back out.
+//
+// Who runs what: the engine calls Connect and Disconnect from one goroutine,
+// the block connector, in chain order; scripts fan out to the Verifier's
+// workers within a Connect. Nothing here keeps state between calls but the
+// View.
+package validate
