@@ -10,9 +10,12 @@
 //     bans and the address book; netsync owns the header chain and the
 //     block download window. Both are touched only by the engine goroutine.
 //   - The block store (node/blockstore, blocks.go) is safe for concurrent
-//     use: the block pipeline writes it, ReadBlocks jobs and the API read
-//     it, the prune lane prunes it. blocksMu only guards its closing at
-//     shutdown against the API's readers.
+//     use: the block pipeline writes blocks, the connector writes undo
+//     data, ReadBlocks jobs and the API read it, the prune lane prunes it.
+//     blocksMu only guards its closing (and the UTXO set's) at shutdown
+//     against the API's readers.
+//   - The UTXO set (node/utxo) is the connector's to write (connector.go);
+//     the API reads it (gettxout) under the set's own short lock.
 //   - The engine owns one connection per admitted peer (connection in
 //     conns.go): the socket, its peer.Conn goroutines, the inbound queue
 //     (decoded messages, bounded by their cost through a peer.Pool shared
@@ -51,20 +54,29 @@
 //     goroutine per core runs the block rules, one writer appends the
 //     blocks that passed and posts their results (evJobsDone: the blocks'
 //     memory is free), and syncs the store at most every syncInterval,
-//     posting a BlocksSynced after each sync: the core connects only
-//     durable blocks. ReadBlocks jobs (blocks to serve) each
+//     posting a BlocksSynced after each sync. Each block written is also
+//     handed to the connector decoded (handoff.go, bounded).
+//   - The block connector (connector.go) is one goroutine: netsync's
+//     ConnectBlocks job sets its target (the best header chain up to the
+//     last stored block, with a view of the chain), and it disconnects and
+//     connects blocks through node/validate until the UTXO set reflects the
+//     target, reporting BlocksValidated as it goes and BlockInvalid for a
+//     block that breaks a rule. It syncs the block store before every flush
+//     of the set, so the set never reflects a block a crash could lose; it
+//     flushes when the cache is full, when pruning waits for it, a second
+//     after catching up, and at shutdown. ReadBlocks jobs (blocks to serve) each
 //     run on a goroutine of their own; the core keeps at most a few in
 //     flight.
 //
 // # Stopping
 //
-// Run returns when its context ends, or when a header or block store write
-// fails: the node's state in memory would run ahead of the disk, so it
+// Run returns when its context ends, or when a header store, block store or
+// UTXO set write fails: the node's state in memory would run ahead of the disk, so it
 // stops with an error that says so, as Bitcoin Core stops when it cannot
 // write. Either way it drops every peer ("shutdown"), saves the address
 // book, waits for every goroutine and job it started (blocks still queued
 // in the pipeline are dropped: they were never durable and are fetched
-// again), and closes both stores.
+// again), flushes the UTXO set, and closes the stores.
 //
 // # Adding an effect
 //

@@ -67,6 +67,19 @@
 // reorg of the header chain below the last connected block moves it back
 // to the fork point.
 //
+// Full validation (BlockStart.Validate, connect.go): "stored" and
+// "connected" come apart. A written block joins the stored set at once
+// (BlockStored; the shell's connector reads written blocks and syncs the
+// store before it flushes the UTXO set past them), and whenever the
+// stored run grows or a reorg moves it, askConnect hands the connector a
+// ConnectBlocks target (the best chain up to the last stored block, with
+// a view of the header chain). Its BlocksValidated reports move the
+// validated height, which is what the window, serving, announcements and
+// pruning go by (tip), as Core's active chain; a BlockInvalid marks the
+// block failed as a block-rule failure does. InvalidateBlock and
+// ReconsiderBlock (operator.go) are Core's invalidateblock and
+// reconsiderblock.
+//
 // Serving: a getdata's block items that we have connected go to the
 // peer's serveQueue and are read in batches, one job per peer at a time
 // (ReadBlocks jobs, their BlockRead results through JobDone), the next

@@ -43,6 +43,12 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	res, err := s.chain.Accept(headers, hashes, now.Unix())
 	s.store(res.Writes)
 	s.learnedFrom(sp, res)
+	if res.TipChanged {
+		// Accept keeps the headers before the first bad one: the chain
+		// may have moved (a reorg included) even when err says the
+		// batch ended badly.
+		s.tipChanged(res)
+	}
 	if err != nil {
 		var rerr *consensus.RuleError
 		switch {
@@ -59,6 +65,16 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 			s.core.Logf(level, "header too far in the future; ignored for now", "peer", id, "count", sp.tooNew, "err", err)
 		case errors.As(err, &rerr):
 			s.core.Drop(id, p2p.Violation("invalid header: %v", err))
+		case errors.Is(err, chain.ErrInvalidAncestor):
+			// A header of a chain we found invalid: Core drops an
+			// outbound peer on it (we chose it, and it follows a bad
+			// chain) but keeps an inbound one (BLOCK_CACHED_INVALID).
+			if p, ok := s.core.Peer(id); ok && p.Inbound() {
+				s.core.Logf(slog.LevelDebug, "header of a chain found invalid; ignored", "peer", id, "err", err)
+				p.Ignore()
+			} else {
+				s.core.Drop(id, p2p.Violation("header of a chain found invalid: %v", err))
+			}
 		case errors.Is(err, chain.ErrNotConnected):
 			sp.unconnecting++
 			if sp.unconnecting > maxUnconnecting {
@@ -76,9 +92,6 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 		return
 	}
 	sp.unconnecting = 0
-	if res.TipChanged {
-		s.tipChanged(res)
-	}
 	if _, alive := s.peers[id]; !alive {
 		return
 	}

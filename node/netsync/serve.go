@@ -43,7 +43,7 @@ func (s *Sync) tipChanged(res chain.AcceptResult) {
 func (s *Sync) announce() {
 	height := s.chain.Height()
 	if s.blocks != nil {
-		height = min(height, s.blocks.connected)
+		height = min(height, s.blocks.tip())
 	}
 	tip := s.chain.HashAt(height)
 	var inv *p2p.Frame

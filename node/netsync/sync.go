@@ -365,7 +365,9 @@ func (s *Sync) learnedFrom(sp *syncPeer, res chain.AcceptResult) {
 	if res.New+res.Duplicates == 0 {
 		return
 	}
-	if h, ok := s.chain.MainHeight(&res.Last); ok && h >= sp.bestKnown {
+	// A best block we no longer hold (an invalidated chain left the tree)
+	// tells nothing any more: a lower one we hold replaces it.
+	if h, ok := s.chain.MainHeight(&res.Last); ok && (h >= sp.bestKnown || !s.chain.Known(&sp.bestHash)) {
 		sp.bestKnown, sp.bestHash = h, res.Last
 	}
 	if res.LastHeight >= sp.bestHeaderHeight {
