@@ -478,6 +478,13 @@ func (n *Node) SubmitBlocks(t testing.TB, raw []string) {
 	}
 }
 
+// SubmitBlock submits one raw block, as hex, and returns btcd's answer:
+// empty when it accepted the block, its reason otherwise.
+func (n *Node) SubmitBlock(t testing.TB, raw string) string {
+	t.Helper()
+	return n.rpcStdin(t, raw+"\n", "submitblock", "-")
+}
+
 // Peers returns the node's connected peers as reported by getpeerinfo.
 func (n *Node) Peers(t testing.TB) []PeerInfo {
 	t.Helper()
