@@ -242,7 +242,7 @@ func (e *Engine) openBlocks(ch *chain.Chain) (*netsync.BlockStart, error) {
 // the rest).
 func (e *Engine) openUTXO(ch *chain.Chain, start *netsync.BlockStart) error {
 	set, err := utxo.Open(utxo.Options{Dir: filepath.Join(e.cfg.DataDir, "chainstate"),
-		CacheBytes: e.cfg.DBCacheMiB << 20, Logger: e.log.With("component", "utxo")})
+		CacheBytes: e.cfg.DBCacheMiB << 20, Logger: e.log.With("component", "utxo"), FailWrites: e.cfg.utxoFailWrites})
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,9 @@ type Config struct {
 	// signature checks about 200 times slower), treats every block as
 	// assumed valid: every rule but the scripts is checked.
 	skipScripts bool
+	// utxoFailWrites, when set (by tests), makes the UTXO set's commits
+	// fail with its error, as a full disk would.
+	utxoFailWrites func() error
 }
 
 // Defaults, chosen as Bitcoin Core chooses them where it has an equivalent.

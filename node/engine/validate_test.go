@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -186,5 +189,54 @@ func TestConnectorReorgsAndInvalidBlocks(t *testing.T) {
 	unknown[0] = 7
 	if err := r.e.InvalidateBlock(t.Context(), unknown.String()); !errors.Is(err, ErrUnknownHeader) {
 		t.Errorf("invalidating an unknown block: %v", err)
+	}
+}
+
+// TestUTXOWriteFailureStopsTheNode: a node connecting stored blocks whose
+// UTXO set cannot be written (its first flush fails, as on a full disk)
+// stops with an error that says so; restarted on a working disk, it
+// connects the blocks again and ends with the same set as a node that never
+// failed.
+func TestUTXOWriteFailureStopsTheNode(t *testing.T) {
+	gen, err := blockgen.Generate(blockgen.Options{Seed: 21, Blocks: 120, TxPerBlock: 2, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	seedBlocks(t, dir, gen)
+	cfg := Config{Network: protocol.Regtest, DataDir: dir, Listen: "127.0.0.1:0",
+		utxoFailWrites: func() error { return &os.PathError{Op: "write", Path: "chainstate", Err: syscall.ENOSPC} }}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Run(t.Context()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "UTXO set failed") || !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("Run returned %v, want the UTXO set's failure (ENOSPC)", err)
+		}
+		t.Logf("Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the node kept running after its UTXO set failed: %+v", e.Snapshot().Status)
+	}
+
+	// Restarted with a working disk: every block connected again.
+	cfg.utxoFailWrites = nil
+	r := startEngine(t, cfg)
+	waitForWithin(t, 60*time.Second, "the blocks connected after the restart", func() bool {
+		u := r.e.Snapshot().Status.UTXO
+		return u != nil && u.MuHashHeight == 120
+	})
+	clean := t.TempDir()
+	seedBlocks(t, clean, gen)
+	c := startEngine(t, Config{Network: protocol.Regtest, DataDir: clean, Listen: "127.0.0.1:0"})
+	waitForWithin(t, 60*time.Second, "the clean node's blocks connected", func() bool {
+		u := c.e.Snapshot().Status.UTXO
+		return u != nil && u.MuHashHeight == 120
+	})
+	if got, want := r.e.Snapshot().Status.UTXO, c.e.Snapshot().Status.UTXO; got.MuHash != want.MuHash || got.Coins != want.Coins {
+		t.Errorf("after the failure and restart: %d coins, MuHash %s; a clean node: %d, %s", got.Coins, got.MuHash, want.Coins, want.MuHash)
 	}
 }
