@@ -366,7 +366,9 @@ func TestPruneCrash(t *testing.T) {
 				t.Fatalf("round %d: height %d missing below the top %d (%d kept)", round, h, top, len(heights))
 			}
 		}
-		if ph := s.PruneHeight(); ph < prevHeight || (s.HavePruned() != (ph >= 0)) || ph > top-pruneKeep-1 {
+		// Nothing pruned yet (-1) is fine however few blocks the child
+		// wrote before the kill (a loaded machine may let it write few).
+		if ph := s.PruneHeight(); ph < prevHeight || (s.HavePruned() != (ph >= 0)) || (ph >= 0 && ph > top-pruneKeep-1) {
 			t.Fatalf("round %d: prune height %d (was %d), have pruned %v, top %d", round, ph, prevHeight, s.HavePruned(), top)
 		}
 		prevHeight = s.PruneHeight()
