@@ -101,6 +101,17 @@ func (r *Remote) Read() []Received {
 	return out
 }
 
+// ReadAtMost is Read for a remote that takes at most limit bytes (at
+// least one frame) from its connection: a slow reader.
+func (r *Remote) ReadAtMost(limit int) []Received {
+	if r.c != nil && !r.c.closed {
+		r.take(r.c.write(limit))
+	}
+	out := r.inbox
+	r.inbox = nil
+	return out
+}
+
 // Drain reads like Read and returns just the messages.
 func (r *Remote) Drain() []wire.Message {
 	var msgs []wire.Message

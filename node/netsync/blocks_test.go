@@ -482,3 +482,78 @@ func TestInvalidBlockLeavesItsChain(t *testing.T) {
 	r.Send(bad.msg(21, 45))
 	h.ExpectDropped(r, p2p.DropViolation, "invalid")
 }
+
+// TestServeBlocksToASlowReader: a peer that asks for 40 blocks of 100 KB
+// and reads nothing for a while (a node busy validating) is not dropped
+// for overflowing its send queue: the node queues blocks only while the
+// queue has room, keeps the rest waiting, and once the peer reads, every
+// block comes, in the order asked.
+func TestServeBlocksToASlowReader(t *testing.T) {
+	headers := []wire.BlockHeader{regtestGenesis()}
+	raw := map[chainhash.Hash][]byte{}
+	for h := int32(1); h <= 40; h++ {
+		big := wire.NewMsgTx(1)
+		big.AddTxIn(&wire.TxIn{PreviousOutPoint: wire.OutPoint{Hash: chainhash.Hash{byte(h)}}})
+		big.AddTxOut(wire.NewTxOut(0, append([]byte{0x6a}, make([]byte, 100_000)...)))
+		b := mineBlock(t, &headers[len(headers)-1], h, big)
+		var buf bytes.Buffer
+		if err := b.Serialize(&buf); err != nil {
+			t.Fatal(err)
+		}
+		headers = append(headers, b.Header)
+		raw[b.BlockHash()] = buf.Bytes()
+	}
+	c := &blockChain{testChain: makeTestChain(headers), raw: raw}
+	stored := make([]consensus.Header, len(headers))
+	for i := range headers {
+		stored[i] = consensus.FromWire(&headers[i])
+	}
+	h := newHarness(t, func(cfg *sim.NodeConfig) {
+		cfg.Blocks = &netsync.BlockStart{Connected: c.tip()}
+		cfg.BlockStore = raw
+		cfg.Stored = stored
+	})
+	r := h.Established(true)
+	gd := wire.NewMsgGetData()
+	for height := int32(1); height <= 40; height++ {
+		gd.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &c.hashes[height]))
+	}
+	r.Send(gd)
+	// The peer takes a block at a time, and between blocks lets the
+	// node's reads finish.
+	var got []chainhash.Hash
+	for range 40 {
+		h.S.Settle()
+		for _, f := range r.ReadAtMost(1) {
+			if b, ok := f.Msg.(*wire.MsgBlock); ok {
+				got = append(got, b.BlockHash())
+			}
+		}
+		if !r.Alive() {
+			break
+		}
+	}
+	if !r.Alive() {
+		t.Fatalf("the slow reader was dropped: %+v", h.N.Core.Snapshot(h.S.Now()).Disconnects)
+	}
+	if q := r.Info().QueueBytes; q > 2*p2p.OutQueueLimit+5_000_000 {
+		t.Errorf("%d bytes queued for the slow reader, above the bound", q)
+	}
+	for range 200 {
+		for _, m := range r.Drain() {
+			if b, ok := m.(*wire.MsgBlock); ok {
+				got = append(got, b.BlockHash())
+			}
+		}
+		if len(got) == 40 {
+			break
+		}
+		h.S.Settle()
+	}
+	if !slices.Equal(got, c.hashes[1:]) {
+		t.Fatalf("the slow reader got %d blocks, want the 40 in order", len(got))
+	}
+	if !r.Alive() {
+		t.Error("the slow reader was dropped after reading")
+	}
+}

@@ -92,7 +92,7 @@ func (j ReadBlocks) Read(read func(chainhash.Hash) ([]byte, error)) BlockRead {
 			raw, err = stripWitness(raw)
 		}
 		size += len(raw)
-		r.Blocks = append(r.Blocks, ServedBlock{Hash: it.Hash, Payload: raw, Err: err})
+		r.Blocks = append(r.Blocks, ServedBlock{Hash: it.Hash, Witness: it.Witness, Payload: raw, Err: err})
 	}
 	return r
 }
@@ -126,7 +126,9 @@ type BlockRead struct {
 // ServedBlock is one block read for a peer: its block message's payload,
 // or the error that kept it from being read.
 type ServedBlock struct {
-	Hash    chainhash.Hash
+	Hash chainhash.Hash
+	// Witness: the peer asked for MSG_WITNESS_BLOCK.
+	Witness bool
 	Payload []byte
 	Err     error
 }
@@ -234,9 +236,28 @@ func (s *Sync) blockRead(r BlockRead) {
 		}
 		q.items = append(back, q.items...)
 	}
-	if _, ok := s.core.Peer(r.Peer); ok {
+	if p, ok := s.core.Peer(r.Peer); ok {
 		sp := s.peers[r.Peer]
-		for _, blk := range r.Blocks {
+		for i, blk := range r.Blocks {
+			if !p.HasRoom() && q != nil {
+				// The peer reads slower than we read (a node busy
+				// validating): the rest of the batch waits in its serve
+				// queue, to be read again when the queue has drained
+				// (Writable), rather than pushing the send queue past
+				// its bound, which would drop the peer.
+				back := make([]uint32, 0, len(r.Blocks)-i)
+				for _, rest := range r.Blocks[i:] {
+					if h, ok := s.chain.MainHeight(&rest.Hash); ok {
+						item := uint32(h)
+						if rest.Witness {
+							item |= witnessBit
+						}
+						back = append(back, item)
+					}
+				}
+				q.items = append(back, q.items...)
+				break
+			}
 			if blk.Err != nil {
 				nf := wire.NewMsgNotFound()
 				nf.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &blk.Hash))
