@@ -255,6 +255,7 @@ func (e *Engine) openUTXO(ch *chain.Chain, start *netsync.BlockStart) error {
 	e.connector = &connector{e: e, blocks: e.blocks, set: set, scripts: scripts,
 		v: &validate.Validator{Params: e.cfg.Params, Scripts: scripts}, params: e.cfg.Params,
 		assumeValid: av, pruneTarget: e.cfg.PruneMiB << 20, handoff: newBlockHandoff(), sig: make(chan struct{}, 1)}
+	e.connector.publishStats(true)
 	best := set.Best()
 	start.Validate = true
 	start.Validated = max(0, ch.CommonHeight(&best.Hash))
@@ -282,7 +283,7 @@ func (e *Engine) maybePrune() {
 	// written, for the same reason).
 	tip := e.sync.Connected()
 	if e.utxo != nil {
-		tip = min(tip, e.utxo.Stats().Flushed.Height)
+		tip = min(tip, e.connector.stats.Load().Flushed.Height)
 	}
 	keepFrom := tip - blockstore.MinBlocksToKeep + 1
 	if keepFrom <= 1 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -44,10 +45,32 @@ type connector struct {
 	pruneTarget int64
 	// handoff holds blocks the store pipeline wrote, decoded.
 	handoff *blockHandoff
+	// stats are the set's figures as of the last block connected or
+	// disconnected, for the engine goroutine's snapshots: reading the
+	// set itself there would wait for a flush in progress.
+	stats atomic.Pointer[setStats]
 
 	mu     sync.Mutex
 	target *netsync.ConnectBlocks // the newest target not yet taken
 	sig    chan struct{}
+}
+
+// setStats are the UTXO set's figures the connector publishes.
+type setStats struct {
+	utxo.Stats
+	DiskBytes int64 // as of the last flush or the start
+}
+
+// publishStats publishes the set's figures; disk says to measure the
+// store's size on disk too (after a flush), else the last size is kept.
+func (c *connector) publishStats(disk bool) {
+	st := &setStats{Stats: c.set.Stats()}
+	if disk {
+		st.DiskBytes = c.set.DiskBytes()
+	} else if old := c.stats.Load(); old != nil {
+		st.DiskBytes = old.DiskBytes
+	}
+	c.stats.Store(st)
 }
 
 // reportInterval and reportBlocks say how often the connector tells the
@@ -152,6 +175,7 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 			// A new set reflects the genesis block, whose outputs are
 			// not spendable (Core never adds them).
 			c.set.SetBest(utxo.Best{Hash: c.params.GenesisHash, Height: 0})
+			c.publishStats(false)
 			continue
 		}
 		if best.Hash == t.Hash {
@@ -161,6 +185,7 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 			if err := c.disconnect(best); err != nil {
 				return err
 			}
+			c.publishStats(false)
 			continue
 		}
 		height := best.Height + 1
@@ -172,6 +197,7 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 		if !ok {
 			return nil
 		}
+		c.publishStats(false)
 		if c.set.NeedsFlush() || c.flushForPrune() {
 			if err := c.flush(); err != nil {
 				return err
@@ -295,6 +321,7 @@ func (c *connector) flush() error {
 	if err := c.set.Flush(); err != nil {
 		return err
 	}
+	c.publishStats(true)
 	c.e.post(evJobsDone{})
 	return nil
 }

@@ -55,8 +55,8 @@ func (e *Engine) publish(now time.Time) {
 		st.SizeOnDisk = e.blocks.SizeOnDisk()
 	}
 	st.Pruned = e.cfg.PruneMiB > 0
-	if e.utxo != nil {
-		u := e.utxo.Stats()
+	if e.connector != nil {
+		u := e.connector.stats.Load()
 		st.UTXO = &UTXOStatus{Coins: u.Coins, Height: u.Best.Height, Hash: u.Best.Hash.String(),
 			MuHash: u.MuHash.String(), MuHashHeight: u.Flushed.Height,
 			BytesOnDisk: u.DiskBytes, CacheBytes: u.CacheBytes, CacheLimit: u.CacheLimit}

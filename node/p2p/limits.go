@@ -37,7 +37,11 @@ import (
 //     block reads (about 1 MiB and one
 //     block each) are in flight for all peers, and a peer gets its next
 //     read only once its send queue is below OutQueueLimit; failed-block
-//     marks are at most 10,000.
+//     marks are at most 10,000. With full validation the shell keeps
+//     written blocks decoded for its block connector, at most 32 MiB by
+//     their Cost (engine's handoffBytes), oldest dropped first; a block
+//     batch for a slow reader goes into its send queue only while the
+//     queue has room, the rest waiting as serve-queue items.
 //   - Inbound queue: the shell's queue of decoded messages waiting for the
 //     core, counted by Message.Cost (payload, decoded form, overhead). A
 //     peer may have InQueueFloor queued; a single message larger than

@@ -57,8 +57,8 @@ type Stats struct {
 	// Coins is the number of unspent outputs in the set.
 	Coins int64
 	// CacheBytes is the coin cache's estimated memory, CacheLimit its
-	// bound, DiskBytes the store's size on disk.
-	CacheBytes, CacheLimit, DiskBytes int64
+	// bound.
+	CacheBytes, CacheLimit int64
 	// MuHash is Core's MuHash3072 of the set as Flushed reflects it
 	// (gettxoutsetinfo's muhash at Flushed.Height).
 	MuHash chainhash.Hash
@@ -233,15 +233,23 @@ func (s *Store) SetBest(b Best) {
 	s.mu.Unlock()
 }
 
-// Stats returns the set's figures.
+// Stats returns the set's figures. It is cheap (no disk access), but waits
+// for a Flush in progress, which holds the lock.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Best: s.best, Flushed: s.flushed, Coins: s.coins, CacheBytes: s.cacheBytes, CacheLimit: s.limit, MuHash: s.final}
-	if s.db != nil {
-		st.DiskBytes = int64(s.db.Metrics().DiskSpaceUsage())
+	return Stats{Best: s.best, Flushed: s.flushed, Coins: s.coins, CacheBytes: s.cacheBytes, CacheLimit: s.limit, MuHash: s.final}
+}
+
+// DiskBytes returns the store's size on disk (pebble's metrics, which walk
+// its files: not for every block).
+func (s *Store) DiskBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return 0
 	}
-	return st
+	return int64(s.db.Metrics().DiskSpaceUsage())
 }
 
 // NeedsFlush reports whether the cache has reached its bound.

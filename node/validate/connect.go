@@ -176,8 +176,7 @@ func (v *Validator) Connect(view View, b *Block) (*Result, error) {
 				}
 				in += c.Out.Value
 				undo.Spent[j] = c
-				out := c.Out
-				outs[j] = &out
+				outs[j] = &undo.Spent[j].Out
 			}
 			var out int64
 			for _, o := range tx.TxOut {
