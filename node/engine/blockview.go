@@ -31,6 +31,9 @@ type BlockView struct {
 	Weight       int      `json:"weight,omitempty"`
 	TxCount      int      `json:"tx_count,omitempty"`
 	TxIDs        []string `json:"txids,omitempty"`
+	// Timeline is the block's life in the node, kept for the last
+	// netsync.MaxTimelines blocks; nil for older blocks.
+	Timeline *BlockTimeline `json:"timeline,omitempty"`
 }
 
 // Block looks a block up by height (main chain) or hash, as Header does,
