@@ -75,6 +75,11 @@ type blockState struct {
 	reading int
 
 	received, receivedBytes, unsolicited, mutated uint64
+
+	// timelines and stalls are kept for whoever watches (see timeline.go
+	// and watch.go).
+	timelines *timelineStore
+	stalls    stallLog
 }
 
 // tip is the height of the last block connected in the node's sense: the
@@ -105,6 +110,7 @@ func newBlockState(start *BlockStart) *blockState {
 		serving:   make(map[p2p.PeerID]*serveQueue),
 		validate:  start.Validate,
 		validated: min(start.Validated, start.Connected),
+		timelines: newTimelineStore(),
 	}
 	for h, height := range start.Stored {
 		if height > start.Connected {
@@ -223,7 +229,10 @@ func (s *Sync) addBlockPeer(id p2p.PeerID) {
 // dropBlockPeer forgets a peer's block requests; their blocks go to the
 // next peer asked.
 func (s *Sync) dropBlockPeer(id p2p.PeerID) {
-	s.blocks.window.removePeer(id)
+	now := s.core.Now()
+	for _, r := range s.blocks.window.removePeer(id) {
+		s.blocks.timelines.ended(r.Hash, id, now, OutcomePeerGone)
+	}
 	delete(s.blocks.serving, id)
 }
 
@@ -284,6 +293,7 @@ func (s *Sync) requestBlocks() {
 		gd := wire.NewMsgGetDataSizeHint(uint(len(reqs)))
 		for _, r := range reqs {
 			gd.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &r.Hash))
+			b.timelines.asked(r)
 		}
 		if _, ok := s.core.Request(id, gd, blockRequestTimeout, nil); !ok {
 			// The send dropped the peer: its requests go with it.
@@ -329,6 +339,12 @@ func (s *Sync) handleBlock(id p2p.PeerID, m *p2p.Message) {
 	}
 	b.received++
 	b.receivedBytes += uint64(len(m.Payload))
+	b.window.peers[id].bytes += uint64(len(m.Payload))
+	b.timelines.ended(blk.Hash, id, now, OutcomeDelivered)
+	b.timelines.update(blk.Hash, -1, false, func(tl *BlockTimeline) {
+		tl.Received, tl.From, tl.Bytes = now, id, len(m.Payload)
+	})
+	b.stalls.delivered(blk.Hash, id, now)
 	height, onMain := s.chain.MainHeight(&blk.Hash)
 	if !onMain || height <= b.connected {
 		// A reorg moved it off the best chain while it was on its way:
@@ -356,8 +372,8 @@ func (s *Sync) handleNotFound(id p2p.PeerID, m *wire.MsgNotFound) {
 	}
 	now := s.core.Now()
 	for _, iv := range m.InvList {
-		if iv.Type == wire.InvTypeBlock || iv.Type == wire.InvTypeWitnessBlock {
-			s.blocks.window.notFound(now, id, iv.Hash)
+		if (iv.Type == wire.InvTypeBlock || iv.Type == wire.InvTypeWitnessBlock) && s.blocks.window.notFound(now, id, iv.Hash) {
+			s.blocks.timelines.ended(iv.Hash, id, now, OutcomeNotFound)
 		}
 	}
 	s.requestBlocks()
@@ -377,6 +393,11 @@ func (s *Sync) blockStored(r BlockStored) {
 		switch {
 		case isRule && rerr.Mutated:
 			b.mutated++
+			b.timelines.update(r.Hash, -1, false, func(tl *BlockTimeline) {
+				if n := len(tl.Requests); n > 0 && tl.Requests[n-1].Peer == r.Peer {
+					tl.Requests[n-1].Outcome = OutcomeMutated
+				}
+			})
 			s.core.Event(p2p.EventBlock, r.Peer, fmt.Sprintf("block %d %s from this peer does not match its header (%s); asking another peer",
 				r.Height, protocol.ShortHash(r.Hash), rerr.Rule))
 			s.core.Drop(r.Peer, p2p.Violation("mutated block %d %s: %v", r.Height, r.Hash, r.Err))
@@ -387,6 +408,8 @@ func (s *Sync) blockStored(r BlockStored) {
 		s.requestBlocks()
 		return
 	}
+	now := s.core.Now()
+	b.timelines.update(r.Hash, -1, false, func(tl *BlockTimeline) { tl.Stored = now })
 	// Written: its memory is free, so the window may ask for more.
 	// Without validation it connects once BlocksSynced says it is
 	// durable. With validation it may go to the connector at once: the
@@ -449,6 +472,7 @@ func (s *Sync) markFailed(hash chainhash.Hash, height int32, err error) {
 	}
 	b.failed[hash] = rule
 	b.failedView = maps.Clone(b.failed)
+	b.timelines.update(hash, height, false, func(tl *BlockTimeline) { tl.Failed = rule })
 	s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("block %d %s is invalid: %v", height, protocol.ShortHash(hash), err))
 	s.core.Logf(slog.LevelWarn, "invalid block", "height", height, "hash", hash, "rule", rule, "err", err)
 	res := s.chain.Invalidate(hash)
@@ -475,6 +499,9 @@ func (s *Sync) connectBlocks() {
 		delete(b.stored, next)
 		b.connected++
 		b.window.connectedBlock(b.connected)
+		if !b.validate {
+			b.timelines.update(next, b.connected, false, func(tl *BlockTimeline) { tl.Connected = s.core.Now() })
+		}
 	}
 	if b.validate {
 		s.askConnect()
@@ -532,7 +559,17 @@ func (s *Sync) blocksValidated(r BlocksValidated) {
 		return
 	}
 	if r.Height != b.validated {
+		from := b.validated
 		b.validated = min(r.Height, b.connected)
+		now := s.core.Now()
+		for h := from + 1; h <= b.validated; h++ {
+			b.timelines.update(s.chain.HashAt(h), h, false, func(tl *BlockTimeline) {
+				if tl.Validated.IsZero() {
+					tl.Validated = now
+				}
+				tl.Connected = now
+			})
+		}
 		if b.validated == s.chain.Height() {
 			s.core.Event(p2p.EventBlock, 0, fmt.Sprintf("every block of the best header chain is validated: tip %d", b.validated))
 		}
@@ -576,11 +613,14 @@ func (s *Sync) blocksReorged(forkHeight int32) {
 
 // expireBlocks drops the window's stallers and late peers.
 func (s *Sync) expireBlocks() {
-	for _, d := range s.blocks.window.expire(s.core.Now()) {
-		kind := p2p.DropTimeout
+	now := s.core.Now()
+	for _, d := range s.blocks.window.expire(now) {
+		kind, outcome := p2p.DropTimeout, OutcomeTimedOut
 		if d.Stall {
-			kind = p2p.DropStall
+			kind, outcome = p2p.DropStall, OutcomeStalled
+			s.blocks.stalls.add(StallRecord{At: now, Peer: d.Peer, Height: d.Height, Hash: d.Hash, Waited: d.Waited, Timeout: d.Timeout})
 		}
+		s.blocks.timelines.ended(d.Hash, d.Peer, now, outcome)
 		s.core.Event(p2p.EventStall, d.Peer, d.Reason)
 		s.core.Drop(d.Peer, p2p.Because(kind, "%s", d.Reason))
 	}
@@ -665,6 +705,12 @@ func (s *Sync) checkBlockInvariants() error {
 	}
 	if len(b.failed) > maxFailed {
 		return fmt.Errorf("%d failed blocks kept, more than %d", len(b.failed), maxFailed)
+	}
+	if err := b.timelines.checkInvariants(); err != nil {
+		return err
+	}
+	if len(b.stalls.records) > maxStallRecords {
+		return fmt.Errorf("%d stall records kept, more than %d", len(b.stalls.records), maxStallRecords)
 	}
 	if b.connected > s.chain.Height() {
 		return fmt.Errorf("connected height %d above the header tip %d", b.connected, s.chain.Height())

@@ -42,6 +42,7 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	now := s.core.Now()
 	res, err := s.chain.Accept(headers, hashes, now.Unix())
 	s.store(res.Writes)
+	s.recordAnnouncements(id, hashes, "headers")
 	s.learnedFrom(sp, res)
 	if res.TipChanged {
 		// Accept keeps the headers before the first bad one: the chain
@@ -94,6 +95,12 @@ func (s *Sync) handleHeaders(id p2p.PeerID, sp *syncPeer, m *p2p.Message, answer
 	sp.unconnecting = 0
 	if _, alive := s.peers[id]; !alive {
 		return
+	}
+	if res.TipChanged && s.blocks != nil {
+		// New blocks to fetch: ask at once rather than at the next tick,
+		// as Core's direct fetch on a new header does, so an announced
+		// block is asked for within the message that announced it.
+		s.requestBlocks()
 	}
 	if !full && answered != nil && s.answersOurSync(id) {
 		s.syncCaughtUp(id, sp)
@@ -175,6 +182,13 @@ func (s *Sync) handlePresyncHeaders(id p2p.PeerID, sp *syncPeer, headers []conse
 // A block it announces that is on our main chain is one it has: it is not
 // announced back to it.
 func (s *Sync) handleInv(id p2p.PeerID, sp *syncPeer, m *wire.MsgInv) {
+	var blocks []chainhash.Hash
+	for _, iv := range m.InvList {
+		if (iv.Type == wire.InvTypeBlock || iv.Type == wire.InvTypeWitnessBlock) && len(blocks) <= MaxAnnouncementHeaders {
+			blocks = append(blocks, iv.Hash)
+		}
+	}
+	s.recordAnnouncements(id, blocks, "inv")
 	for _, iv := range m.InvList {
 		if iv.Type != wire.InvTypeBlock && iv.Type != wire.InvTypeWitnessBlock {
 			continue

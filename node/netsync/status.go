@@ -55,12 +55,24 @@ type Snapshot struct {
 	// blocks found invalid with their rule (shared, never written to).
 	Connected    int32
 	FailedBlocks map[chainhash.Hash]string
+	// Window is the download window cell by cell, Stalls the recent
+	// stalls (oldest first), Timelines the recent blocks' timelines (a
+	// shared map, never written to; see MaxTimelines). Nil for a
+	// headers-only node.
+	Window    *WindowView
+	Stalls    []StallRecord
+	Timelines map[chainhash.Hash]*BlockTimeline
 }
 
-// PeerBlocks is one peer's share of the block download.
+// PeerBlocks is one peer's share of the block download: blocks in flight,
+// delivered, their bytes, the mean time from request to block, and the
+// time it had blocks in flight (its throughput is Bytes over Busy).
 type PeerBlocks struct {
-	InFlight int
-	Received uint64
+	InFlight    int
+	Received    uint64
+	Bytes       uint64
+	AvgDelivery time.Duration
+	Busy        time.Duration
 }
 
 // Snapshot copies sync's state at now.
@@ -68,9 +80,17 @@ func (s *Sync) Snapshot(now time.Time) Snapshot {
 	snap := Snapshot{Status: s.status(now), Chain: s.chain.View(), PeerHeights: make(map[p2p.PeerID]int32, len(s.peers)), Connected: s.Connected()}
 	if s.blocks != nil {
 		snap.FailedBlocks = s.blocks.failedView
+		snap.Window, snap.Stalls, snap.Timelines = s.windowView(), s.blocks.stalls.records, s.blocks.timelines.snapshot()
 		snap.PeerBlocks = make(map[p2p.PeerID]PeerBlocks, len(s.blocks.window.peers))
 		for id, wp := range s.blocks.window.peers {
-			snap.PeerBlocks[id] = PeerBlocks{InFlight: len(wp.inFlight), Received: wp.received}
+			pb := PeerBlocks{InFlight: len(wp.inFlight), Received: wp.received, Bytes: wp.bytes, Busy: wp.busy}
+			if len(wp.inFlight) > 0 {
+				pb.Busy += now.Sub(wp.busySince)
+			}
+			if wp.received > 0 {
+				pb.AvgDelivery = wp.delivery / time.Duration(wp.received)
+			}
+			snap.PeerBlocks[id] = pb
 		}
 	}
 	for id, sp := range s.peers {

@@ -82,8 +82,14 @@ type windowPeer struct {
 	// stallingSince is when the window was first seen stuck on a block it
 	// holds; zero when it is not stalling the window.
 	stallingSince time.Time
-	// received counts the blocks it delivered that it was asked for.
-	received uint64
+	// received counts the blocks it delivered that it was asked for;
+	// bytes their size, delivery the time from request to block summed,
+	// and busy the time it had blocks in flight (busySince: since when,
+	// while it has), for its throughput.
+	received       uint64
+	bytes          uint64
+	delivery, busy time.Duration
+	busySince      time.Time
 	// notFound holds the blocks it said it does not have, by height, not
 	// asked of it again; marks go once their block connects, so at most a
 	// window's worth are kept.
@@ -211,7 +217,7 @@ func (w *blockWindow) next(now time.Time, id p2p.PeerID, bestKnown, connected in
 	}
 	for _, r := range out {
 		if len(wp.inFlight) == 0 {
-			wp.downloadingSince = now
+			wp.downloadingSince, wp.busySince = now, now
 		}
 		wp.inFlight = append(wp.inFlight, r)
 		w.inFlight[r.Hash] = r
@@ -230,8 +236,10 @@ func (w *blockWindow) received(now time.Time, id p2p.PeerID, hash chainhash.Hash
 	w.release(now, r)
 	w.pending += size
 	w.meanCost += (float64(size) - w.meanCost) / meanCostSpan
-	w.peers[id].stallingSince = time.Time{}
-	w.peers[id].received++
+	wp := w.peers[id]
+	wp.stallingSince = time.Time{}
+	wp.received++
+	wp.delivery += now.Sub(r.Asked)
 	return true
 }
 
@@ -269,6 +277,9 @@ func (w *blockWindow) release(now time.Time, r *blockRequest) {
 		wp.downloadingSince = now
 	}
 	wp.inFlight = slices.Delete(wp.inFlight, i, i+1)
+	if len(wp.inFlight) == 0 {
+		wp.busy += now.Sub(wp.busySince)
+	}
 }
 
 // stored says a received block of size bytes reached the store.
@@ -293,6 +304,11 @@ type windowDrop struct {
 	Peer   p2p.PeerID
 	Stall  bool // the window's staller, else a block timed out
 	Reason string
+	// Hash and Height name the block it held up; Waited and Timeout how
+	// long the window waited and the timeout in force (stalls only).
+	Hash            chainhash.Hash
+	Height          int32
+	Waited, Timeout time.Duration
 }
 
 // expire returns the peers to drop at now: a staller whose stall lasted the
@@ -312,15 +328,21 @@ func (w *blockWindow) expire(now time.Time) []windowDrop {
 	for id, wp := range w.peers {
 		switch {
 		case !wp.stallingSince.IsZero() && now.Sub(wp.stallingSince) > w.stallTimeout:
-			out = append(out, windowDrop{Peer: id, Stall: true, Reason: fmt.Sprintf(
-				"block download stalled: the window waited %s for block %d (timeout %s)",
-				now.Sub(wp.stallingSince).Round(time.Millisecond), w.firstHeight(wp), w.stallTimeout)})
+			first := w.first(wp)
+			if first == nil {
+				first = &blockRequest{Height: -1}
+			}
+			waited := now.Sub(wp.stallingSince)
+			out = append(out, windowDrop{Peer: id, Stall: true, Hash: first.Hash, Height: first.Height, Waited: waited, Timeout: w.stallTimeout,
+				Reason: fmt.Sprintf("block download stalled: the window waited %s for block %d (timeout %s)",
+					waited.Round(time.Millisecond), first.Height, w.stallTimeout)})
 			stalled = true
 		case len(wp.inFlight) > 0:
 			limit := BlockTimeoutBase + time.Duration(downloading-1)*BlockTimeoutPerPeer
 			if now.Sub(wp.downloadingSince) > limit {
-				out = append(out, windowDrop{Peer: id, Reason: fmt.Sprintf(
-					"block download timed out: block %d not delivered within %s", wp.inFlight[0].Height, limit)})
+				r := wp.inFlight[0]
+				out = append(out, windowDrop{Peer: id, Hash: r.Hash, Height: r.Height, Reason: fmt.Sprintf(
+					"block download timed out: block %d not delivered within %s", r.Height, limit)})
 			}
 		}
 	}
@@ -332,12 +354,12 @@ func (w *blockWindow) expire(now time.Time) []windowDrop {
 	return out
 }
 
-// firstHeight is the height of the lowest block wp has in flight.
-func (w *blockWindow) firstHeight(wp *windowPeer) int32 {
-	low := int32(-1)
+// first is the lowest block wp has in flight (a stalling peer has one).
+func (w *blockWindow) first(wp *windowPeer) *blockRequest {
+	var low *blockRequest
 	for _, r := range wp.inFlight {
-		if low < 0 || r.Height < low {
-			low = r.Height
+		if low == nil || r.Height < low.Height {
+			low = r
 		}
 	}
 	return low

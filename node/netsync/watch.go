@@ -1,0 +1,132 @@
+package netsync
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+
+	"github.com/watchnode/watchnode/node/p2p"
+)
+
+// What block download shows whoever watches, beyond its status: the
+// window cell by cell, the recent stalls, each peer's share (see
+// PeerBlocks) and the blocks' timelines (timeline.go). All of it is built
+// on the core's goroutine for a snapshot and never written to afterwards.
+
+// maxStallRecords is how many recent stalls are kept.
+const maxStallRecords = 32
+
+// StallRecord is one peer dropped for stalling the download window: whom,
+// when, for which block, how long the window waited, the timeout in force,
+// and what came of it (who delivered the block in the end, and how long
+// after the drop).
+type StallRecord struct {
+	At      time.Time      `json:"at"`
+	Peer    p2p.PeerID     `json:"peer"`
+	Height  int32          `json:"height"`
+	Hash    chainhash.Hash `json:"hash"`
+	Waited  time.Duration  `json:"waited_ns"`
+	Timeout time.Duration  `json:"timeout_ns"`
+	// ReplacedBy is the peer that delivered the block after the drop (0:
+	// not delivered yet), DeliveredAt when.
+	ReplacedBy  p2p.PeerID `json:"replaced_by,omitempty"`
+	DeliveredAt time.Time  `json:"delivered_at,omitzero"`
+}
+
+// Outcome says what came of the stall, in words.
+func (r StallRecord) Outcome() string {
+	if r.ReplacedBy == 0 {
+		return "dropped; block not delivered yet"
+	}
+	return "dropped; block delivered by peer " + strconv.FormatUint(uint64(r.ReplacedBy), 10) + " " + r.DeliveredAt.Sub(r.At).Round(time.Millisecond).String() + " later"
+}
+
+// stallLog keeps the last maxStallRecords stalls, oldest first; records
+// are replaced, never written to, once handed out.
+type stallLog struct {
+	records []StallRecord
+}
+
+func (l *stallLog) add(r StallRecord) {
+	l.records = append(l.records[max(0, len(l.records)-maxStallRecords+1):len(l.records):len(l.records)], r)
+}
+
+// delivered notes that peer delivered hash: a stall waiting on it ends.
+func (l *stallLog) delivered(hash chainhash.Hash, peer p2p.PeerID, at time.Time) {
+	for i, r := range l.records {
+		if r.Hash == hash && r.ReplacedBy == 0 && r.Peer != peer {
+			c := append([]StallRecord(nil), l.records...)
+			c[i].ReplacedBy, c[i].DeliveredAt = peer, at
+			l.records = c
+			return
+		}
+	}
+}
+
+// CellState is the state of one block of the download window.
+type CellState byte
+
+// The window's cell states, in the order a block goes through them.
+const (
+	CellMissing   CellState = '.' // not asked of anyone
+	CellRequested CellState = 'r' // asked of Peer since Since
+	CellReceived  CellState = 'R' // received, being checked and written
+	CellStored    CellState = 'S' // stored, waiting to connect
+)
+
+// WindowCell is one block of the download window.
+type WindowCell struct {
+	State CellState
+	Peer  p2p.PeerID // the peer asked (requested)
+	Since time.Time  // when it was asked (requested)
+}
+
+// WindowView is the download window as it stands: one cell per block from
+// From (the block after the last connected) up to BlockDownloadWindow
+// blocks, or the best header.
+type WindowView struct {
+	From  int32
+	Cells []WindowCell
+}
+
+// windowView builds the window's cells.
+func (s *Sync) windowView() *WindowView {
+	b := s.blocks
+	from := b.tip() + 1
+	to := min(s.chain.Height(), b.tip()+BlockDownloadWindow)
+	v := &WindowView{From: from}
+	if to < from {
+		return v
+	}
+	v.Cells = make([]WindowCell, to-from+1)
+	for h := from; h <= to; h++ {
+		hash := s.chain.HashAt(h)
+		c := &v.Cells[h-from]
+		c.State = CellMissing
+		if r, ok := b.window.inFlight[hash]; ok {
+			c.State, c.Peer, c.Since = CellRequested, r.Peer, r.Asked
+		} else if _, ok := b.storing[hash]; ok {
+			c.State = CellReceived
+		} else if _, ok := b.stored[hash]; ok || h <= b.connected {
+			c.State = CellStored
+		}
+	}
+	return v
+}
+
+// recordAnnouncements notes the blocks a peer announced: an inv's blocks,
+// or a headers message short enough to be an announcement.
+func (s *Sync) recordAnnouncements(id p2p.PeerID, hashes []chainhash.Hash, via string) {
+	if s.blocks == nil || len(hashes) > MaxAnnouncementHeaders {
+		return
+	}
+	now := s.core.Now()
+	for i := range hashes {
+		height := int32(-1)
+		if h, ok := s.chain.MainHeight(&hashes[i]); ok {
+			height = h
+		}
+		s.blocks.timelines.announced(hashes[i], height, id, now, via)
+	}
+}
