@@ -34,6 +34,8 @@ type stateData struct {
 	PeersEmpty bool `json:"peers_empty,omitempty"`
 	BansEmpty  bool `json:"bans_empty,omitempty"`
 	AddedEmpty bool `json:"added_nodes_empty,omitempty"`
+	// Sync is the sync page's part, for clients that asked for it.
+	Sync *syncData `json:"sync,omitempty"`
 }
 
 // Sample is one point of the network charts, taken every second.
@@ -46,6 +48,13 @@ type Sample struct {
 	PeersIn       int               `json:"peers_in"`
 	PeersOut      int               `json:"peers_out"`
 	MsgsIn        map[string]uint64 `json:"msgs_in"` // messages received per command in the second
+	// Block download and validation per second: blocks connected,
+	// transactions, inputs and scripts verified, block bytes received.
+	BlocksPerSec     float64 `json:"blocks_per_sec"`
+	TxsPerSec        float64 `json:"txs_per_sec"`
+	InputsPerSec     float64 `json:"inputs_per_sec"`
+	ScriptsPerSec    float64 `json:"scripts_per_sec"`
+	BlockBytesPerSec float64 `json:"block_bytes_per_sec"`
 }
 
 // MessageLine is one line of the live message log.
@@ -69,7 +78,7 @@ type messagesData struct {
 
 // clientRequest is one WebSocket message from the page.
 type clientRequest struct {
-	Type string `json:"type"` // "subscribe" or "unsubscribe"
+	Type string `json:"type"` // "subscribe", "unsubscribe", "sync" or "unsync"
 	// Filters for the message log; zero values match everything.
 	Peer    uint64 `json:"peer"`
 	Command string `json:"command"`

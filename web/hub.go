@@ -54,6 +54,8 @@ type lastSent struct {
 	status, peers, disconnects, bans, added []byte
 	eventSeq                                uint64
 	sampleAt                                time.Time
+	sync                                    []byte
+	syncAt                                  time.Time
 	prevStatus                              *engine.Status
 }
 
@@ -69,6 +71,8 @@ type client struct {
 	skipped uint64
 	filter  *clientRequest // nil: not subscribed to the message log
 	lastSeq uint64
+	// wantSync: the client asked for the sync page's part of the feed.
+	wantSync bool
 }
 
 // NewHub returns a hub for eng; Run feeds the clients.
@@ -133,12 +137,39 @@ func (h *Hub) tick(now time.Time) {
 			d.Samples, changed = []Sample{s}, true
 		}
 	}
+	var sd *syncData
+	if now.Sub(h.last.syncAt) >= syncInterval && h.anyWantsSync() {
+		h.last.syncAt = now
+		data := syncDataOf(snap, now)
+		if b := marshal(data); !bytes.Equal(b, h.last.sync) {
+			h.last.sync, sd = b, data
+		}
+	}
 	for c := range h.clients {
 		if changed {
 			c.queueState(&d)
 		}
+		if sd != nil && c.wantsSync() {
+			c.queueState(&stateData{Sync: sd})
+		}
 		c.queueLines(h.eng.Messages())
 	}
+}
+
+// anyWantsSync reports whether a client asked for the sync page's data.
+func (h *Hub) anyWantsSync() bool {
+	for c := range h.clients {
+		if c.wantsSync() {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *client) wantsSync() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wantSync
 }
 
 // sample turns the counters' change since the last sample into rates.
@@ -158,6 +189,16 @@ func (h *Hub) sample(now time.Time, st *engine.Status) (Sample, bool) {
 	}
 	if s.HeadersPerSec < 0 {
 		s.HeadersPerSec = 0 // a reorg to a shorter chain
+	}
+	rate := func(now, before uint64) float64 { return float64(now-min(now, before)) / secs }
+	if v, pv := st.Validation, prev.Validation; v != nil && pv != nil {
+		s.BlocksPerSec, s.TxsPerSec = rate(v.Blocks, pv.Blocks), rate(v.Txs, pv.Txs)
+		s.InputsPerSec, s.ScriptsPerSec = rate(v.Inputs, pv.Inputs), rate(v.ScriptsChecked, pv.ScriptsChecked)
+	} else if st.Blocks > prev.Blocks {
+		s.BlocksPerSec = float64(st.Blocks-prev.Blocks) / secs
+	}
+	if b, pb := st.Sync.Blocks, prev.Sync.Blocks; b != nil && pb != nil {
+		s.BlockBytesPerSec = rate(b.ReceivedBytes, pb.ReceivedBytes)
 	}
 	for cmd, t := range st.MsgsRecv {
 		if d := t.Messages - min(t.Messages, prev.MsgsRecv[cmd].Messages); d > 0 {
@@ -194,6 +235,9 @@ func (c *client) queueState(d *stateData) {
 	}
 	if d.AddedNodes != nil || d.AddedEmpty {
 		p.AddedNodes, p.AddedEmpty = d.AddedNodes, d.AddedEmpty
+	}
+	if d.Sync != nil {
+		p.Sync = d.Sync
 	}
 	p.Events = append(p.Events, d.Events...)
 	if over := len(p.Events) - maxPendingEvents; over > 0 {
@@ -338,7 +382,19 @@ func (c *client) readLoop(ctx context.Context, cancel context.CancelFunc) {
 			c.lines = nil
 		case "unsubscribe":
 			c.filter, c.lines = nil, nil
+		case "sync":
+			c.wantSync = true
+		case "unsync":
+			c.wantSync = false
 		}
 		c.mu.Unlock()
+		if req.Type == "sync" {
+			// The next tick sends the window to every sync client,
+			// changed or not, so the new one starts with it. (Taken
+			// after the client's lock: the tick takes the hub's first.)
+			c.hub.mu.Lock()
+			c.hub.last.sync, c.hub.last.syncAt = nil, time.Time{}
+			c.hub.mu.Unlock()
+		}
 	}
 }

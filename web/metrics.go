@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,10 @@ type nodeCollector struct {
 	peers, height, headersPerSec, syncProgress, forkHeaders *prometheus.Desc
 	addrBook, queueBytes, uptime, bans                      *prometheus.Desc
 	bytes, messages, messageBytes, timeouts, disconnects    *prometheus.Desc
+
+	blocksConnected, blockStage, utxoCoins, utxoCacheBytes, utxoCacheLimit *prometheus.Desc
+	utxoDiskBytes, utxoFlushes, windowBlocks, peerInFlight, stalls          *prometheus.Desc
+	peerBlockBytes, verification                                            *prometheus.Desc
 }
 
 func newNodeCollector(eng Engine) *nodeCollector {
@@ -53,6 +58,19 @@ func newNodeCollector(eng Engine) *nodeCollector {
 		messageBytes:  d("message_bytes_total", "Bytes of messages received (in) and sent (out) since start, by command.", "command", "direction"),
 		timeouts:      d("request_timeouts_total", "Requests to peers that expired unanswered since start."),
 		disconnects:   d("disconnects_total", "Peers disconnected since start, by kind of reason.", "reason"),
+
+		blocksConnected: d("blocks_connected_total", "Blocks connected to the UTXO set since start."),
+		blockStage:      d("block_connect_stage_seconds", "Time to connect a block to the UTXO set, by stage (read, inputs, scripts, write).", "stage"),
+		utxoCoins:       d("utxo_coins", "Unspent outputs in the UTXO set."),
+		utxoCacheBytes:  d("utxo_cache_bytes", "Estimated memory of the UTXO set's coin cache."),
+		utxoCacheLimit:  d("utxo_cache_limit_bytes", "Bound of the coin cache (-dbcache)."),
+		utxoDiskBytes:   d("utxo_disk_bytes", "Size of the UTXO set's store on disk, as of its last flush."),
+		utxoFlushes:     d("utxo_flushes_total", "Flushes of the UTXO set to disk since start."),
+		windowBlocks:    d("download_window_blocks", "Blocks of the download window, by state (missing, requested, received, stored, validated).", "state"),
+		peerInFlight:    d("peer_blocks_in_flight", "Blocks asked of each peer now.", "peer"),
+		stalls:          d("block_stalls_total", "Peers dropped for stalling the block download, by outcome (replaced: another peer then delivered the block; pending: not yet).", "outcome"),
+		peerBlockBytes:  d("peer_block_bytes_total", "Bytes of blocks each connected peer delivered.", "peer"),
+		verification:    d("verification_progress", "Sync progress by transactions, Core's verificationprogress estimate, from 0 to 1."),
 	}
 }
 
@@ -62,6 +80,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.peers, c.height, c.headersPerSec, c.syncProgress, c.forkHeaders,
 		c.addrBook, c.queueBytes, c.uptime, c.bans,
 		c.bytes, c.messages, c.messageBytes, c.timeouts, c.disconnects,
+		c.blocksConnected, c.blockStage, c.utxoCoins, c.utxoCacheBytes, c.utxoCacheLimit,
+		c.utxoDiskBytes, c.utxoFlushes, c.windowBlocks, c.peerInFlight, c.stalls, c.peerBlockBytes, c.verification,
 	} {
 		ch <- d
 	}
@@ -113,6 +133,54 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.timeouts, float64(st.RequestTimeouts))
 	for kind, n := range foldKinds(st.DisconnectsByKind) {
 		counter(c.disconnects, float64(n), kind)
+	}
+	c.collectBlocks(ch, snap, gauge, counter)
+}
+
+// collectBlocks emits block download's and validation's metrics.
+func (c *nodeCollector) collectBlocks(ch chan<- prometheus.Metric, snap *engine.Snapshot, gauge, counter func(*prometheus.Desc, float64, ...string)) {
+	st := &snap.Status
+	if v := st.Validation; v != nil {
+		counter(c.blocksConnected, float64(v.Blocks))
+		counter(c.utxoFlushes, float64(v.Flushes))
+		gauge(c.verification, v.VerificationProgress)
+		for _, name := range engine.StageNames {
+			h := v.Stages[name]
+			buckets := make(map[float64]uint64, len(h.Bounds))
+			for i, b := range h.Bounds {
+				buckets[b] = h.Counts[i]
+			}
+			m, err := prometheus.NewConstHistogram(c.blockStage, h.Count, h.Sum, buckets, name)
+			if err != nil {
+				m = prometheus.NewInvalidMetric(c.blockStage, err)
+			}
+			ch <- m
+		}
+	}
+	if u := st.UTXO; u != nil {
+		gauge(c.utxoCoins, float64(u.Coins))
+		gauge(c.utxoCacheBytes, float64(u.CacheBytes))
+		gauge(c.utxoCacheLimit, float64(u.CacheLimit))
+		gauge(c.utxoDiskBytes, float64(u.BytesOnDisk))
+	}
+	if b := st.Sync.Blocks; b != nil {
+		counter(c.stalls, float64(b.StallsReplaced), "replaced")
+		counter(c.stalls, float64(uint64(b.Stalls)-min(uint64(b.Stalls), b.StallsReplaced)), "pending")
+	}
+	if v := snap.Blocks; v != nil {
+		count := map[engine.CellState]int{}
+		for _, cell := range v.Window.Cells {
+			count[cell.State]++
+		}
+		for _, s := range []engine.CellState{engine.CellMissing, engine.CellRequested, engine.CellReceived, engine.CellStored, engine.CellValidated} {
+			gauge(c.windowBlocks, float64(count[s]), string(s))
+		}
+		for i := range snap.Peers {
+			p := &snap.Peers[i]
+			id := strconv.FormatUint(uint64(p.ID), 10)
+			gauge(c.peerInFlight, float64(p.BlocksInFlight), id)
+			counter(c.peerBlockBytes, float64(p.BlockBytes), id)
+		}
 	}
 }
 

@@ -74,6 +74,28 @@ type Params struct {
 	// the scripts of it and its ancestors need not be verified; zero on
 	// regtest.
 	AssumeValid chainhash.Hash
+	// TxData are the network's transaction statistics at release (Core's
+	// chainTxData), for estimating sync progress by transactions; zero
+	// on regtest.
+	TxData ChainTxData
+}
+
+// ChainTxData is Core's ChainTxData: at unix time Time the chain held
+// TxCount transactions, and grew by TxRate per second.
+type ChainTxData struct {
+	Time    int64
+	TxCount uint64
+	TxRate  float64
+}
+
+// chainTxData holds Core's chainTxData per network, from the same
+// src/kernel/chainparams.cpp (getchaintxstats 4096 at the assumed-valid
+// blocks above).
+var chainTxData = map[protocol.Network]ChainTxData{
+	protocol.Mainnet:  {1756722903, 1235299397, 5.456290459519495},
+	protocol.Testnet3: {1751816758, 508468699, 7.172978845985714},
+	protocol.Testnet4: {1752470331, 11414302, 0.2842619757327476},
+	protocol.Signet:   {1756723017, 26185472, 0.7452721495389969},
 }
 
 // minimumChainWork holds Bitcoin Core's nMinimumChainWork per network, which
@@ -170,6 +192,7 @@ func ParamsFor(n protocol.Network) *Params {
 		}
 		p.AssumeValid = *h
 	}
+	p.TxData = chainTxData[n]
 	return p
 }
 

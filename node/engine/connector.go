@@ -49,6 +49,8 @@ type connector struct {
 	// disconnected, for the engine goroutine's snapshots: reading the
 	// set itself there would wait for a flush in progress.
 	stats atomic.Pointer[setStats]
+	// record keeps what connecting took, block by block and in total.
+	record *connectRecorder
 
 	mu     sync.Mutex
 	target *netsync.ConnectBlocks // the newest target not yet taken
@@ -174,7 +176,7 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 		if best.Height < 0 {
 			// A new set reflects the genesis block, whose outputs are
 			// not spendable (Core never adds them).
-			c.set.SetBest(utxo.Best{Hash: c.params.GenesisHash, Height: 0})
+			c.set.SetBest(utxo.Best{Hash: c.params.GenesisHash, Height: 0, ChainTx: 1})
 			c.publishStats(false)
 			continue
 		}
@@ -211,8 +213,10 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 }
 
 // connect connects the stored block hash at height; ok is false when it
-// broke a rule (reported to the core as BlockInvalid).
+// broke a rule (reported to the core as BlockInvalid). It times each stage
+// for the block's timeline and the metrics.
 func (c *connector) connect(view *chain.View, hash chainhash.Hash, height int32) (ok bool, err error) {
+	start := time.Now()
 	b := c.handoff.take(hash)
 	if b == nil {
 		raw, err := c.blocks.ReadBlock(hash)
@@ -223,7 +227,17 @@ func (c *connector) connect(view *chain.View, hash chainhash.Hash, height int32)
 			return false, fmt.Errorf("%w: stored block %d %s does not decode: %v", blockstore.ErrCorrupt, height, hash, err)
 		}
 	}
-	vb := &validate.Block{Block: b, Height: height, Branch: viewBranch{view}, SkipScripts: c.assumedValid(view, height)}
+	read := time.Now()
+	var inputs, scripts time.Time
+	vb := &validate.Block{Block: b, Height: height, Branch: viewBranch{view}, SkipScripts: c.assumedValid(view, height),
+		Passed: func(s validate.Stage) {
+			switch s {
+			case validate.StageInputs:
+				inputs = time.Now()
+			case validate.StageScripts:
+				scripts = time.Now()
+			}
+		}}
 	res, err := c.v.Connect(c.set, vb)
 	var rerr *validate.RuleError
 	if errors.As(err, &rerr) {
@@ -236,9 +250,25 @@ func (c *connector) connect(view *chain.View, hash chainhash.Hash, height int32)
 	if err := c.blocks.WriteUndo(hash, utxo.AppendBlockUndo(nil, res.Undo)); err != nil {
 		return false, err
 	}
-	c.set.SetBest(utxo.Best{Hash: hash, Height: height})
+	prev := c.set.Best()
+	next := utxo.Best{Hash: hash, Height: height}
+	if prev.ChainTx > 0 {
+		next.ChainTx = prev.ChainTx + uint64(len(b.TxIDs))
+	}
+	c.set.SetBest(next)
+	done := time.Now()
+	stages := ConnectStages{Start: start, Read: read.Sub(start), Inputs: inputs.Sub(read), Scripts: scripts.Sub(inputs), Write: done.Sub(scripts),
+		Txs: len(b.TxIDs), InputCount: res.Inputs, ScriptsChecked: res.ScriptsChecked}
+	c.record.connected(hash, height, b.Size, stages)
+	if tip, _, _ := view.Tip(); height >= tip-nearTipBlocks {
+		c.e.post(evBlockConnected{hash: hash, height: height, stages: stages})
+	}
 	return true, nil
 }
+
+// nearTipBlocks: blocks this near the best header get a "block connected"
+// event each.
+const nearTipBlocks = 8
 
 // disconnect takes best, the block the set reflects, back off.
 func (c *connector) disconnect(best utxo.Best) error {
@@ -265,7 +295,12 @@ func (c *connector) disconnect(best utxo.Best) error {
 	if !clean {
 		c.e.log.Warn("disconnected a block uncleanly (BIP30 repeat)", "height", best.Height, "hash", best.Hash)
 	}
-	c.set.SetBest(utxo.Best{Hash: b.Header.PrevBlock, Height: best.Height - 1})
+	prev := utxo.Best{Hash: b.Header.PrevBlock, Height: best.Height - 1}
+	if best.ChainTx > uint64(len(b.TxIDs)) {
+		prev.ChainTx = best.ChainTx - uint64(len(b.TxIDs))
+	}
+	c.set.SetBest(prev)
+	c.record.disconnected()
 	return nil
 }
 
@@ -321,6 +356,7 @@ func (c *connector) flush() error {
 	if err := c.set.Flush(); err != nil {
 		return err
 	}
+	c.record.flushed()
 	c.publishStats(true)
 	c.e.post(evJobsDone{})
 	return nil

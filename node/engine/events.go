@@ -1,19 +1,34 @@
 package engine
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
+
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/peer"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // event is something that happened off the engine goroutine: a socket, a
 // writer's report, a job's result, an operator's command.
 type event interface{}
 
+// roundStage shows a stage's time to the microsecond.
+func roundStage(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+
 type (
+	// evBlockConnected: the connector connected a block near the best
+	// header (during a download, the sync page shows the progress; an
+	// event per block would flood the event log).
+	evBlockConnected struct {
+		hash   chainhash.Hash
+		height int32
+		stages ConnectStages
+	}
 	evConnected struct {
 		nc      net.Conn
 		target  string // "" for inbound
@@ -94,6 +109,12 @@ func (e *Engine) handle(ev event) {
 		e.maybePrune()
 	case evCommand:
 		ev.fn(now)
+	case evBlockConnected:
+		s := ev.stages
+		e.eventLog.Append(Event{Time: now, Kind: p2p.EventBlock, Text: fmt.Sprintf(
+			"block %d %s connected: %d transactions, %d inputs (%d scripts verified); read %s, inputs %s, scripts %s, write %s",
+			ev.height, protocol.ShortHash(ev.hash), s.Txs, s.InputCount, s.ScriptsChecked,
+			roundStage(s.Read), roundStage(s.Inputs), roundStage(s.Scripts), roundStage(s.Write))})
 	}
 	e.apply()
 }

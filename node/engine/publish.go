@@ -63,6 +63,17 @@ func (e *Engine) publish(now time.Time) {
 		if av := e.connector.assumeValid; av != (chainhash.Hash{}) {
 			st.AssumeValid = av.String()
 		}
+		v := e.connector.record.status()
+		v.ChainTx = u.Best.ChainTx
+		tipTime := now
+		if u.Best.Height >= 0 && u.Best.Height <= height && ss.Chain.HashAt(u.Best.Height) == u.Best.Hash {
+			tipTime = time.Unix(int64(ss.Chain.HeaderAt(u.Best.Height).Timestamp), 0)
+		}
+		v.VerificationProgress = verificationProgress(txDataOf(e.cfg.Params.TxData), v.ChainTx, tipTime, now)
+		st.Validation = &v
+	}
+	if ss.Window != nil {
+		s.Blocks = e.blocksView(&ss)
 	}
 	st.TipTime = time.Unix(int64(ss.Chain.TipHeader().Timestamp), 0).UTC()
 	st.Sync = ss.Status
@@ -86,6 +97,8 @@ func (e *Engine) publish(now time.Time) {
 		info.SyncedHeight = ss.PeerHeights[info.ID]
 		if pb, ok := ss.PeerBlocks[info.ID]; ok {
 			info.BlocksInFlight, info.BlocksReceived = pb.InFlight, pb.Received
+			info.BlockBytes, info.BlockBusyS = pb.Bytes, pb.Busy.Seconds()
+			info.BlockDeliveryMs = float64(pb.AvgDelivery) / float64(time.Millisecond)
 		}
 		st.OutQueueBytes += info.QueueBytes
 		c, ok := e.conns[info.ID]

@@ -78,6 +78,10 @@ type Snapshot struct {
 	// FailedBlocks are the blocks found invalid, with the rule each broke;
 	// shared and never written to.
 	FailedBlocks map[chainhash.Hash]string `json:"-"`
+	// Blocks is block download as whoever watches it sees it: the window
+	// cell by cell, stalls, recent timelines and connect times; nil for a
+	// headers-only node.
+	Blocks *BlocksView `json:"-"`
 }
 
 // UTXOStatus describes the UTXO set, as Core's gettxoutsetinfo.
@@ -115,15 +119,18 @@ type Status struct {
 	// verified).
 	UTXO        *UTXOStatus `json:"utxo,omitempty"`
 	AssumeValid string      `json:"assumevalid"`
-	BestHash    string      `json:"best_hash"`
-	ChainWork   string      `json:"chain_work"` // hex, as Core's chainwork
-	TipTime     time.Time   `json:"tip_time"`
-	Sync        SyncStatus  `json:"sync"`
-	ForkHeaders int         `json:"fork_headers"`
-	Peers       int         `json:"peers"`
-	Inbound     int         `json:"peers_in"`
-	Outbound    int         `json:"peers_out"`
-	UptimeS     int64       `json:"uptime_s"`
+	// Validation is what the block connector did since start (nil
+	// without full validation).
+	Validation  *ValidationStatus `json:"validation,omitempty"`
+	BestHash    string            `json:"best_hash"`
+	ChainWork   string            `json:"chain_work"` // hex, as Core's chainwork
+	TipTime     time.Time         `json:"tip_time"`
+	Sync        SyncStatus        `json:"sync"`
+	ForkHeaders int               `json:"fork_headers"`
+	Peers       int               `json:"peers"`
+	Inbound     int               `json:"peers_in"`
+	Outbound    int               `json:"peers_out"`
+	UptimeS     int64             `json:"uptime_s"`
 	// Discovery says what peer discovery is doing, or plainly why it found
 	// nothing.
 	Discovery string `json:"discovery"`

@@ -651,11 +651,14 @@ type BlockStatus struct {
 	// were dropped for stalling the window.
 	StallTimeoutS float64 `json:"stall_timeout_s"`
 	Stalls        int     `json:"stalls"`
-	Received      uint64  `json:"received"`
-	ReceivedBytes uint64  `json:"received_bytes"`
-	Unsolicited   uint64  `json:"unsolicited"`
-	Mutated       uint64  `json:"mutated"`
-	Failed        int     `json:"failed"`
+	// StallsReplaced counts the stalls whose block another peer then
+	// delivered (among the last 32 recorded).
+	StallsReplaced uint64 `json:"stalls_replaced"`
+	Received       uint64 `json:"received"`
+	ReceivedBytes  uint64 `json:"received_bytes"`
+	Unsolicited    uint64 `json:"unsolicited"`
+	Mutated        uint64 `json:"mutated"`
+	Failed         int    `json:"failed"`
 }
 
 func (s *Sync) blockStatus() *BlockStatus {
@@ -666,7 +669,7 @@ func (s *Sync) blockStatus() *BlockStatus {
 	return &BlockStatus{
 		Connected: b.tip(), Stored: b.connected, Validate: b.validate, InFlight: len(b.window.inFlight), Peers: len(b.window.peers),
 		StoredAhead: len(b.stored), Storing: len(b.storing), PendingBytes: b.window.pending,
-		StallTimeoutS: b.window.stallTimeout.Seconds(), Stalls: b.window.stalls,
+		StallTimeoutS: b.window.stallTimeout.Seconds(), Stalls: b.window.stalls, StallsReplaced: b.stalls.replaced,
 		Received: b.received, ReceivedBytes: b.receivedBytes, Unsolicited: b.unsolicited,
 		Mutated: b.mutated, Failed: len(b.failed),
 	}

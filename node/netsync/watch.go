@@ -46,6 +46,8 @@ func (r StallRecord) Outcome() string {
 // are replaced, never written to, once handed out.
 type stallLog struct {
 	records []StallRecord
+	// replaced counts stalls whose block another peer then delivered.
+	replaced uint64
 }
 
 func (l *stallLog) add(r StallRecord) {
@@ -59,6 +61,7 @@ func (l *stallLog) delivered(hash chainhash.Hash, peer p2p.PeerID, at time.Time)
 			c := append([]StallRecord(nil), l.records...)
 			c[i].ReplacedBy, c[i].DeliveredAt = peer, at
 			l.records = c
+			l.replaced++
 			return
 		}
 	}

@@ -72,6 +72,12 @@ type PeerInfo struct {
 	// snapshot): blocks asked of it now, and blocks it delivered.
 	BlocksInFlight int                       `json:"blocks_in_flight"`
 	BlocksReceived uint64                    `json:"blocks_received"`
+	// BlockBytes is the size of the blocks it delivered, BlockDeliveryMs
+	// the mean time from request to block, and BlockBusyS the seconds it
+	// had blocks in flight (its download rate is BlockBytes over it).
+	BlockBytes      uint64  `json:"block_bytes"`
+	BlockDeliveryMs float64 `json:"block_delivery_ms"`
+	BlockBusyS      float64 `json:"block_busy_s"`
 	Transport      string                    `json:"transport"`   // "v1" (plaintext); BIP324 v2 is not spoken yet
 	PingMs         float64                   `json:"ping_ms"`     // last round trip; 0 before the first pong
 	MinPingMs      float64                   `json:"min_ping_ms"` // 0 before the first pong

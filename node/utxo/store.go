@@ -47,6 +47,10 @@ type Options struct {
 type Best struct {
 	Hash   chainhash.Hash
 	Height int32
+	// ChainTx is the number of transactions in the chain up to and
+	// including this block (Core's nChainTx), for progress by
+	// transactions; 0 when unknown (a set flushed before it was kept).
+	ChainTx uint64
 }
 
 // Stats describe the set.
@@ -131,8 +135,11 @@ const (
 	prefixCoin = 'C'
 	keyBest    = "B"
 	// bestRecordSize: hash, height, coin count, MuHash numerator and
-	// denominator.
-	bestRecordSize = 32 + 4 + 8 + muHashStateSize
+	// denominator, then the chain's transaction count. A record of
+	// oldBestRecordSize (written before the count was kept) reads as
+	// a count of 0, unknown.
+	oldBestRecordSize = 32 + 4 + 8 + muHashStateSize
+	bestRecordSize    = oldBestRecordSize + 8
 )
 
 // coinKey appends op's key to dst.
@@ -188,13 +195,16 @@ func (s *Store) readBest() error {
 		return fmt.Errorf("reading the UTXO set's best block: %w", err)
 	}
 	defer c.Close()
-	if len(v) != bestRecordSize {
+	if len(v) != bestRecordSize && len(v) != oldBestRecordSize {
 		return fmt.Errorf("%w: best-block record is %d bytes, want %d", ErrCorrupt, len(v), bestRecordSize)
+	}
+	if len(v) == bestRecordSize {
+		s.flushed.ChainTx = binary.LittleEndian.Uint64(v[oldBestRecordSize:])
 	}
 	copy(s.flushed.Hash[:], v[:32])
 	s.flushed.Height = int32(binary.LittleEndian.Uint32(v[32:]))
 	s.coins = int64(binary.LittleEndian.Uint64(v[36:]))
-	if err := s.muhash.UnmarshalBinary(v[44:]); err != nil {
+	if err := s.muhash.UnmarshalBinary(v[44:oldBestRecordSize]); err != nil {
 		return fmt.Errorf("%w: best-block record's MuHash: %v", ErrCorrupt, err)
 	}
 	s.final = s.muhash.Finalize()
@@ -423,6 +433,7 @@ func (s *Store) Flush() error {
 		return s.failed(err)
 	}
 	rec = append(rec, state...)
+	rec = binary.LittleEndian.AppendUint64(rec, s.best.ChainTx)
 	if err := b.Set([]byte(keyBest), rec, nil); err != nil {
 		return s.failed(err)
 	}

@@ -1,0 +1,68 @@
+package web
+
+import (
+	"strings"
+	"time"
+
+	"github.com/watchnode/watchnode/node/engine"
+)
+
+// The sync page's part of the feed: the download window cell by cell, the
+// recent stalls and the last blocks' connect stages. Only clients that ask
+// for it ({"type": "sync"}) get it, and at most twice a second: a window
+// of 1,024 cells changes with every block, and every other page would pay
+// for it.
+const (
+	syncInterval = 500 * time.Millisecond
+	// maxSyncRecent bounds the connect stages sent (the chart's columns).
+	maxSyncRecent = 120
+)
+
+// syncData is the window, stalls and recent connects. Window cells are
+// packed: states one letter per cell (as cellLetters), peers and the age of
+// each request in milliseconds per cell (0 where none), so 1,024 cells
+// take a few kilobytes.
+type syncData struct {
+	From    int32                  `json:"from"`
+	States  string                 `json:"states"`
+	Peers   []uint64               `json:"peers"`
+	AgeMs   []int64                `json:"age_ms"`
+	Stalls  []syncStall            `json:"stalls"`
+	Recent  []engine.RecentConnect `json:"recent"`
+	Present bool                   `json:"present"` // false: a headers-only node
+}
+
+// syncStall is one stall as the page shows it.
+type syncStall struct {
+	engine.StallRecord
+	Outcome string `json:"outcome"`
+}
+
+// cellLetters packs a window cell's state in one letter.
+var cellLetters = map[engine.CellState]byte{
+	engine.CellMissing: '.', engine.CellRequested: 'r', engine.CellReceived: 'R', engine.CellStored: 'S', engine.CellValidated: 'V',
+}
+
+// syncDataOf packs snap's block download view at now.
+func syncDataOf(snap *engine.Snapshot, now time.Time) *syncData {
+	v := snap.Blocks
+	if v == nil {
+		return &syncData{}
+	}
+	d := &syncData{From: v.Window.From, Present: true, Peers: make([]uint64, len(v.Window.Cells)), AgeMs: make([]int64, len(v.Window.Cells))}
+	var states strings.Builder
+	states.Grow(len(v.Window.Cells))
+	for i, c := range v.Window.Cells {
+		states.WriteByte(cellLetters[c.State])
+		if c.State == engine.CellRequested {
+			d.Peers[i] = uint64(c.Peer)
+			d.AgeMs[i] = max(0, now.Sub(c.Since).Milliseconds())
+		}
+	}
+	d.States = states.String()
+	for _, s := range v.Stalls {
+		d.Stalls = append(d.Stalls, syncStall{StallRecord: s, Outcome: s.Outcome()})
+	}
+	d.Recent = v.Recent[max(0, len(v.Recent)-maxSyncRecent):]
+	return d
+}
