@@ -34,8 +34,8 @@ type nodeCollector struct {
 	bytes, messages, messageBytes, timeouts, disconnects    *prometheus.Desc
 
 	blocksConnected, blockStage, utxoCoins, utxoCacheBytes, utxoCacheLimit *prometheus.Desc
-	utxoDiskBytes, utxoFlushes, windowBlocks, peerInFlight, stalls          *prometheus.Desc
-	peerBlockBytes, verification                                            *prometheus.Desc
+	utxoDiskBytes, utxoFlushes, windowBlocks, peerInFlight, stalls         *prometheus.Desc
+	peerBlockBytes, verification                                           *prometheus.Desc
 }
 
 func newNodeCollector(eng Engine) *nodeCollector {

@@ -70,31 +70,31 @@ type PeerInfo struct {
 	SyncedHeight int32    `json:"synced_height"` // highest main-chain header it is known to have
 	// Block download from this peer (filled in by the shell from sync's
 	// snapshot): blocks asked of it now, and blocks it delivered.
-	BlocksInFlight int                       `json:"blocks_in_flight"`
-	BlocksReceived uint64                    `json:"blocks_received"`
+	BlocksInFlight int    `json:"blocks_in_flight"`
+	BlocksReceived uint64 `json:"blocks_received"`
 	// BlockBytes is the size of the blocks it delivered, BlockDeliveryMs
 	// the mean time from request to block, and BlockBusyS the seconds it
 	// had blocks in flight (its download rate is BlockBytes over it).
-	BlockBytes      uint64  `json:"block_bytes"`
-	BlockDeliveryMs float64 `json:"block_delivery_ms"`
-	BlockBusyS      float64 `json:"block_busy_s"`
-	Transport      string                    `json:"transport"`   // "v1" (plaintext); BIP324 v2 is not spoken yet
-	PingMs         float64                   `json:"ping_ms"`     // last round trip; 0 before the first pong
-	MinPingMs      float64                   `json:"min_ping_ms"` // 0 before the first pong
-	PingWaitMs     float64                   `json:"ping_wait_ms"`
-	BytesSent      uint64                    `json:"bytes_sent"`
-	BytesRecv      uint64                    `json:"bytes_recv"`
-	MsgsSent       map[string]CommandTraffic `json:"msgs_sent"`
-	MsgsRecv       map[string]CommandTraffic `json:"msgs_recv"`
-	ConnectedAt    time.Time                 `json:"connected_at"`
-	LastSend       time.Time                 `json:"last_send"`
-	LastRecv       time.Time                 `json:"last_recv"`
-	QueueBytes     int                       `json:"queue_bytes"`
-	QueueMsgs      int                       `json:"queue_msgs"`
-	InQueueBytes   int                       `json:"in_queue_bytes"`
-	Inflight       []RequestInfo             `json:"inflight"`
-	Features       Features                  `json:"features"`
-	Misbehavior    int                       `json:"misbehavior"`
+	BlockBytes      uint64                    `json:"block_bytes"`
+	BlockDeliveryMs float64                   `json:"block_delivery_ms"`
+	BlockBusyS      float64                   `json:"block_busy_s"`
+	Transport       string                    `json:"transport"`   // "v1" (plaintext); BIP324 v2 is not spoken yet
+	PingMs          float64                   `json:"ping_ms"`     // last round trip; 0 before the first pong
+	MinPingMs       float64                   `json:"min_ping_ms"` // 0 before the first pong
+	PingWaitMs      float64                   `json:"ping_wait_ms"`
+	BytesSent       uint64                    `json:"bytes_sent"`
+	BytesRecv       uint64                    `json:"bytes_recv"`
+	MsgsSent        map[string]CommandTraffic `json:"msgs_sent"`
+	MsgsRecv        map[string]CommandTraffic `json:"msgs_recv"`
+	ConnectedAt     time.Time                 `json:"connected_at"`
+	LastSend        time.Time                 `json:"last_send"`
+	LastRecv        time.Time                 `json:"last_recv"`
+	QueueBytes      int                       `json:"queue_bytes"`
+	QueueMsgs       int                       `json:"queue_msgs"`
+	InQueueBytes    int                       `json:"in_queue_bytes"`
+	Inflight        []RequestInfo             `json:"inflight"`
+	Features        Features                  `json:"features"`
+	Misbehavior     int                       `json:"misbehavior"`
 	// Unsolicited counts penalized responses to requests we never made;
 	// Announcements counts responses the protocol allows unasked.
 	Unsolicited   map[string]uint64 `json:"unsolicited"`
