@@ -21,6 +21,7 @@ import (
 const (
 	overviewEvents = 20
 	chainHeaders   = 20
+	recentBlocks   = 20
 	peerMessages   = 50
 	logMessages    = 100
 )
@@ -31,6 +32,7 @@ func (s *Server) routePages() {
 	s.mux.HandleFunc("GET /peers", s.peersPage)
 	s.mux.HandleFunc("GET /peers/{id}", s.peerPage)
 	s.mux.HandleFunc("GET /chain", s.chainPage)
+	s.mux.HandleFunc("GET /sync", s.syncPage)
 	s.mux.HandleFunc("GET /messages", s.messagesPage)
 	s.mux.HandleFunc("GET /network", s.networkPage)
 	s.mux.HandleFunc("GET /bans", s.bansPage)
@@ -210,7 +212,22 @@ func (s *Server) chainPage(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, "tips: "+err.Error())
 	}
 	reorgs := lastEvents(s.eng.Events(), math.MaxInt, func(e *engine.Event) bool { return e.Kind == engine.EventReorg })
-	s.render(w, r, http.StatusOK, views.Chain(s.page(r, "chain", "Chain"), snap.Status, headers, tips, reorgs, strings.Join(errs, "; ")))
+	recent := snap.Blocks.RecentTimelines(recentBlocks)
+	s.render(w, r, http.StatusOK, views.Chain(s.page(r, "chain", "Chain"), snap.Status, headers, tips, reorgs, recent, strings.Join(errs, "; ")))
+}
+
+// syncPage shows block download and validation: progress, rates, the
+// window, the peers downloading, stalls, the UTXO set and connect times.
+func (s *Server) syncPage(w http.ResponseWriter, r *http.Request) {
+	snap := s.snapshot()
+	d := views.SyncData{Status: snap.Status, Blocks: snap.Blocks, Now: snap.Time}
+	for _, p := range snap.Peers {
+		if p.BlocksInFlight > 0 || p.BlocksReceived > 0 {
+			d.Peers = append(d.Peers, p)
+		}
+	}
+	pg := s.page(r, "sync", "Sync")
+	s.render(w, r, http.StatusOK, views.Sync(pg, d))
 }
 
 // parseMsgFilter reads the message log's filter from the query string.

@@ -188,13 +188,13 @@ func checkField(t *testing.T, doc *goquery.Document, path, format, want string) 
 }
 
 var pagePaths = map[string]string{
-	"/": "overview", "/peers": "peers", "/peers/7": "peer", "/chain": "chain",
+	"/": "overview", "/peers": "peers", "/peers/7": "peer", "/chain": "chain", "/sync": "sync",
 	"/messages": "messages", "/decoder": "decoder", "/network": "network", "/bans": "bans",
 }
 
 func TestPagesLayout(t *testing.T) {
 	s := New(newPagesEngine(), "secret", nil)
-	wantNav := []string{"/", "/peers", "/chain", "/messages", "/decoder", "/network", "/bans"}
+	wantNav := []string{"/", "/peers", "/sync", "/chain", "/messages", "/decoder", "/network", "/bans"}
 	for path, name := range pagePaths {
 		w := request(t, s, "GET", path, nil)
 		if w.Code != 200 {
@@ -452,7 +452,7 @@ func TestPeerPage(t *testing.T) {
 	if got := strings.TrimSpace(doc.Find(".reason").Text()); got != "bad "+xssScript {
 		t.Errorf("gone peer's reason %q", got)
 	}
-	if doc.Find("nav a").Length() != 7 {
+	if doc.Find("nav a").Length() != 8 {
 		t.Errorf("404 page without the nav bar")
 	}
 }
@@ -919,7 +919,7 @@ func TestAPICookieAndCSRF(t *testing.T) {
 func TestRequireAuth(t *testing.T) {
 	e := newPagesEngine()
 	s := New(e, "secret", nil, WithRequireAuth(true))
-	guarded := []string{"/", "/peers", "/peers/7", "/chain", "/messages", "/decoder", "/network", "/bans",
+	guarded := []string{"/", "/peers", "/peers/7", "/chain", "/sync", "/messages", "/decoder", "/network", "/bans",
 		"/static/app.js", "/static/vendor/uPlot.min.css", "/api/status", "/api/peers", "/api/captures", "/api/messages/1/raw", "/decoder/decoder.wasm", "/metrics", "/ws"}
 	for _, path := range guarded {
 		for _, mods := range [][]func(*http.Request){nil, {withCookie("wrong")}, {withBearer("wrong")}} {

@@ -161,3 +161,14 @@ func (e *Engine) blocksView(ss *netsync.Snapshot) *BlocksView {
 	}
 	return v
 }
+
+// NewBlocksView assembles a BlocksView from its parts: the engine builds
+// its own each publish; observers' tests build theirs with it. stages may
+// be nil.
+func NewBlocksView(w WindowView, stalls []StallRecord, recent []RecentConnect, timelines map[chainhash.Hash]*netsync.BlockTimeline,
+	stages func(chainhash.Hash) (ConnectStages, bool)) *BlocksView {
+	if stages == nil {
+		stages = func(chainhash.Hash) (ConnectStages, bool) { return ConnectStages{}, false }
+	}
+	return &BlocksView{Window: w, Stalls: stalls, Recent: recent, timelines: timelines, stages: stages}
+}

@@ -1029,6 +1029,8 @@
       // A subscription belongs to its connection: ask again on each one.
       log.sub = wantedSubscription();
       if (log.sub) send(log.sub);
+      // The sync page asks for the feed's sync part (web/syncfeed.go).
+      if (document.body && document.body.dataset.page === "sync") send({ type: "sync" });
     };
     sock.onmessage = (e) => {
       let msg = null;
@@ -1052,6 +1054,11 @@
           setConn("live", "live");
         } else if (msg.type === "delta" && live) applyDelta(data);
         else if (msg.type === "messages") onMessages(data);
+        // Page scripts (sync.js) follow the feed too: they get each
+        // message once this script has applied it.
+        if (msg.type === "snapshot" || (msg.type === "delta" && live)) {
+          document.dispatchEvent(new CustomEvent("watchnode:feed", { detail: { type: msg.type, data, peers: state.peers, samples: state.samples, status: state.status } }));
+        }
       } catch (err) {
         console.error("watchnode: applying a feed message:", err); // keep the connection
       }
