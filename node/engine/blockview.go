@@ -48,6 +48,7 @@ func (e *Engine) Block(ctx context.Context, key string) (BlockView, error) {
 	h := headerView(snap.Chain, info)
 	v := BlockView{HeaderView: h, Connected: info.Main && info.Height <= snap.Status.Blocks}
 	v.Failed = snap.FailedBlocks[info.Hash]
+	v.Timeline, _ = snap.Blocks.Timeline(info.Hash)
 	raw, err := e.readStored(info.Hash)
 	switch {
 	case errors.Is(err, ErrNoBlockData):

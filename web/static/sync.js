@@ -27,7 +27,7 @@
   }
 
   // peerHue matches the server's views.peerHue.
-  const peerHue = (id) => String((id * 137) % 360);
+  const peerHue = (id) => String(190 + ((id * 53) % 140));
 
   // ------------------------------------------------------------- window
 
