@@ -53,7 +53,7 @@ import (
 //     (8 bytes in the Request, which the core made and bounds itself);
 //     each link leaves the core at once as an action. The shell keeps the
 //     newest links in a ring as long as its message log (engine's
-//     linkLogSize, 4,096 links of 40 bytes: 160 KiB, allocated at start,
+//     linkLogSize, 4,096 links of 48 bytes: 192 KiB, allocated at start,
 //     for all peers together), and each dashboard client waits on at most
 //     1,000 (web's maxPendingLinks, about 100 bytes each encoded).
 const (
