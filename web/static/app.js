@@ -600,7 +600,7 @@
   // wantedSubscription is the message log subscription this page needs.
   function wantedSubscription() {
     const id = pagePeerId();
-    if (id !== null && $("#peer-messages")) return { type: "subscribe", peer: id, command: "", dir: "" };
+    if (id !== null && $("#peer-messages")) return { type: "subscribe", peer: id, command: "", dir: "", links: !!$("#peer-seq") };
     if (!$("#msg-log")) return null;
     const form = $("#msg-filter");
     return form ? readFilter(form) : { type: "subscribe", peer: 0, command: "", dir: "" };
@@ -1052,6 +1052,7 @@
           setConn("live", "live");
         } else if (msg.type === "delta" && live) applyDelta(data);
         else if (msg.type === "messages") onMessages(data);
+        document.dispatchEvent(new CustomEvent("watchnode:feed", { detail: msg })); // for sequence.js
       } catch (err) {
         console.error("watchnode: applying a feed message:", err); // keep the connection
       }
@@ -1080,7 +1081,7 @@
   // and the charts drawn (the browser tests read their axes). Nothing in it
   // changes the page.
   globalThis.watchnode = Object.freeze({
-    format, serviceLetters, serviceTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick,
+    format, serviceLetters, serviceTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick, decoderLink,
     scales: SCALES,
     chart: (id) => (has(charts, id) ? charts[id].u : null),
   });
