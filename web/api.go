@@ -41,6 +41,9 @@ type Engine interface {
 	Events() *engine.Ring[engine.Event]
 	// MessageFrame is a logged message's bytes, framed, while kept.
 	MessageFrame(seq uint64) ([]byte, bool)
+	// Links joins logged requests to their answers (the peer page's
+	// sequence diagram).
+	Links() *engine.Ring[engine.RequestLink]
 	// Message capture: the folder, whether new connections are captured,
 	// and the switch.
 	CaptureDir() string

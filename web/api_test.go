@@ -26,6 +26,7 @@ type fakeEngine struct {
 	calls  []string
 	msgs   *engine.Ring[engine.MessageRecord]
 	events *engine.Ring[engine.Event]
+	links  *engine.Ring[engine.RequestLink] // made on first use (sequence_test.go)
 	// frames are logged messages' bytes; captureDir and capturing the
 	// capture switch.
 	frames     map[uint64][]byte

@@ -67,13 +67,37 @@ type MessageLine struct {
 	Command string    `json:"command"`
 	Size    int       `json:"size"`
 	Summary string    `json:"summary"`
+	// Request marks a message we sent that the node tracks as a request:
+	// it is pending until a link names it.
+	Request bool `json:"request,omitempty"`
+}
+
+// LinkLine joins a logged request to how it ended (engine.RequestLink), by
+// the log numbers of the messages: the answer's (Outcome "answered"), or
+// none when it "expired" or was "released" with its peer. Done says no
+// later link names the request (a getdata is answered block by block).
+type LinkLine struct {
+	Peer        uint64  `json:"peer"`
+	Request     uint64  `json:"request"`
+	Response    uint64  `json:"response,omitempty"`
+	Outcome     string  `json:"outcome"`
+	Done        bool    `json:"done"`
+	RoundTripMs float64 `json:"rtt_ms"`
+}
+
+func linkOf(l *engine.RequestLink) LinkLine {
+	return LinkLine{Peer: uint64(l.Peer), Request: l.Request, Response: l.Response, Outcome: l.Outcome.String(),
+		Done: l.Done, RoundTripMs: float64(l.RoundTrip.Microseconds()) / 1000}
 }
 
 // messagesData carries new log lines matching the client's filter, and how
-// many lines it lost since the last batch because it fell behind.
+// many lines it lost since the last batch because it fell behind; with a
+// peer's subscription that asked for them, the new links of that peer's
+// requests too (a link may come before or after the lines it names).
 type messagesData struct {
 	Lines   []MessageLine `json:"lines"`
 	Skipped uint64        `json:"skipped"`
+	Links   []LinkLine    `json:"links,omitempty"`
 }
 
 // clientRequest is one WebSocket message from the page.
@@ -83,6 +107,9 @@ type clientRequest struct {
 	Peer    uint64 `json:"peer"`
 	Command string `json:"command"`
 	Dir     string `json:"dir"`
+	// Links asks for the links of Peer's requests as well (the peer
+	// page's sequence diagram); it needs a Peer.
+	Links bool `json:"links"`
 }
 
 func lineOf(seq uint64, m *engine.MessageRecord) MessageLine {
@@ -90,7 +117,7 @@ func lineOf(seq uint64, m *engine.MessageRecord) MessageLine {
 	if m.Inbound {
 		dir = "in"
 	}
-	return MessageLine{Seq: seq, Time: m.Time, Peer: uint64(m.Peer), Addr: m.Addr, Dir: dir, Command: m.Command, Size: m.Size, Summary: m.Summary}
+	return MessageLine{Seq: seq, Time: m.Time, Peer: uint64(m.Peer), Addr: m.Addr, Dir: dir, Command: m.Command, Size: m.Size, Summary: m.Summary, Request: m.Request}
 }
 
 func (r clientRequest) matches(m *engine.MessageRecord) bool {

@@ -30,6 +30,10 @@ const (
 	maxPendingLines = 1000
 	// maxPendingEvents bounds the events waiting for one client.
 	maxPendingEvents = 200
+	// maxPendingLinks bounds the request links waiting for one client;
+	// beyond it the oldest are dropped (their requests then look pending
+	// until the page is reloaded).
+	maxPendingLinks = 1000
 )
 
 // Hub feeds every WebSocket client from the engine's published state. It
@@ -73,6 +77,10 @@ type client struct {
 	lastSeq uint64
 	// wantSync: the client asked for the sync page's part of the feed.
 	wantSync bool
+	// links wait to go out with the lines (filter.Links); lastLink is the
+	// newest link looked at.
+	links    []LinkLine
+	lastLink uint64
 }
 
 // NewHub returns a hub for eng; Run feeds the clients.
@@ -152,6 +160,9 @@ func (h *Hub) tick(now time.Time) {
 		if sd != nil && c.wantsSync() {
 			c.queueState(&stateData{Sync: sd})
 		}
+		// Links first: a link is appended after the lines it names, so
+		// this batch's links name lines this batch or an earlier one has.
+		c.queueLinks(h.eng.Links())
 		c.queueLines(h.eng.Messages())
 	}
 }
@@ -277,6 +288,31 @@ func (c *client) queueLines(ring *engine.Ring[engine.MessageRecord]) {
 	}
 }
 
+// queueLinks adds the links of the subscribed peer's requests, for a
+// subscription that asked for them.
+func (c *client) queueLinks(ring *engine.Ring[engine.RequestLink]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.filter == nil || !c.filter.Links || c.filter.Peer == 0 {
+		return
+	}
+	first, links, _ := ring.Since(c.lastLink, 4*maxPendingLinks)
+	for i := range links {
+		if uint64(links[i].Peer) == c.filter.Peer {
+			c.links = append(c.links, linkOf(&links[i]))
+		}
+	}
+	if len(links) > 0 {
+		c.lastLink = first + uint64(len(links)) - 1
+	}
+	if over := len(c.links) - maxPendingLinks; over > 0 {
+		c.links = c.links[over:]
+	}
+	if len(c.links) > 0 {
+		defer c.wake()
+	}
+}
+
 func (c *client) wake() {
 	select {
 	case c.notify <- struct{}{}:
@@ -329,16 +365,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-c.notify:
 		}
 		c.mu.Lock()
-		state, lines, skipped := c.pending, c.lines, c.skipped
-		c.pending, c.lines, c.skipped = nil, nil, 0
+		state, lines, skipped, links := c.pending, c.lines, c.skipped, c.links
+		c.pending, c.lines, c.skipped, c.links = nil, nil, 0, nil
 		c.mu.Unlock()
 		if state != nil {
 			if err := c.write(ctx, feedMsg{V: FeedVersion, Type: "delta", Data: state}); err != nil {
 				return
 			}
 		}
-		if len(lines) > 0 || skipped > 0 {
-			if err := c.write(ctx, feedMsg{V: FeedVersion, Type: "messages", Data: messagesData{Lines: lines, Skipped: skipped}}); err != nil {
+		if len(lines) > 0 || skipped > 0 || len(links) > 0 {
+			if err := c.write(ctx, feedMsg{V: FeedVersion, Type: "messages", Data: messagesData{Lines: lines, Skipped: skipped, Links: links}}); err != nil {
 				return
 			}
 		}
@@ -377,11 +413,14 @@ func (c *client) readLoop(ctx context.Context, cancel context.CancelFunc) {
 			if c.filter == nil {
 				// Start with the recent past, as much as the backlog holds.
 				c.lastSeq = c.hub.eng.Messages().Last() - min(c.hub.eng.Messages().Last(), 200)
+				// And the links of that recent past: those made between
+				// the page's rendering and this subscription included.
+				c.lastLink = c.hub.eng.Links().Last() - min(c.hub.eng.Links().Last(), 200)
 			}
 			c.filter = &req
-			c.lines = nil
+			c.lines, c.links = nil, nil
 		case "unsubscribe":
-			c.filter, c.lines = nil, nil
+			c.filter, c.lines, c.links = nil, nil, nil
 		case "sync":
 			c.wantSync = true
 		case "unsync":

@@ -122,7 +122,7 @@ func lastMessages(ring *engine.Ring[engine.MessageRecord], n int, f clientReques
 		}
 		l := lineOf(first+uint64(i), &all[i])
 		out = append(out, views.MsgRow{Seq: l.Seq, Time: l.Time, Peer: engine.PeerID(l.Peer), Addr: l.Addr,
-			Dir: l.Dir, Command: l.Command, Size: l.Size, Summary: l.Summary})
+			Dir: l.Dir, Command: l.Command, Size: l.Size, Summary: l.Summary, Request: l.Request})
 	}
 	return out
 }
@@ -176,7 +176,8 @@ func (s *Server) peerPage(w http.ResponseWriter, r *http.Request) {
 	for _, pi := range snap.Peers {
 		if uint64(pi.ID) == id {
 			msgs := lastMessages(s.eng.Messages(), peerMessages, clientRequest{Peer: id})
-			s.render(w, r, http.StatusOK, views.Peer(p, pi, time.Now(), msgs, okMessage(r)))
+			seq := sequenceRows(s.eng.Messages(), s.eng.Links(), id)
+			s.render(w, r, http.StatusOK, views.Peer(p, pi, time.Now(), msgs, seq, okMessage(r)))
 			return
 		}
 	}

@@ -698,7 +698,7 @@ func TestPeerTextEscaped(t *testing.T) {
 	}
 	b.Reset()
 	pi := e.snap.Peers[0]
-	if err := views.Peer(views.Page{Name: "peer"}, pi, time.Now(), rows, views.Message{}).Render(context.Background(), &b); err != nil {
+	if err := views.Peer(views.Page{Name: "peer"}, pi, time.Now(), rows, []views.SeqRow{{MsgRow: rows[0]}}, views.Message{}).Render(context.Background(), &b); err != nil {
 		t.Fatal(err)
 	}
 	doc, _ = goquery.NewDocumentFromReader(strings.NewReader(b.String()))

@@ -52,6 +52,7 @@ type conn struct {
 type outFrame struct {
 	frame   *p2p.Frame
 	request uint64
+	logSeq  uint64 // its number in the node's message log, once written
 }
 
 func newConn(n *Node, id p2p.PeerID, addr netip.AddrPort, capture bool) *conn {
@@ -76,8 +77,9 @@ func (c *conn) write(limit int) []outFrame {
 		if c.ctrl > 0 {
 			c.ctrl--
 		}
+		f.logSeq = c.node.logMessage()
 		if f.request != 0 {
-			st := p2p.RequestStamp{ID: f.request, At: c.node.sim.now}
+			st := p2p.RequestStamp{ID: f.request, At: c.node.sim.now, LogSeq: f.logSeq}
 			rep.Requests = append(rep.Requests, st)
 			c.stamps = append(c.stamps, st)
 		}
@@ -149,6 +151,7 @@ func (c *conn) read() {
 			return
 		}
 		c.rx = c.rx[size:]
+		m.LogSeq = n.logMessage()
 		m.Stamps, c.stamps = c.stamps, nil
 		c.inCost += m.Cost
 		if charge > 0 {

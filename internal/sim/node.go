@@ -69,6 +69,18 @@ type Node struct {
 	BlockReads  int
 	// Seeds answers the node's DNS seed queries (nil: every seed fails).
 	Seeds func(hosts []string, port uint16) ([]netip.AddrPort, []string)
+	// LogSeq is the number of the newest message in the node's message
+	// log: the simulation numbers every message read and written, as the
+	// engine's log does (it keeps no records). Links are the request links
+	// the core emitted, oldest first.
+	LogSeq uint64
+	Links  []p2p.Link
+}
+
+// logMessage numbers one more message in the node's message log.
+func (n *Node) logMessage() uint64 {
+	n.LogSeq++
+	return n.LogSeq
 }
 
 // NewNode adds a node to the world.
@@ -173,6 +185,8 @@ func (n *Node) apply() { n.carryOut(n.Core.TakeActions()) }
 func (n *Node) carryOut(actions []p2p.Action) {
 	for _, a := range actions {
 		switch a.Kind {
+		case p2p.ActLink:
+			n.Links = append(n.Links, a.Link)
 		case p2p.ActSend:
 			if c, ok := n.conns[a.Peer]; ok {
 				c.queue(outFrame{frame: a.Frame, request: a.Request})

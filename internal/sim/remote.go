@@ -31,7 +31,9 @@ type Remote struct {
 type Received struct {
 	Frame   *p2p.Frame
 	Request uint64 // the tracked request it carries, 0 if none
-	Msg     wire.Message
+	// LogSeq is its number in the node's message log (Node.LogSeq).
+	LogSeq uint64
+	Msg    wire.Message
 }
 
 // ConnectRemote connects a scripted peer at a fresh address: inbound, it
@@ -135,7 +137,7 @@ func (r *Remote) take(frames []outFrame) {
 		if msg.Command() != f.frame.Command {
 			panic(fmt.Sprintf("sim: frame says %s, the core said %s", msg.Command(), f.frame.Command))
 		}
-		r.inbox = append(r.inbox, Received{Frame: f.frame, Request: f.request, Msg: msg})
+		r.inbox = append(r.inbox, Received{Frame: f.frame, Request: f.request, LogSeq: f.logSeq, Msg: msg})
 	}
 }
 

@@ -42,6 +42,8 @@ func (e *Engine) carryOut(actions []p2p.Action) {
 			e.runJob(a.Job)
 		case p2p.ActEvent:
 			e.eventLog.Append(a.Event)
+		case p2p.ActLink:
+			e.linkLog.Append(a.Link)
 		case p2p.ActLog:
 			e.log.Log(context.Background(), a.Log.Level, a.Log.Msg, a.Log.Attrs...)
 		case p2p.ActStopCaptures:

@@ -67,6 +67,7 @@ type Engine struct {
 	snapshot  atomic.Pointer[Snapshot]
 	msgLog    *Ring[MessageRecord]
 	eventLog  *Ring[Event]
+	linkLog   *Ring[RequestLink]
 	payloads  *payloadStore
 	closed    closedTraffic // counters of connections already gone
 	publishAt time.Time     // when the next snapshot is due
@@ -95,6 +96,7 @@ func New(cfg Config) (*Engine, error) {
 		ctx:      context.Background(),
 		msgLog:   NewRing[MessageRecord](messageLogSize),
 		eventLog: NewRing[Event](eventLogSize),
+		linkLog:  NewRing[RequestLink](linkLogSize),
 		payloads: newPayloadStore(payloadBudget),
 	}
 	e.jobs.init(e)

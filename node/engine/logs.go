@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 
+	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/peer"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -11,6 +12,12 @@ import (
 const (
 	messageLogSize = 4096
 	eventLogSize   = 512
+	// linkLogSize: a request link names one logged message of its own (the
+	// answer, or the request that expired or was released), so a ring as
+	// long as the message log keeps the links of the messages still in it.
+	// Its 4,096 links of 48 bytes (192 KiB, allocated at start) are the
+	// whole cost of the links for all peers (p2p/limits.go).
+	linkLogSize = messageLogSize
 )
 
 // MessageRecord is one message in the node's message log, with the
@@ -24,6 +31,16 @@ func (e *Engine) Messages() *Ring[MessageRecord] { return e.msgLog }
 
 // Events is the log of notable events, for observers.
 func (e *Engine) Events() *Ring[Event] { return e.eventLog }
+
+// RequestLink joins a logged request to the logged message that answered
+// it, or marks it expired or released, by their numbers in the message log
+// (see p2p.Link).
+type RequestLink = p2p.Link
+
+// Links is the log of request links, for observers: the engine goroutine
+// appends what the core emits, after the answer's record is in the message
+// log (a link never names a record not yet appended).
+func (e *Engine) Links() *Ring[RequestLink] { return e.linkLog }
 
 // recorder is the message log as the connections see it: each record goes
 // into the ring and its payload into the payload window.

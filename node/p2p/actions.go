@@ -31,6 +31,9 @@ const (
 	// ActPublish: publish a snapshot now rather than at the next tick
 	// (something observers wait for happened).
 	ActPublish
+	// ActLink: keep Link, which joins a request to how it ended, for
+	// observers (links.go).
+	ActLink
 )
 
 // Action is one effect the core asks its shell to carry out. The core
@@ -47,6 +50,7 @@ type Action struct {
 	Job     Job
 	Event   Event
 	Log     LogRecord
+	Link    Link
 }
 
 // LogRecord is a line for the node's log: the core has no logger, it asks

@@ -136,6 +136,7 @@ func (c *Core) handleMessage(p *peerState, m *Message) {
 func (c *Core) matchResponse(p *peerState, m *Message) (answered *Request, ok bool) {
 	if IsTrackedResponse(m.Command) {
 		if r := p.reqs.match(m); r != nil {
+			c.linkAnswer(r, m)
 			if r.Command == wire.CmdPing && !r.Written.IsZero() {
 				// Every reader stamps a message with when it arrived.
 				rtt := m.Received.Sub(r.Written)

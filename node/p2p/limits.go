@@ -49,6 +49,13 @@ import (
 //     shared by all peers has room. In all: peers*InQueueFloor +
 //     InQueuePool. A full queue stops the peer's reader, and TCP pushes
 //     back on that peer alone.
+//   - Request links (links.go): a tracked request keeps its log number
+//     (8 bytes in the Request, which the core made and bounds itself);
+//     each link leaves the core at once as an action. The shell keeps the
+//     newest links in a ring as long as its message log (engine's
+//     linkLogSize, 4,096 links of 48 bytes: 192 KiB, allocated at start,
+//     for all peers together), and each dashboard client waits on at most
+//     1,000 (web's maxPendingLinks, about 100 bytes each encoded).
 const (
 	OutQueueLimit = 512 << 10
 	FrameOverhead = 96

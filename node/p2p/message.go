@@ -41,6 +41,10 @@ type Message struct {
 	// this message arrived. They travel with the message so that a reply
 	// is never handled before its request is known to be on the wire.
 	Stamps []RequestStamp
+	// LogSeq is the message's number in the shell's message log, which the
+	// reader logged it under before handing it over (0: not logged). A
+	// response's link to its request names it by this number.
+	LogSeq uint64
 }
 
 // messageOverhead is what a queued Message costs beyond its payload and

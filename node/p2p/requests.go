@@ -46,6 +46,10 @@ type Request struct {
 	Written time.Time // zero until the writer reports it started writing it
 	Timeout time.Duration
 	Done    RequestDone
+	// LogSeq is the request's number in the shell's message log, from its
+	// stamp (0 until stamped, or when the shell keeps no log): the links
+	// that say how the request ended name it by this number.
+	LogSeq uint64
 }
 
 // RequestStamp is the writer's word that it started writing request ID at
@@ -54,6 +58,9 @@ type Request struct {
 type RequestStamp struct {
 	ID uint64
 	At time.Time
+	// LogSeq is the request's number in the message log, which the writer
+	// logs it under as it starts writing it (0: no log).
+	LogSeq uint64
 }
 
 // responseTo names the request command each response command answers.

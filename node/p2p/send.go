@@ -143,6 +143,9 @@ func (c *Core) request(p *peerState, msg wire.Message, timeout time.Duration, do
 // finish reports a request's outcome to its owner.
 func (c *Core) finish(r *Request, o Outcome) {
 	c.requestsEnded++
+	if o != Answered {
+		c.linkEnd(r, o) // an answer was linked as it matched
+	}
 	if c.onRequestEnd != nil {
 		c.onRequestEnd(r, o)
 	}
@@ -190,7 +193,7 @@ func (c *Core) Written(now time.Time, id PeerID, w WriteReport) {
 func (c *Core) stampRequests(p *peerState, stamps []RequestStamp) {
 	for _, s := range stamps {
 		if r := p.reqs.byID(s.ID); r != nil && r.Written.IsZero() {
-			r.Written = s.At
+			r.Written, r.LogSeq = s.At, s.LogSeq
 		}
 	}
 }

@@ -59,6 +59,9 @@ type Record struct {
 	// Summary is one line, made by the goroutine that logs the message (for
 	// a sent one, the Frame's Summary when the core made it).
 	Summary string
+	// Request marks a sent message the core tracks as a request: it waits
+	// for an answer, and a p2p.Link will name this record when it ends.
+	Request bool
 }
 
 // Config sets up a Conn.
@@ -208,7 +211,8 @@ func (c *Conn) readLoop() {
 			return
 		}
 		if c.cfg.Log != nil {
-			c.cfg.Log.Record(Record{
+			// The core links a response to its request by this number.
+			m.LogSeq = c.cfg.Log.Record(Record{
 				Time: now, Peer: c.cfg.ID, Addr: c.cfg.Addr, Inbound: true,
 				Command: f.Command, Size: size, Summary: summary(m),
 			}, f.Payload)
@@ -312,14 +316,18 @@ func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 	var stamps []p2p.RequestStamp
 	for _, o := range batch {
 		f := o.Frame
-		if o.Request != 0 {
-			stamps = append(stamps, p2p.RequestStamp{ID: o.Request, At: now})
-		}
+		var seq uint64
 		if c.cfg.Log != nil {
-			c.cfg.Log.Record(Record{
+			seq = c.cfg.Log.Record(Record{
 				Time: now, Peer: c.cfg.ID, Addr: c.cfg.Addr, Inbound: false,
 				Command: f.Command, Size: len(f.Bytes), Summary: sentSummary(f),
+				Request: o.Request != 0,
 			}, f.Payload())
+		}
+		if o.Request != 0 {
+			// The stamp carries the request's log number: the core links
+			// the answer (or the expiry) to it.
+			stamps = append(stamps, p2p.RequestStamp{ID: o.Request, At: now, LogSeq: seq})
 		}
 		if c.cfg.Capture != nil {
 			c.cfg.Capture.sent.add(now, f.Command, f.Payload())

@@ -600,7 +600,7 @@
   // wantedSubscription is the message log subscription this page needs.
   function wantedSubscription() {
     const id = pagePeerId();
-    if (id !== null && $("#peer-messages")) return { type: "subscribe", peer: id, command: "", dir: "" };
+    if (id !== null && $("#peer-messages")) return { type: "subscribe", peer: id, command: "", dir: "", links: !!$("#peer-seq") };
     if (!$("#msg-log")) return null;
     const form = $("#msg-filter");
     return form ? readFilter(form) : { type: "subscribe", peer: 0, command: "", dir: "" };
@@ -1054,11 +1054,10 @@
           setConn("live", "live");
         } else if (msg.type === "delta" && live) applyDelta(data);
         else if (msg.type === "messages") onMessages(data);
-        // Page scripts (sync.js) follow the feed too: they get each
-        // message once this script has applied it.
-        if (msg.type === "snapshot" || (msg.type === "delta" && live)) {
-          document.dispatchEvent(new CustomEvent("watchnode:feed", { detail: { type: msg.type, data, peers: state.peers, samples: state.samples, status: state.status } }));
-        }
+        // Page scripts (sync.js, sequence.js) follow the feed too: each
+        // message, once this script has applied it, with the state it
+        // holds (peers, samples, status).
+        document.dispatchEvent(new CustomEvent("watchnode:feed", { detail: { v: msg.v, type: msg.type, data, live, peers: state.peers, samples: state.samples, status: state.status } }));
       } catch (err) {
         console.error("watchnode: applying a feed message:", err); // keep the connection
       }
@@ -1087,7 +1086,7 @@
   // and the charts drawn (the browser tests read their axes). Nothing in it
   // changes the page.
   globalThis.watchnode = Object.freeze({
-    format, serviceLetters, serviceTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick,
+    format, serviceLetters, serviceTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick, decoderLink,
     scales: SCALES,
     chart: (id) => (has(charts, id) ? charts[id].u : null),
   });

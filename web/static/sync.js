@@ -211,6 +211,7 @@
 
   function onFeed(e) {
     const m = e.detail || {};
+    if ((m.type !== "snapshot" && m.type !== "delta") || !m.live) return;
     const d = m.data || {};
     if (d.sync && typeof d.sync === "object") {
       renderWindow(d.sync);
