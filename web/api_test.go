@@ -128,7 +128,10 @@ func (f *fakeEngine) Block(_ context.Context, key string) (engine.BlockView, err
 	if err != nil {
 		return engine.BlockView{}, err
 	}
-	return engine.BlockView{HeaderView: h, HaveData: true, Connected: true, Size: 285, TxCount: 1, TxIDs: []string{"cb"}}, nil
+	fees := int64(0)
+	return engine.BlockView{HeaderView: h, Status: engine.BlockConnected, HaveData: true, Connected: true, Size: 285, TxCount: 1, TxIDs: []string{"cb"},
+		Txs:      []engine.BlockTxView{{TxID: "cb", Size: 204, VSize: 204, Weight: 816, Inputs: 1, Outputs: 1, OutputValue: 50e8, Coinbase: true}},
+		HaveUndo: true, Fees: &fees, Subsidy: 50e8, Claimed: 50e8, CoinbaseText: "/btcd/"}, nil
 }
 
 func (f *fakeEngine) RawBlock(_ context.Context, key string) ([]byte, error) {
@@ -438,6 +441,13 @@ func TestBlockRoutes(t *testing.T) {
 	code, body := do(t, srv, "GET", "/api/blocks/0", "", "")
 	if code != http.StatusOK || body["have_data"] != true || body["tx_count"] != float64(1) {
 		t.Fatalf("GET /api/blocks/0: %d %v", code, body)
+	}
+	txs, _ := body["txs"].([]any)
+	if body["status"] != "connected" || body["fees"] != float64(0) || body["subsidy"] != float64(50e8) || body["claimed"] != float64(50e8) ||
+		body["coinbase_text"] != "/btcd/" || len(txs) != 1 {
+		t.Errorf("GET /api/blocks/0: the page's fields %v", body)
+	} else if tx, _ := txs[0].(map[string]any); tx["txid"] != "cb" || tx["vsize"] != float64(204) || tx["coinbase"] != true || tx["output_value"] != float64(50e8) {
+		t.Errorf("GET /api/blocks/0: transaction %v", tx)
 	}
 	if code, _ := do(t, srv, "GET", "/api/blocks/7", "", ""); code != http.StatusNotFound {
 		t.Errorf("unknown block: %d, want 404", code)

@@ -33,6 +33,7 @@ func (s *Server) routePages() {
 	s.mux.HandleFunc("GET /peers/{id}", s.peerPage)
 	s.mux.HandleFunc("GET /chain", s.chainPage)
 	s.mux.HandleFunc("GET /sync", s.syncPage)
+	s.mux.HandleFunc("GET /blocks/{key}", s.blockPage)
 	s.mux.HandleFunc("GET /messages", s.messagesPage)
 	s.mux.HandleFunc("GET /network", s.networkPage)
 	s.mux.HandleFunc("GET /bans", s.bansPage)

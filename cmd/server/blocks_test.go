@@ -73,6 +73,15 @@ func TestBlocksFromAndToBtcd(t *testing.T) {
 	if !bv.HaveData || !bv.Connected || bv.Height != blocks || bv.TxCount != 1 || len(bv.TxIDs) != 1 || bv.Size == 0 || bv.Weight == 0 {
 		t.Errorf("block view of the tip: %+v", bv)
 	}
+	// btcd's coinbase: the subsidy (halved every 150 blocks on regtest)
+	// claimed, no fees (from the undo data), and its flags "/P2SH/btcd/"
+	// as the miner's text.
+	if bv.Status != engine.BlockConnected || len(bv.Txs) != 1 || !bv.Txs[0].Coinbase || bv.Txs[0].TxID != bv.TxIDs[0] ||
+		bv.Txs[0].Size == 0 || bv.Fees == nil || *bv.Fees != 0 || bv.Claimed != bv.Subsidy || bv.Subsidy != 50e8>>(blocks/150) ||
+		!strings.Contains(bv.CoinbaseText, "/P2SH/btcd/") {
+		t.Errorf("block view of the tip: status %q, txs %+v, fees %v, subsidy %d, claimed %d, coinbase text %q",
+			bv.Status, bv.Txs, bv.Fees, bv.Subsidy, bv.Claimed, bv.CoinbaseText)
+	}
 
 	// Our block file is Core's format: the decoder lists every block in it.
 	out, err := exec.Command(serverBin, "decode", filepath.Join(n.dataDir, "blocks", "blk00000.dat")).Output()

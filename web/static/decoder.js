@@ -7,7 +7,10 @@
 // Inputs: hex pasted in #dec-paste, files picked with #dec-file or dropped
 // anywhere on the page, the node's own captures (#dec-captures, listed by
 // /api/captures), and links into the page: #seq=N opens message N of the
-// node's log (/api/messages/N/raw), #capture=CONN a connection's capture.
+// node's log (/api/messages/N/raw), #capture=CONN a connection's capture,
+// #block=HASH&tx=TXID a transaction of a stored block (the block page's
+// links; /api/tx/TXID?block=HASH gives its bytes in hex), decoded as the
+// payload of a tx message.
 // A #seq link may say what the log knows of the message, which its bytes do
 // not: &time=RFC3339&dir=in|out&peer=ID&addr=HOST:PORT (the messages page's
 // links do); without them the page asks the log (/api/messages).
@@ -1118,7 +1121,8 @@
     await decode(inputs, currentOptions(false), token);
   }
 
-  // clearHash drops a #seq or #capture that no longer says what is shown.
+  // clearHash drops a #seq, #capture or #block that no longer says what is
+  // shown.
   function clearHash() {
     if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   }
@@ -1321,13 +1325,48 @@
     if (await decode([input], { format: "auto" }, token, note) && model.entries.length) selectEntry(view.length ? view[0] : 0, 0);
   }
 
+  const HASH = /^[0-9a-fA-F]{64}$/;
+
+  // hexToBytes reads the API's hex; null if it is not hex.
+  function hexToBytes(text) {
+    if (typeof text !== "string" || text.length % 2 || !/^[0-9a-fA-F]*$/.test(text)) return null;
+    const out = new Uint8Array(text.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(2 * i, 2), 16);
+    return out;
+  }
+
+  // openTx opens transaction txid of block (a hash or a height): the node
+  // reads it from its block store and the page decodes its bytes as a tx
+  // message's payload, so it shows as a tx received from a peer would.
+  async function openTx(block, txid) {
+    const token = ++openToken;
+    setStatus("decoding", "fetching transaction " + txid + "\u2026");
+    let data;
+    try {
+      const body = JSON.parse(new TextDecoder().decode(await fetchBytes("/api/tx/" + txid + "?block=" + encodeURIComponent(block), "blocks")));
+      data = hexToBytes(isObj(body) ? body.hex : null);
+      if (!data) throw new Error("the node's answer for transaction " + txid + " holds no hex");
+    } catch (err) {
+      if (token === openToken) setStatus("error", err.message);
+      return;
+    }
+    if (token !== openToken) return;
+    const input = { name: "transaction " + txid + " of block " + block, data };
+    const note = "a transaction of block " + block + ", read from the node's block store: not a message of a peer, so it has no frame, time or direction";
+    if (await decode([input], { format: "payload", command: "tx" }, token, note) && model.entries.length) selectEntry(view.length ? view[0] : 0, 0);
+  }
+
   // onHash opens what the address's fragment names: #seq=N (with what the
-  // log knows of it) or #capture=CONN.
+  // log knows of it), #capture=CONN or #block=HASH&tx=TXID.
   function onHash() {
     const h = new URLSearchParams(location.hash.slice(1));
-    const seq = h.get("seq"), conn = h.get("capture");
+    const seq = h.get("seq"), conn = h.get("capture"), block = h.get("block"), tx = h.get("tx");
     if (seq !== null && /^\d{1,19}$/.test(seq)) openSeq(seq, h);
     else if (conn) openCapture(conn);
+    else if (block !== null && tx !== null) {
+      if ((HASH.test(block) || /^\d{1,10}$/.test(block)) && HASH.test(tx)) openTx(block, tx);
+      else setStatus("error", "#block needs a block hash or height and tx a 64-digit txid");
+    }
   }
 
   // ---------------------------------------------------------------- export
