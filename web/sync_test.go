@@ -62,7 +62,7 @@ func syncSnapshot(f *fakeEngine) engine.Snapshot {
 	snap.Status.Sync.Blocks = &netsync.BlockStatus{Connected: 100, StallTimeoutS: 4, Stalls: 1, StallsReplaced: 1}
 	snap.Status.UTXO = &engine.UTXOStatus{Coins: 1234, Height: 100, CacheBytes: 1 << 20, CacheLimit: 450 << 20, BytesOnDisk: 5 << 20}
 	hist := engine.StageHistogram{Bounds: []float64{0.001, 1}, Counts: []uint64{1, 2}, Count: 2, Sum: 0.004}
-	snap.Status.Validation = &engine.ValidationStatus{Blocks: 100, Txs: 300, ChainTx: 301, Flushes: 2, VerificationProgress: 0.25,
+	snap.Status.Validation = &engine.ValidationStatus{Blocks: 100, Txs: 300, ChainTx: 301, Flushes: 2, VerificationProgress: 0.25, HasTxData: true,
 		Stages: map[string]engine.StageHistogram{"read": hist, "inputs": hist, "scripts": hist, "write": hist}}
 	snap.Peers = append([]engine.PeerInfo(nil), snap.Peers...)
 	snap.Peers[0].BlocksInFlight, snap.Peers[0].BlocksReceived = 16, 84

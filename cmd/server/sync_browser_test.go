@@ -94,4 +94,34 @@ func TestSyncPageInBrowser(t *testing.T) {
 			t.Fatalf("the new block's stages out of order at %d: %v", i, order)
 		}
 	}
+
+	// Its page shows the timeline: the first announcer marked and linked,
+	// the stages in order, each later than the one before.
+	browse(t, ctx, "open the new block's page", chromedp.Navigate(n.url("/blocks/"+hash)))
+	var page struct {
+		Events []string `json:"events"`
+		Since  []string `json:"since"`
+		First  string   `json:"first"`
+	}
+	browse(t, ctx, "read the timeline", chromedp.Evaluate(`(() => {
+		const rows = Array.from(document.querySelectorAll('#block-timeline tbody tr'));
+		const first = rows.find((r) => r.dataset.first === "yes");
+		return { events: rows.map((r) => r.dataset.event), since: rows.map((r) => r.querySelector('[data-col="since"]').textContent),
+			first: first ? first.querySelector('[data-col="peer"] a').getAttribute("href") : "" };
+	})()`, &page))
+	screenshot(t, ctx, "block")
+	if page.First != "/peers/"+strconv.FormatUint(uint64(btcdID), 10) {
+		t.Errorf("first announcer on the page links %q, want btcd's peer %d", page.First, btcdID)
+	}
+	stages := []string{"announced", "requested", "received", "stored", "validated", "connected"}
+	at := 0
+	for _, ev := range page.Events {
+		if at < len(stages) && ev == stages[at] {
+			at++
+		}
+	}
+	if at != len(stages) {
+		t.Errorf("timeline events %v: want %v in that order", page.Events, stages)
+	}
+	t.Logf("block page timeline: %v %v", page.Events, page.Since)
 }

@@ -43,16 +43,20 @@ type StageHistogram struct {
 // nChainTx; 0 when unknown) and VerificationProgress Core's estimate of
 // how far that is (GuessVerificationProgress), 0..1.
 type ValidationStatus struct {
-	Blocks               uint64                    `json:"blocks"`
-	Txs                  uint64                    `json:"txs"`
-	Inputs               uint64                    `json:"inputs"`
-	ScriptsChecked       uint64                    `json:"scripts_checked"`
-	BlockBytes           uint64                    `json:"block_bytes"`
-	Flushes              uint64                    `json:"flushes"`
-	Disconnected         uint64                    `json:"disconnected"`
-	ChainTx              uint64                    `json:"chain_tx"`
-	VerificationProgress float64                   `json:"verification_progress"`
-	Stages               map[string]StageHistogram `json:"stages"`
+	Blocks               uint64  `json:"blocks"`
+	Txs                  uint64  `json:"txs"`
+	Inputs               uint64  `json:"inputs"`
+	ScriptsChecked       uint64  `json:"scripts_checked"`
+	BlockBytes           uint64  `json:"block_bytes"`
+	Flushes              uint64  `json:"flushes"`
+	Disconnected         uint64  `json:"disconnected"`
+	ChainTx              uint64  `json:"chain_tx"`
+	VerificationProgress float64 `json:"verification_progress"`
+	// HasTxData: the network has transaction statistics (regtest has
+	// none, and Core's estimate is then 1 at any height: observers
+	// should show it as unknown).
+	HasTxData bool                      `json:"has_tx_data"`
+	Stages    map[string]StageHistogram `json:"stages"`
 }
 
 // RecentConnect is one recently connected block's stages.

@@ -69,6 +69,7 @@ func (e *Engine) publish(now time.Time) {
 		if u.Best.Height >= 0 && u.Best.Height <= height && ss.Chain.HashAt(u.Best.Height) == u.Best.Hash {
 			tipTime = time.Unix(int64(ss.Chain.HeaderAt(u.Best.Height).Timestamp), 0)
 		}
+		v.HasTxData = e.cfg.Params.TxData.TxCount > 0
 		v.VerificationProgress = verificationProgress(txDataOf(e.cfg.Params.TxData), v.ChainTx, tipTime, now)
 		st.Validation = &v
 	}

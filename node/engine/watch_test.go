@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/watchnode/watchnode/internal/blockgen"
+	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/protocol"
 )
 
@@ -79,5 +80,27 @@ func TestBlockWatchFigures(t *testing.T) {
 	}
 	if !near || far {
 		t.Errorf("block connected events: tip's %v (want true), block 30's %v (want false)", near, far)
+	}
+}
+
+// TestVerificationProgress: Core's estimate, against mainnet's
+// statistics: half the transactions at the statistics' time is one half;
+// the statistics' count a year later is less, by the year's growth at
+// their rate; a chain past them counts from its own tip; unknown is 0.
+func TestVerificationProgress(t *testing.T) {
+	d := txDataOf(consensus.ParamsFor(protocol.Mainnet).TxData)
+	if got := verificationProgress(d, d.count/2, d.time, d.time); got < 0.4999 || got > 0.5001 {
+		t.Errorf("half the transactions: %v, want 0.5", got)
+	}
+	year := d.time.Add(365 * 24 * time.Hour)
+	want := float64(d.count) / (float64(d.count) + 365*24*3600*d.rate)
+	if got := verificationProgress(d, d.count, d.time, year); got < want-1e-9 || got > want+1e-9 {
+		t.Errorf("a year on: %v, want %v", got, want)
+	}
+	if got := verificationProgress(d, d.count+100, year, year); got != 1 {
+		t.Errorf("past the statistics with a tip of now: %v, want 1", got)
+	}
+	if got := verificationProgress(d, 0, year, year); got != 0 {
+		t.Errorf("unknown count: %v, want 0", got)
 	}
 }
