@@ -205,7 +205,17 @@ func (d *blocksDownload) timeTo(height int32) time.Duration {
 // 50 ms.
 func downloadBlocks(b *testing.B, height int32, timeout time.Duration, args ...string) (*nodeProc, blocksDownload) {
 	b.Helper()
+	return downloadBlocksWith(b, height, timeout, nil, args...)
+}
+
+// downloadBlocksWith is downloadBlocks calling started (when not nil) as
+// soon as the node serves its API, before the download gets far.
+func downloadBlocksWith(b *testing.B, height int32, timeout time.Duration, started func(*nodeProc), args ...string) (*nodeProc, blocksDownload) {
+	b.Helper()
 	n := startNode(b, args...)
+	if started != nil {
+		started(n)
+	}
 	var d blocksDownload
 	pid := n.cmd.Process.Pid
 	deadline := n.started.Add(timeout)

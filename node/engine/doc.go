@@ -64,7 +64,10 @@
 //     block that breaks a rule. It syncs the block store before every flush
 //     of the set, so the set never reflects a block a crash could lose; it
 //     flushes when the cache is full, when pruning waits for it, a second
-//     after catching up, and at shutdown. ReadBlocks jobs (blocks to serve) each
+//     after catching up, and at shutdown. It times each block's stages
+//     (read, inputs, scripts, write; connectstats.go, under its own lock,
+//     which snapshots take only to copy) and posts a "block connected"
+//     event for blocks near the best header. ReadBlocks jobs (blocks to serve) each
 //     run on a goroutine of their own; the core keeps at most a few in
 //     flight.
 //

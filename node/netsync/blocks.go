@@ -479,8 +479,8 @@ func (s *Sync) markFailed(hash chainhash.Hash, height int32, err error) {
 	s.store(res.Writes)
 	if r := res.Reorg; r != nil {
 		s.blocksReorged(r.ForkHeight)
-		s.core.Event(p2p.EventReorg, 0, fmt.Sprintf("left invalid block %d: tip %d %s replaces %d %s",
-			height, r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip)))
+		s.core.Event(p2p.EventReorg, 0, fmt.Sprintf("left invalid block %d, depth %d: tip %d %s replaces %d %s",
+			height, r.OldHeight-r.ForkHeight, r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip)))
 		s.core.PublishSoon()
 	}
 }

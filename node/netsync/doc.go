@@ -86,8 +86,18 @@
 // when the core reports the peer's send queue has room again (Writable);
 // everything else is answered with notfound.
 //
+// Watching (timeline.go, watch.go): every block's life is kept in a
+// timeline (who announced it, whom we asked and why, how each request
+// ended, when it was received, stored, validated and connected) for the
+// last MaxTimelines blocks begun, copied on write so a snapshot shares
+// them; the snapshot also carries the window cell by cell, the last
+// stalls with what came of them, and each peer's bytes, delivery time and
+// busy time. A header accepted on the best chain asks for its block at
+// once (Core's direct fetch), not at the next tick.
+//
 // Every piece of block state is bounded (the window by its size and the
 // per-peer limit, pending memory by MaxBlockBytesPending, serve queues by
-// maxServeQueue, reads by maxServeReads, failures by maxFailed), forgotten
-// with its peer, and checked by CheckInvariants.
+// maxServeQueue, reads by maxServeReads, failures by maxFailed, timelines
+// by MaxTimelines, stalls by maxStallRecords), forgotten with its peer,
+// and checked by CheckInvariants.
 package netsync

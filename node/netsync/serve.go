@@ -20,8 +20,9 @@ func (s *Sync) tipChanged(res chain.AcceptResult) {
 	if r := res.Reorg; r != nil {
 		s.blocksReorged(r.ForkHeight)
 		s.core.Logf(slog.LevelInfo, "reorg", "fork_height", r.ForkHeight, "new_tip", r.NewTip)
-		s.core.Event(p2p.EventReorg, 0, fmt.Sprintf("reorganized at height %d: tip %d %s replaces %d %s",
-			r.ForkHeight, r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip)))
+		s.core.Event(p2p.EventReorg, 0, fmt.Sprintf("reorganized at height %d, depth %d (%d blocks connected): tip %d %s replaces %d %s",
+			r.ForkHeight, r.OldHeight-r.ForkHeight, r.NewHeight-r.ForkHeight,
+			r.NewHeight, protocol.ShortHash(r.NewTip), r.OldHeight, protocol.ShortHash(r.OldTip)))
 	}
 	if s.state != StateSynced {
 		return

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -639,6 +640,14 @@ func TestHeaderSyncReorg(t *testing.T) {
 	}
 	if got := h.chain().HashAt(90); got != a.hashes[90] {
 		t.Fatalf("fork point %s", got)
+	}
+	// The reorg event says its depth: 10 blocks off (91 to 100).
+	depth := false
+	for _, ev := range h.N.Events {
+		depth = depth || ev.Kind == p2p.EventReorg && strings.Contains(ev.Text, "at height 90, depth 10 (11 blocks connected)")
+	}
+	if !depth {
+		t.Errorf("no reorg event with its depth in %v", h.N.Events)
 	}
 	// The old branch is a fork now: its headers are known, off the main chain.
 	for ht := int32(91); ht <= 100; ht++ {

@@ -56,6 +56,13 @@ import (
 //     linkLogSize, 4,096 links of 48 bytes: 192 KiB, allocated at start,
 //     for all peers together), and each dashboard client waits on at most
 //     1,000 (web's maxPendingLinks, about 100 bytes each encoded).
+//   - Block timelines (netsync's timeline.go): what peers' announcements,
+//     requests and deliveries make the node remember of a block goes in
+//     its timeline; at most MaxTimelines (2,024) are kept, the oldest
+//     forgotten first, each with at most 16 announcements (one per peer)
+//     and 16 requests: about 1 MB in all, whatever peers send. The last
+//     32 stalls are kept; the block connector keeps the stage times of as
+//     many blocks as there are timelines (about 100 KB).
 const (
 	OutQueueLimit = 512 << 10
 	FrameOverhead = 96
