@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +10,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/watchnode/watchnode/node/engine"
-	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // dashboardIBDTxsEnv overrides how many signed transactions the chain of
@@ -57,31 +51,7 @@ func watchSync(ctx context.Context, n *nodeProc, read *atomic.Int64) error {
 // 1.05) and the bytes the five feeds carried per second.
 func BenchmarkIBDWithDashboards(b *testing.B) {
 	useBenchBinary(b)
-	txs := 100_000
-	if v := os.Getenv(dashboardIBDTxsEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("%s=%q: want a positive number", dashboardIBDTxsEnv, v)
-		}
-		txs = n
-	}
-	blocks := 100 + (txs+validatedTxsPerBlock-1)/validatedTxsPerBlock
-	dir := b.TempDir()
-	chaingen := filepath.Join(dir, "chaingen")
-	if out, err := exec.Command("go", "build", "-o", chaingen, "../chaingen").CombinedOutput(); err != nil {
-		b.Fatalf("building chaingen: %v\n%s", err, out)
-	}
-	file := filepath.Join(dir, "signed.dat")
-	out, err := exec.Command(chaingen, "-format", "blocks", "-n", strconv.Itoa(blocks), "-txs", strconv.Itoa(validatedTxsPerBlock),
-		"-seed", "17", "-o", file).CombinedOutput()
-	if err != nil {
-		b.Fatalf("chaingen: %v\n%s", err, out)
-	}
-	b.Logf("generated: %s", strings.TrimSpace(string(out)))
-	chain, err := readChain(file, protocol.Regtest)
-	if err != nil {
-		b.Fatal(err)
-	}
+	file, chain, _ := signedChain(b, dashboardIBDTxsEnv, 100_000, 17)
 	rootA := b.TempDir()
 	importBlockFile(b, rootA, "-network=regtest", file)
 	a := startNodeIn(b, rootA)

@@ -34,45 +34,16 @@ const validatedTxsPerBlock = 250
 // memory against its -dbcache.
 func BenchmarkValidatedIBD(b *testing.B) {
 	useBenchBinary(b)
-	txs := 500_000
-	if v := os.Getenv(validatedIBDTxsEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("%s=%q: want a positive number", validatedIBDTxsEnv, v)
-		}
-		txs = n
-	}
-	blocks := 100 + (txs+validatedTxsPerBlock-1)/validatedTxsPerBlock
 	bin, err := benchBinary.get()
 	if err != nil {
 		b.Fatal(err)
 	}
-	dir := b.TempDir()
-	chaingen := filepath.Join(dir, "chaingen")
-	if out, err := exec.Command("go", "build", "-o", chaingen, "../chaingen").CombinedOutput(); err != nil {
-		b.Fatalf("building chaingen: %v\n%s", err, out)
-	}
-	file := filepath.Join(dir, "signed.dat")
-	start := time.Now()
-	out, err := exec.Command(chaingen, "-format", "blocks", "-n", strconv.Itoa(blocks), "-txs", strconv.Itoa(validatedTxsPerBlock),
-		"-seed", "13", "-o", file).CombinedOutput()
-	if err != nil {
-		b.Fatalf("chaingen: %v\n%s", err, out)
-	}
-	b.Logf("generated in %s: %s (server %s)", time.Since(start).Round(time.Second), strings.TrimSpace(string(out)), bin)
-	m := regexp.MustCompile(`\((\d+) transactions`).FindSubmatch(out)
-	if m == nil {
-		b.Fatalf("chaingen's output names no transaction count: %s", out)
-	}
-	total, _ := strconv.Atoi(string(m[1]))
-	chain, err := readChain(file, protocol.Regtest)
-	if err != nil {
-		b.Fatal(err)
-	}
+	file, chain, total := signedChain(b, validatedIBDTxsEnv, 500_000, 13)
+	b.Logf("server %s", bin)
 	rootA := b.TempDir()
 	importBlockFile(b, rootA, "-network=regtest", file)
 	a := startNodeIn(b, rootA)
-	start = time.Now()
+	start := time.Now()
 	a.waitFor(time.Hour, "A to validate the imported chain", func() bool {
 		var st engine.Status
 		a.get("/api/status", &st)
@@ -103,4 +74,44 @@ func BenchmarkValidatedIBD(b *testing.B) {
 	b.ReportMetric(float64(total)*n/ours.Seconds(), "tx/s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-rss-MiB")
 	b.ReportMetric(float64(peak)/float64(dbcacheMiB<<20), "rss/dbcache")
+}
+
+// signedChain generates a regtest chain of signed transactions of every
+// script kind (chaingen, validatedTxsPerBlock spends a block) as a Core
+// block file: txs transactions, or the number in the environment variable
+// env, after 100 blocks of coinbases to spend. It returns the file, the
+// chain read back and its transaction count.
+func signedChain(b *testing.B, env string, txs int, seed int) (string, *blockChain, int) {
+	b.Helper()
+	if v := os.Getenv(env); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("%s=%q: want a positive number", env, v)
+		}
+		txs = n
+	}
+	blocks := 100 + (txs+validatedTxsPerBlock-1)/validatedTxsPerBlock
+	dir := b.TempDir()
+	chaingen := filepath.Join(dir, "chaingen")
+	if out, err := exec.Command("go", "build", "-o", chaingen, "../chaingen").CombinedOutput(); err != nil {
+		b.Fatalf("building chaingen: %v\n%s", err, out)
+	}
+	file := filepath.Join(dir, "signed.dat")
+	start := time.Now()
+	out, err := exec.Command(chaingen, "-format", "blocks", "-n", strconv.Itoa(blocks), "-txs", strconv.Itoa(validatedTxsPerBlock),
+		"-seed", strconv.Itoa(seed), "-o", file).CombinedOutput()
+	if err != nil {
+		b.Fatalf("chaingen: %v\n%s", err, out)
+	}
+	b.Logf("generated in %s: %s", time.Since(start).Round(time.Second), strings.TrimSpace(string(out)))
+	m := regexp.MustCompile(`\((\d+) transactions`).FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("chaingen's output names no transaction count: %s", out)
+	}
+	total, _ := strconv.Atoi(string(m[1]))
+	chain, err := readChain(file, protocol.Regtest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return file, chain, total
 }
