@@ -24,7 +24,8 @@ func poll(t *testing.T, ctx context.Context, timeout time.Duration, what, expr s
 
 // TestSyncPageInBrowser: the sync page in headless Chromium while the node
 // downloads 1,500 blocks from a real btcd and a test peer that stalls:
-// the window shows the staller's requested cells, then the stall with the
+// the window shows the staller's requested cells (hovering one says why
+// the staller was asked), then the stall with the
 // staller and the peer that replaced it, the window moves on, and the
 // rates and connect stages fill in. Then btcd mines a block, and the
 // block's timeline (GET /api/blocks) names btcd as its first announcer
@@ -47,6 +48,9 @@ func TestSyncPageInBrowser(t *testing.T) {
 	ctx, _ := browser(t)
 	browse(t, ctx, "open /sync", chromedp.Navigate(n.url("/sync")))
 	poll(t, ctx, 20*time.Second, "the staller's requested cells", `document.querySelector('#sync-window .cell-requested[data-peer="`+id+`"]') !== null`)
+	// Hovering a requested cell says which peer, since when and why.
+	browse(t, ctx, "hover the staller's cell", chromedp.Evaluate(`document.querySelector('#sync-window .cell-requested[data-peer="`+id+`"]').dispatchEvent(new MouseEvent("mouseover", { bubbles: true }))`, nil))
+	poll(t, ctx, 10*time.Second, "the hovered cell's why", `(() => { const t = document.querySelector('#sync-cell-detail').textContent; return t.includes("from peer `+id+`") && t.includes("because: lowest block of the window"); })()`)
 	var from int
 	browse(t, ctx, "window start", chromedp.Evaluate(`Number(document.querySelector('#sync-window').dataset.from)`, &from))
 	if code, body := n.call("POST", "/api/peers", n.token(), map[string]string{"addr": src.P2PAddr()}); code/100 != 2 {
