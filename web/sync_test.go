@@ -52,7 +52,7 @@ func testBlocksView() *engine.BlocksView {
 		}
 		timelines[hash] = tl
 	}
-	return engine.NewBlocksView(engine.WindowView{From: 101, Cells: cells}, []engine.StallRecord{stall}, recent, timelines, nil)
+	return engine.NewBlocksView(engine.WindowView{From: 101, Cells: cells, Staller: 7, StallingSince: testTime.Add(-time.Second), StallTimeout: 2 * time.Second}, []engine.StallRecord{stall}, recent, timelines, nil)
 }
 
 func syncSnapshot(f *fakeEngine) engine.Snapshot {
@@ -86,6 +86,10 @@ func TestSyncPage(t *testing.T) {
 	if !first.HasClass("cell-requested") || first.AttrOr("data-peer", "") != "7" || first.AttrOr("data-height", "") != "101" ||
 		!strings.Contains(first.AttrOr("title", ""), "from peer 7 for 1s") {
 		t.Errorf("first cell %v %q", first.AttrOr("class", ""), first.AttrOr("title", ""))
+	}
+	if !first.HasClass("cell-stalling") || !strings.Contains(doc.Find("#sync-staller").Text(), "Peer 7 is stalling the download window") ||
+		doc.Find("#sync-staller[hidden]").Length() != 0 {
+		t.Errorf("staller not shown: cell %q, banner %q", first.AttrOr("class", ""), doc.Find("#sync-staller").Text())
 	}
 	if n := doc.Find("#sync-window .cell-received").Length(); n != 9 {
 		t.Errorf("%d received cells, want 9", n)
@@ -191,6 +195,9 @@ func TestFeedSyncPartOnRequest(t *testing.T) {
 		maxSize = max(maxSize, len(m.Data))
 		if d.Sync.From != 101 || len(d.Sync.States) != netsync.BlockDownloadWindow || d.Sync.States[0] != 'r' || d.Sync.Peers[0] != 7 || d.Sync.AgeMs[0] <= 0 {
 			t.Fatalf("sync part: from %d, %d states, first %q peer %d age %d", d.Sync.From, len(d.Sync.States), d.Sync.States[:1], d.Sync.Peers[0], d.Sync.AgeMs[0])
+		}
+		if d.Sync.Staller != 7 || d.Sync.StallTimeoutMs != 2000 || d.Sync.StallingMs < 1000 {
+			t.Fatalf("sync part's staller %d for %d of %d ms", d.Sync.Staller, d.Sync.StallingMs, d.Sync.StallTimeoutMs)
 		}
 		if len(d.Sync.Stalls) != 1 || !strings.Contains(d.Sync.Stalls[0].Outcome, "peer 7") || len(d.Sync.Recent) != 2 {
 			t.Fatalf("sync part's stalls %+v, %d recent", d.Sync.Stalls, len(d.Sync.Recent))

@@ -30,6 +30,11 @@ type syncData struct {
 	Stalls  []syncStall            `json:"stalls"`
 	Recent  []engine.RecentConnect `json:"recent"`
 	Present bool                   `json:"present"` // false: a headers-only node
+	// Staller is the peer holding up the window now (0: none), for
+	// StallingMs of the StallTimeoutMs after which it is dropped.
+	Staller        uint64 `json:"staller"`
+	StallingMs     int64  `json:"stalling_ms"`
+	StallTimeoutMs int64  `json:"stall_timeout_ms"`
 }
 
 // syncStall is one stall as the page shows it.
@@ -60,6 +65,10 @@ func syncDataOf(snap *engine.Snapshot, now time.Time) *syncData {
 		}
 	}
 	d.States = states.String()
+	if w := v.Window; w.Staller != 0 {
+		d.Staller, d.StallingMs = uint64(w.Staller), max(0, now.Sub(w.StallingSince).Milliseconds())
+	}
+	d.StallTimeoutMs = v.Window.StallTimeout.Milliseconds()
 	for _, s := range v.Stalls {
 		d.Stalls = append(d.Stalls, syncStall{StallRecord: s, Outcome: s.Outcome()})
 	}

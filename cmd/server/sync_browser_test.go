@@ -24,7 +24,7 @@ func poll(t *testing.T, ctx context.Context, timeout time.Duration, what, expr s
 
 // TestSyncPageInBrowser: the sync page in headless Chromium while the node
 // downloads 1,500 blocks from a real btcd and a test peer that stalls:
-// the window shows the staller's requested cells (hovering one says why
+// the window shows the staller named and its requested cells outlined (hovering one says why
 // the staller was asked), then the stall with the
 // staller and the peer that replaced it, the window moves on, and the
 // rates and connect stages fill in. Then btcd mines a block, and the
@@ -59,6 +59,8 @@ func TestSyncPageInBrowser(t *testing.T) {
 	// While btcd fills the window behind the staller's blocks, the page
 	// shows cells stored ahead of the staller's.
 	poll(t, ctx, 30*time.Second, "stored cells ahead of the staller's", `document.querySelectorAll('#sync-window .cell-stored, #sync-window .cell-validated').length > 100`)
+	poll(t, ctx, 20*time.Second, "the staller named", `(() => { const e = document.querySelector('#sync-staller'); return !e.hidden && e.textContent.startsWith("Peer `+id+` is stalling") &&
+		document.querySelector('#sync-window .cell-stalling[data-peer="`+id+`"]') !== null; })()`)
 	screenshot(t, ctx, "sync")
 	poll(t, ctx, 30*time.Second, "the stall, replaced", `Array.from(document.querySelectorAll('#sync-stalls tbody tr')).some((r) => r.dataset.peer === "`+id+`" && r.textContent.includes("delivered by peer"))`)
 	poll(t, ctx, 60*time.Second, "the window moving on", `(() => { const w = document.querySelector('#sync-window'); return Number(w.dataset.from) > `+strconv.Itoa(from)+` + 100 || w.children.length === 0; })()`)

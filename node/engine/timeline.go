@@ -67,6 +67,11 @@ type BlocksView struct {
 type WindowView struct {
 	From  int32        `json:"from"`
 	Cells []WindowCell `json:"cells"`
+	// Staller is the peer holding up the window (0: none), since
+	// StallingSince, to be dropped past StallTimeout.
+	Staller       PeerID        `json:"staller,omitempty"`
+	StallingSince time.Time     `json:"stalling_since,omitzero"`
+	StallTimeout  time.Duration `json:"stall_timeout_ns"`
 }
 
 // WindowCell is one block of the window: its state, and for a requested
@@ -141,7 +146,7 @@ func (e *Engine) blocksView(ss *netsync.Snapshot) *BlocksView {
 		}
 	}
 	w := ss.Window
-	v.Window = WindowView{From: w.From, Cells: make([]WindowCell, len(w.Cells))}
+	v.Window = WindowView{From: w.From, Cells: make([]WindowCell, len(w.Cells)), Staller: w.Staller, StallingSince: w.StallingSince, StallTimeout: w.StallTimeout}
 	for i, c := range w.Cells {
 		cell := WindowCell{Peer: c.Peer, Since: c.Since}
 		switch c.State {

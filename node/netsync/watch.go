@@ -91,6 +91,12 @@ type WindowCell struct {
 type WindowView struct {
 	From  int32
 	Cells []WindowCell
+	// Staller is the peer holding the window's first block while the
+	// window cannot move (0: none), since StallingSince; past
+	// StallTimeout it is dropped.
+	Staller       p2p.PeerID
+	StallingSince time.Time
+	StallTimeout  time.Duration
 }
 
 // windowView builds the window's cells.
@@ -98,7 +104,12 @@ func (s *Sync) windowView() *WindowView {
 	b := s.blocks
 	from := b.tip() + 1
 	to := min(s.chain.Height(), b.tip()+BlockDownloadWindow)
-	v := &WindowView{From: from}
+	v := &WindowView{From: from, StallTimeout: b.window.stallTimeout}
+	for id, wp := range b.window.peers {
+		if !wp.stallingSince.IsZero() && (v.Staller == 0 || wp.stallingSince.Before(v.StallingSince)) {
+			v.Staller, v.StallingSince = id, wp.stallingSince
+		}
+	}
 	if to < from {
 		return v
 	}

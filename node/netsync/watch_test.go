@@ -40,6 +40,12 @@ func TestTimelineOfAStalledBlock(t *testing.T) {
 		t.Error("no stored cell in the window while the staller holds its first block")
 	}
 
+	// Once another peer finds the window full, the staller is named.
+	h.Advance(time.Second)
+	h.Tick()
+	if w := h.sync().Snapshot(h.Now()).Window; w.Staller != staller.r.ID || w.StallingSince.IsZero() || w.StallTimeout != netsync.StallTimeoutMin {
+		t.Fatalf("window %+v: want the staller %d named, with the timeout %s", w, staller.r.ID, netsync.StallTimeoutMin)
+	}
 	h.Advance(netsync.StallTimeoutMin + time.Second)
 	h.Tick()
 	h.ExpectDropped(staller.r, p2p.DropStall, "block download stalled")

@@ -39,8 +39,19 @@
     return s;
   }
 
+  // renderStaller names the peer holding up the window, as the server's
+  // stallerText does.
+  function renderStaller(d) {
+    const e = $("#sync-staller");
+    if (!e) return;
+    e.hidden = !(isId(d.staller) && d.staller > 0);
+    e.textContent = e.hidden ? "" : "Peer " + d.staller + " is stalling the download window: it holds the window's first block, waited for " +
+      fmt("duration", d.stalling_ms / 1000) + " of the " + fmt("duration", d.stall_timeout_ms / 1000) + " timeout, after which it is dropped.";
+  }
+
   function renderWindow(d) {
     const w = $("#sync-window");
+    renderStaller(d);
     if (!w || typeof d.states !== "string" || !Number.isSafeInteger(d.from)) return;
     lastWindow = d;
     w.dataset.from = String(d.from);
@@ -53,7 +64,7 @@
       const peer = Array.isArray(d.peers) && isId(d.peers[i]) ? d.peers[i] : 0;
       const age = Array.isArray(d.age_ms) && Number.isFinite(d.age_ms[i]) ? d.age_ms[i] : 0;
       const height = String(d.from + i);
-      const cls = "cell cell-" + state;
+      const cls = "cell cell-" + state + (state === "requested" && d.staller > 0 && peer === d.staller ? " cell-stalling" : "");
       if (c.className !== cls) c.className = cls;
       if (c.dataset.height !== height) c.dataset.height = height;
       if (state === "requested") {
