@@ -144,7 +144,7 @@ func (c *nodeCollector) collectBlocks(ch chan<- prometheus.Metric, snap *engine.
 		counter(c.blocksConnected, float64(v.Blocks))
 		counter(c.utxoFlushes, float64(v.Flushes))
 		gauge(c.verification, v.VerificationProgress)
-		for _, name := range engine.StageNames {
+		for _, name := range engine.StageNames() {
 			h := v.Stages[name]
 			buckets := make(map[float64]uint64, len(h.Bounds))
 			for i, b := range h.Bounds {
@@ -172,8 +172,8 @@ func (c *nodeCollector) collectBlocks(ch chan<- prometheus.Metric, snap *engine.
 		for _, cell := range v.Window.Cells {
 			count[cell.State]++
 		}
-		for _, s := range []engine.CellState{engine.CellMissing, engine.CellRequested, engine.CellReceived, engine.CellStored, engine.CellValidated} {
-			gauge(c.windowBlocks, float64(count[s]), string(s))
+		for _, s := range engine.CellStates() {
+			gauge(c.windowBlocks, float64(count[s]), s.Name())
 		}
 		for i := range snap.Peers {
 			p := &snap.Peers[i]

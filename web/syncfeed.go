@@ -19,17 +19,16 @@ const (
 )
 
 // syncData is the window, stalls and recent connects. Window cells are
-// packed: states one letter per cell (as cellLetters), peers and the age of
+// packed: states one letter per cell (netsync.CellState), peers and the age of
 // each request in milliseconds per cell (0 where none), so 1,024 cells
 // take a few kilobytes.
 type syncData struct {
-	From    int32                  `json:"from"`
-	States  string                 `json:"states"`
-	Peers   []uint64               `json:"peers"`
-	AgeMs   []int64                `json:"age_ms"`
-	Stalls  []syncStall            `json:"stalls"`
-	Recent  []engine.RecentConnect `json:"recent"`
-	Present bool                   `json:"present"` // false: a headers-only node
+	From   int32                  `json:"from"`
+	States string                 `json:"states"`
+	Peers  []uint64               `json:"peers"`
+	AgeMs  []int64                `json:"age_ms"`
+	Stalls []syncStall            `json:"stalls"`
+	Recent []engine.RecentConnect `json:"recent"`
 	// Staller is the peer holding up the window now (0: none), for
 	// StallingMs of the StallTimeoutMs after which it is dropped.
 	Staller        uint64 `json:"staller"`
@@ -43,22 +42,17 @@ type syncStall struct {
 	Outcome string `json:"outcome"`
 }
 
-// cellLetters packs a window cell's state in one letter.
-var cellLetters = map[engine.CellState]byte{
-	engine.CellMissing: '.', engine.CellRequested: 'r', engine.CellReceived: 'R', engine.CellStored: 'S', engine.CellValidated: 'V',
-}
-
 // syncDataOf packs snap's block download view at now.
 func syncDataOf(snap *engine.Snapshot, now time.Time) *syncData {
 	v := snap.Blocks
 	if v == nil {
 		return &syncData{}
 	}
-	d := &syncData{From: v.Window.From, Present: true, Peers: make([]uint64, len(v.Window.Cells)), AgeMs: make([]int64, len(v.Window.Cells))}
+	d := &syncData{From: v.Window.From, Peers: make([]uint64, len(v.Window.Cells)), AgeMs: make([]int64, len(v.Window.Cells))}
 	var states strings.Builder
 	states.Grow(len(v.Window.Cells))
 	for i, c := range v.Window.Cells {
-		states.WriteByte(cellLetters[c.State])
+		states.WriteByte(byte(c.State)) // each state is one letter
 		if c.State == engine.CellRequested {
 			d.Peers[i] = uint64(c.Peer)
 			d.AgeMs[i] = max(0, now.Sub(c.Since).Milliseconds())

@@ -19,8 +19,11 @@ import (
 // mainnet block's seconds of scripts.
 var stageBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-// StageNames name ConnectStages' stages, in order.
-var StageNames = [...]string{"read", "inputs", "scripts", "write"}
+// stageCount is how many stages ConnectStages times.
+const stageCount = 4
+
+// StageNames names ConnectStages' stages, in order.
+func StageNames() [stageCount]string { return [...]string{"read", "inputs", "scripts", "write"} }
 
 // maxRecentConnects is how many of the last blocks' stages the sync page's
 // chart gets.
@@ -76,9 +79,9 @@ type connectRecorder struct {
 	recent  []RecentConnect // ring of maxRecentConnects, oldest at recentAt
 	at      int
 	totals  ValidationStatus
-	buckets [len(StageNames)][len(stageBuckets)]uint64
-	counts  [len(StageNames)]uint64
-	sums    [len(StageNames)]float64
+	buckets [stageCount][len(stageBuckets)]uint64
+	counts  [stageCount]uint64
+	sums    [stageCount]float64
 }
 
 func newConnectRecorder() *connectRecorder {
@@ -149,9 +152,9 @@ func (r *connectRecorder) status() ValidationStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.totals
-	st.Stages = make(map[string]StageHistogram, len(StageNames))
-	for i, name := range StageNames {
-		st.Stages[name] = StageHistogram{Bounds: stageBuckets[:], Counts: append([]uint64(nil), r.buckets[i][:]...), Count: r.counts[i], Sum: r.sums[i]}
+	st.Stages = make(map[string]StageHistogram, stageCount)
+	for i, name := range StageNames() {
+		st.Stages[name] = StageHistogram{Bounds: append([]float64(nil), stageBuckets[:]...), Counts: append([]uint64(nil), r.buckets[i][:]...), Count: r.counts[i], Sum: r.sums[i]}
 	}
 	return st
 }

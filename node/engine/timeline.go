@@ -63,36 +63,25 @@ type BlocksView struct {
 	stages    func(chainhash.Hash) (ConnectStages, bool)
 }
 
-// WindowView is the download window: cells from From.
-type WindowView struct {
-	From  int32        `json:"from"`
-	Cells []WindowCell `json:"cells"`
-	// Staller is the peer holding up the window (0: none), since
-	// StallingSince, to be dropped past StallTimeout.
-	Staller       PeerID        `json:"staller,omitempty"`
-	StallingSince time.Time     `json:"stalling_since,omitzero"`
-	StallTimeout  time.Duration `json:"stall_timeout_ns"`
-}
-
-// WindowCell is one block of the window: its state, and for a requested
-// one the peer asked and when.
-type WindowCell struct {
-	State CellState `json:"state"`
-	Peer  PeerID    `json:"peer,omitempty"`
-	Since time.Time `json:"since,omitzero"`
-}
-
-// CellState names a window cell's state.
-type CellState string
+// The download window as netsync shows it (WindowView, WindowCell and
+// their states), with CellValidated set by blocksView.
+type (
+	WindowView = netsync.WindowView
+	WindowCell = netsync.WindowCell
+	CellState  = netsync.CellState
+)
 
 // The window's cell states.
 const (
-	CellMissing   CellState = "missing"
-	CellRequested CellState = "requested"
-	CellReceived  CellState = "received"
-	CellStored    CellState = "stored"
-	CellValidated CellState = "validated"
+	CellMissing   = netsync.CellMissing
+	CellRequested = netsync.CellRequested
+	CellReceived  = netsync.CellReceived
+	CellStored    = netsync.CellStored
+	CellValidated = netsync.CellValidated
 )
+
+// CellStates lists the window's cell states in order.
+func CellStates() []CellState { return netsync.CellStates() }
 
 // StallRecord is a peer dropped for stalling the window.
 type StallRecord = netsync.StallRecord
@@ -116,21 +105,24 @@ func (v *BlocksView) Timeline(hash chainhash.Hash) (*BlockTimeline, bool) {
 }
 
 // RecentTimelines returns up to n timelines of the highest blocks
-// connected, highest first.
+// connected, highest first; only those n are copied with their stages.
 func (v *BlocksView) RecentTimelines(n int) []*BlockTimeline {
 	if v == nil {
 		return nil
 	}
-	var out []*BlockTimeline
-	for h := range v.timelines {
-		tl, _ := v.Timeline(h)
-		if tl.Connected.IsZero() {
-			continue
+	var connected []*netsync.BlockTimeline
+	for _, tl := range v.timelines {
+		if !tl.Connected.IsZero() {
+			connected = append(connected, tl)
 		}
-		out = append(out, tl)
 	}
-	slices.SortFunc(out, func(a, b *BlockTimeline) int { return cmp.Compare(b.Height, a.Height) })
-	return out[:min(n, len(out))]
+	slices.SortFunc(connected, func(a, b *netsync.BlockTimeline) int { return cmp.Compare(b.Height, a.Height) })
+	out := make([]*BlockTimeline, 0, min(n, len(connected)))
+	for _, tl := range connected[:min(n, len(connected))] {
+		full, _ := v.Timeline(tl.Hash)
+		out = append(out, full)
+	}
+	return out
 }
 
 // blocksView builds the observers' view of block download from sync's
@@ -145,24 +137,12 @@ func (e *Engine) blocksView(ss *netsync.Snapshot) *BlocksView {
 			validatedTo = u.Best.Height
 		}
 	}
-	w := ss.Window
-	v.Window = WindowView{From: w.From, Cells: make([]WindowCell, len(w.Cells)), Staller: w.Staller, StallingSince: w.StallingSince, StallTimeout: w.StallTimeout}
-	for i, c := range w.Cells {
-		cell := WindowCell{Peer: c.Peer, Since: c.Since}
-		switch c.State {
-		case netsync.CellRequested:
-			cell.State = CellRequested
-		case netsync.CellReceived:
-			cell.State = CellReceived
-		case netsync.CellStored:
-			cell.State = CellStored
-			if w.From+int32(i) <= validatedTo {
-				cell.State = CellValidated
-			}
-		default:
-			cell.State = CellMissing
+	v.Window = *ss.Window
+	v.Window.Cells = slices.Clone(ss.Window.Cells)
+	for i := range v.Window.Cells {
+		if c := &v.Window.Cells[i]; c.State == CellStored && v.Window.From+int32(i) <= validatedTo {
+			c.State = CellValidated
 		}
-		v.Window.Cells[i] = cell
 	}
 	return v
 }

@@ -70,13 +70,40 @@ func (l *stallLog) delivered(hash chainhash.Hash, peer p2p.PeerID, at time.Time)
 // CellState is the state of one block of the download window.
 type CellState byte
 
-// The window's cell states, in the order a block goes through them.
+// The window's cell states, in the order a block goes through them; each
+// is one letter, as the dashboard's feed packs them.
 const (
 	CellMissing   CellState = '.' // not asked of anyone
 	CellRequested CellState = 'r' // asked of Peer since Since
 	CellReceived  CellState = 'R' // received, being checked and written
 	CellStored    CellState = 'S' // stored, waiting to connect
+	// CellValidated is a stored block the shell's block connector has
+	// connected to the UTXO set already: netsync hears of that in batches
+	// (BlocksValidated), so only the shell, which sees the connector's
+	// progress, sets it.
+	CellValidated CellState = 'V'
 )
+
+// CellStates lists the states in order.
+func CellStates() []CellState {
+	return []CellState{CellMissing, CellRequested, CellReceived, CellStored, CellValidated}
+}
+
+// Name is the state's word: missing, requested, received, stored or
+// validated.
+func (s CellState) Name() string {
+	switch s {
+	case CellRequested:
+		return "requested"
+	case CellReceived:
+		return "received"
+	case CellStored:
+		return "stored"
+	case CellValidated:
+		return "validated"
+	}
+	return "missing"
+}
 
 // WindowCell is one block of the download window.
 type WindowCell struct {

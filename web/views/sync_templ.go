@@ -33,7 +33,7 @@ func cellClass(c engine.WindowCell, staller engine.PeerID) string {
 	if c.State == engine.CellRequested && staller != 0 && c.Peer == staller {
 		return "cell cell-requested cell-stalling"
 	}
-	return "cell cell-" + string(c.State)
+	return "cell cell-" + c.State.Name()
 }
 
 // stallerText names the peer holding up the window, as sync.js does.
@@ -47,7 +47,7 @@ func stallerText(w engine.WindowView, now time.Time) string {
 
 // cellTitle says what a window cell is, as sync.js's title does.
 func cellTitle(height int32, c engine.WindowCell, now time.Time) string {
-	s := "block " + strconv.Itoa(int(height)) + ": " + string(c.State)
+	s := "block " + strconv.Itoa(int(height)) + ": " + c.State.Name()
 	if c.State == engine.CellRequested {
 		s += " from peer " + strconv.FormatUint(uint64(c.Peer), 10) + " for " + Duration(now.Sub(c.Since).Seconds())
 	}
@@ -851,7 +851,7 @@ func Sync(p Page, d SyncData) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					for _, name := range engine.StageNames {
+					for _, name := range engine.StageNames() {
 						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, "<tr data-stage=\"")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
