@@ -182,6 +182,8 @@ func (s *Sync) handlePresyncHeaders(id p2p.PeerID, sp *syncPeer, headers []conse
 // A block it announces that is on our main chain is one it has: it is not
 // announced back to it.
 func (s *Sync) handleInv(id p2p.PeerID, sp *syncPeer, m *wire.MsgInv) {
+	// At most one block past what counts as an announcement is collected:
+	// enough to tell a longer inv, which records nothing.
 	var blocks []chainhash.Hash
 	for _, iv := range m.InvList {
 		if (iv.Type == wire.InvTypeBlock || iv.Type == wire.InvTypeWitnessBlock) && len(blocks) <= MaxAnnouncementHeaders {

@@ -32,7 +32,7 @@ const (
 // validated and connected. Zero times are stages not reached (yet).
 type BlockTimeline struct {
 	Hash chainhash.Hash `json:"hash"`
-	// Height is -1 while the block's header is unknown (announced by inv).
+	// Height is -1 for a block first announced off the best chain.
 	Height int32 `json:"height"`
 	// Announcements are the peers that announced the block (inv, or a
 	// headers message of at most MaxAnnouncementHeaders), in order: the

@@ -157,13 +157,21 @@ func (s *Sync) windowView() *WindowView {
 }
 
 // recordAnnouncements notes the blocks a peer announced: an inv's blocks,
-// or a headers message short enough to be an announcement.
+// or a headers message short enough to be an announcement. Only blocks
+// whose header the chain holds count: a made-up hash in an inv, or a header
+// that failed its rules, costs a peer nothing, and would push real blocks'
+// timelines out of the store. (An inv of a block whose header we lack is
+// followed by our getheaders, and the headers answering it record the
+// announcer.)
 func (s *Sync) recordAnnouncements(id p2p.PeerID, hashes []chainhash.Hash, via string) {
 	if s.blocks == nil || len(hashes) > MaxAnnouncementHeaders {
 		return
 	}
 	now := s.core.Now()
 	for i := range hashes {
+		if !s.chain.Known(&hashes[i]) {
+			continue
+		}
 		height := int32(-1)
 		if h, ok := s.chain.MainHeight(&hashes[i]); ok {
 			height = h

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/watchnode/watchnode/node/netsync"
@@ -126,6 +127,23 @@ func TestTimelineAnnouncements(t *testing.T) {
 	}
 	if len(tl.Requests) != 1 || tl.Requests[0].Outcome != netsync.OutcomeDelivered || tl.Received.IsZero() || tl.Connected.IsZero() || tl.Height != 21 {
 		t.Errorf("timeline %+v: want one delivered request, received and connected at height 21", tl)
+	}
+
+	// Made-up block hashes cost a peer nothing: announcing them keeps no
+	// timeline (real blocks' timelines would be pushed out).
+	before := len(h.sync().Snapshot(h.Now()).Timelines)
+	for i := range 50 {
+		inv := wire.NewMsgInv()
+		for j := range netsync.MaxAnnouncementHeaders {
+			var fake chainhash.Hash
+			fake[0], fake[1], fake[2] = byte(i), byte(j), 0xfe
+			inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &fake))
+		}
+		first.r.Send(inv)
+	}
+	h.pump(peers, 0)
+	if after := len(h.sync().Snapshot(h.Now()).Timelines); after != before {
+		t.Errorf("400 made-up block announcements took the timelines from %d to %d", before, after)
 	}
 }
 
