@@ -102,6 +102,13 @@ type UTXOStatus struct {
 	CacheLimit  int64 `json:"cache_limit"`
 }
 
+// TransportTraffic is one transport's share of the peers and the bytes.
+type TransportTraffic struct {
+	Peers     int    `json:"peers"`
+	BytesSent uint64 `json:"bytes_sent"`
+	BytesRecv uint64 `json:"bytes_recv"`
+}
+
 // Status summarises the node.
 type Status struct {
 	Network string `json:"network"`
@@ -139,6 +146,10 @@ type Status struct {
 	AddrTried int    `json:"addr_tried"`
 	BytesSent uint64 `json:"bytes_sent"` // all connections, closed ones included
 	BytesRecv uint64 `json:"bytes_recv"`
+	// Transports splits the peers and their traffic by transport ("v1",
+	// "v2"; both always present): the peers connected now, and the bytes
+	// of all connections, closed ones included.
+	Transports map[string]TransportTraffic `json:"transports"`
 	UserAgent string `json:"user_agent"`
 	ProtocolV uint32 `json:"protocol_version"`
 	// Counters since start, for metrics: disconnects by kind, requests

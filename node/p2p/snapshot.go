@@ -78,7 +78,12 @@ type PeerInfo struct {
 	BlockBytes      uint64                    `json:"block_bytes"`
 	BlockDeliveryMs float64                   `json:"block_delivery_ms"`
 	BlockBusyS      float64                   `json:"block_busy_s"`
-	Transport       string                    `json:"transport"`   // "v1" (plaintext); BIP324 v2 is not spoken yet
+	// Transport is "v1" (plaintext) or "v2" (BIP324, encrypted), "" while
+	// a v2 handshake is under way; SessionID is a v2 connection's session
+	// id in hex, which the peer's operator can compare with theirs (Core's
+	// getpeerinfo session_id). The shell fills both from the connection.
+	Transport       string                    `json:"transport"`
+	SessionID       string                    `json:"session_id,omitempty"`
 	PingMs          float64                   `json:"ping_ms"`     // last round trip; 0 before the first pong
 	MinPingMs       float64                   `json:"min_ping_ms"` // 0 before the first pong
 	PingWaitMs      float64                   `json:"ping_wait_ms"`
