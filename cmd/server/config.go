@@ -29,6 +29,10 @@ type config struct {
 	logLevel    slog.Level
 	capture     bool
 	decoderDir  string
+	// v2transport is -v2transport (BIP324, on by default as in Core), and
+	// v2KeyLog -v2keylog: a file for BIP324 connections' secrets.
+	v2transport bool
+	v2KeyLog    string
 	// minChainWork overrides the network's minimum chain work
 	// (-minimumchainwork, as Core's), nil keeps it.
 	minChainWork *consensus.U256
@@ -79,6 +83,8 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the web server and JSON API")
 	logLevel := fs.String("loglevel", "info", "log level: debug | info | warn | error")
 	capture := fs.Bool("capture", false, "record every message of every peer in Bitcoin Core's capture format under <datadir>/message_capture (the dashboard can switch it too)")
+	v2transport := fs.Bool("v2transport", true, "speak BIP324's encrypted v2 transport: inbound v1 or v2 on one port, outbound v2 first where the peer offers it, falling back to v1 (as Core's -v2transport)")
+	v2KeyLog := fs.String("v2keylog", "", "append each BIP324 connection's session secret to this file (mode 0600), so the decoder can decrypt captures of it; this breaks those connections' privacy")
 	decoderDir := fs.String("decoder-dir", "", "folder holding the browser decoder's decoder.wasm and wasm_exec.js (default: this executable's folder, where make build puts them)")
 	version := fs.Bool("version", false, "print the version and exit")
 	minChainWork := fs.String("minimumchainwork", "", "minimum chain work (hex) a chain must have before its headers are stored (default: the network's, as Core's)")
@@ -128,6 +134,7 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	}
 	c.httpAddr = *httpAddr
 	c.capture = *capture
+	c.v2transport, c.v2KeyLog = *v2transport, *v2KeyLog
 	c.decoderDir = *decoderDir
 	if *minChainWork != "" {
 		w, err := consensus.ParseU256Hex(*minChainWork)

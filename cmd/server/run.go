@@ -76,6 +76,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		Connect: cfg.connect, AddNode: cfg.addNode, Listen: cfg.listen,
 		MaxPeers: cfg.maxPeers, MaxOutbound: cfg.maxOutbound,
 		CaptureDir: captureDir(cfg), Capture: cfg.capture,
+		V2Transport: cfg.v2transport, V2KeyLog: cfg.v2KeyLog,
 		Logger: log.With("component", "engine"),
 	})
 	if err != nil {

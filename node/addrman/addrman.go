@@ -331,6 +331,23 @@ func (m *Manager) Good(a netip.AddrPort, now time.Time) {
 	m.place(e, true, b, s)
 }
 
+// SetServices records the services a peer at a announced in its own
+// version message, replacing what gossip said (Core's SetServices).
+// Unknown addresses are ignored.
+func (m *Manager) SetServices(a netip.AddrPort, services uint64) {
+	if e := m.byAddr[normalize(a)]; e != nil {
+		e.services = services
+	}
+}
+
+// ClearServices removes service flags from what is known of a: a peer
+// that proved not to offer them. Unknown addresses are ignored.
+func (m *Manager) ClearServices(a netip.AddrPort, flags uint64) {
+	if e := m.byAddr[normalize(a)]; e != nil {
+		e.services &^= flags
+	}
+}
+
 // Failed records that a dial or handshake with a failed. The failure was
 // already counted if Attempt was called for this dial; otherwise it is
 // counted here. Backoff restarts from now and doubles with every consecutive

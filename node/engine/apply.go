@@ -37,7 +37,7 @@ func (e *Engine) carryOut(actions []p2p.Action) {
 				e.closeConn(c)
 			}
 		case p2p.ActDial:
-			e.dial(a.Addr, a.Manual)
+			e.dial(a.Addr, a.Manual, a.V2)
 		case p2p.ActJob:
 			e.runJob(a.Job)
 		case p2p.ActEvent:

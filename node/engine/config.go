@@ -51,6 +51,17 @@ type Config struct {
 	CaptureDir string
 	Capture    bool
 
+	// V2Transport speaks BIP324's encrypted transport (-v2transport):
+	// inbound peers may use v1 or v2 on the same port, outbound dials try
+	// v2 first where the peer is believed to speak it and fall back to
+	// v1, and NODE_P2P_V2 is offered. Off, only v1 is spoken.
+	V2Transport bool
+	// V2KeyLog, when set, is a file to which every BIP324 connection's
+	// secret is appended (-v2keylog; protocol.V2KeyLogEntry's format),
+	// so the decoder can decrypt captures of them. It breaks those
+	// connections' privacy; it is written with mode 0600.
+	V2KeyLog string
+
 	// PruneMiB is -prune: the block files are kept under this many MiB by
 	// deleting the oldest once their blocks are connected, never within
 	// blockstore.MinBlocksToKeep of the tip; 0 keeps every block. A pruned
@@ -167,8 +178,9 @@ func (c *Config) p2pConfig() p2p.Config {
 		WriteTimeout: c.WriteTimeout, BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax,
 		Persist: c.DataDir != "", CaptureAvailable: c.CaptureDir != "", Capture: c.Capture,
 		// Regtest and test setups run every node on loopback.
-		AllowLocal: c.Network == protocol.Regtest,
-		Services:   c.services(),
+		AllowLocal:  c.Network == protocol.Regtest,
+		Services:    c.services(),
+		V2Transport: c.V2Transport,
 	}
 }
 

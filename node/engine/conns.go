@@ -9,6 +9,7 @@ import (
 
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/peer"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // connection is the shell's side of one peer: the socket and its
@@ -21,6 +22,9 @@ type connection struct {
 	in      *peer.InQueue
 	out     *peer.OutQueue
 	capture *peer.Capture
+	// transport is how the connection starts: v1, BIP324, or (inbound)
+	// whichever the peer speaks.
+	transport peer.Transport
 }
 
 // acceptLoop hands inbound connections to the engine until ctx ends.
@@ -51,7 +55,7 @@ func (e *Engine) acceptLoop(ctx context.Context, ln net.Listener) {
 }
 
 // dial connects in the background; the result comes back as an event.
-func (e *Engine) dial(addr string, manual bool) {
+func (e *Engine) dial(addr string, manual, v2 bool) {
 	ctx := e.ctx
 	e.wg.Go(func() {
 		dctx, cancel := context.WithTimeout(ctx, e.cfg.DialTimeout)
@@ -62,7 +66,7 @@ func (e *Engine) dial(addr string, manual bool) {
 			return
 		}
 		select {
-		case e.events <- evConnected{nc: nc, target: addr, manual: manual}:
+		case e.events <- evConnected{nc: nc, target: addr, manual: manual, v2: v2}:
 		case <-e.quit:
 			nc.Close()
 		}
@@ -80,6 +84,12 @@ func (e *Engine) connected(ev evConnected, now time.Time) {
 		return
 	}
 	c := &connection{id: adm.ID, addr: addr, nc: ev.nc, in: e.pool.NewQueue(e.notify), out: peer.NewOutQueue()}
+	switch {
+	case ev.inbound && e.cfg.V2Transport:
+		c.transport = peer.TransportDetect
+	case ev.v2:
+		c.transport = peer.TransportV2
+	}
 	e.conns[c.id] = c
 	if !adm.Capture {
 		e.startConn(c)
@@ -122,7 +132,7 @@ func (e *Engine) startConn(c *connection) {
 	c.conn = peer.Start(c.nc, peer.Config{
 		ID: c.id, Addr: c.addr.String(), Magic: e.cfg.Network.Magic(),
 		In: c.in, Out: c.out, Reports: reporter{e}, Log: recorder{e}, Capture: c.capture,
-		Now: e.cfg.Now,
+		Now: e.cfg.Now, Transport: c.transport, KeyLog: e.keyLogFunc(),
 	})
 	e.wg.Go(c.conn.Wait)
 }
@@ -139,7 +149,16 @@ func (e *Engine) closeConn(c *connection) {
 	}
 	c.conn.Close()
 	sent, recv := c.conn.Stats.Snapshot()
-	e.closed.add(sent, recv)
+	e.closed.add(c.conn.Transport(), sent, recv)
+}
+
+// keyLogFunc is what connections give their BIP324 secrets to: the key
+// log, or nil without one.
+func (e *Engine) keyLogFunc() func(protocol.V2KeyLogEntry) {
+	if e.keyLog == nil {
+		return nil
+	}
+	return e.keyLog.add
 }
 
 func addrPortOf(a net.Addr) netip.AddrPort {

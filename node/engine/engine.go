@@ -70,6 +70,7 @@ type Engine struct {
 	linkLog   *Ring[RequestLink]
 	payloads  *payloadStore
 	closed    closedTraffic // counters of connections already gone
+	keyLog    *keyLog       // -v2keylog; nil without one
 	publishAt time.Time     // when the next snapshot is due
 	// publishDue: an action asked for a snapshot; apply publishes it once
 	// the event is handled (never from the core's flusher).
@@ -211,6 +212,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.ctx, e.cancel = ctx, cancel
 	defer close(e.quit)
 
+	if e.cfg.V2KeyLog != "" {
+		kl, err := openKeyLog(e.cfg.V2KeyLog, e.log)
+		if err != nil {
+			return errors.Join(err, e.closeStore())
+		}
+		e.keyLog = kl
+		defer kl.close()
+	}
 	if e.cfg.Listen != "" {
 		ln, err := net.Listen("tcp", e.cfg.Listen)
 		if err != nil {

@@ -34,6 +34,7 @@ type (
 		target  string // "" for inbound
 		manual  bool
 		inbound bool
+		v2      bool // an outbound dial that starts with BIP324
 	}
 	evDialFailed struct {
 		target string

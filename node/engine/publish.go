@@ -13,14 +13,31 @@ import (
 type closedTraffic struct {
 	sent, recv       uint64
 	sentCmd, recvCmd map[string]p2p.CommandTraffic
+	// byTransport: bytes by transport; a connection that never settled
+	// one (it closed during a BIP324 handshake) counts as v2.
+	byTransport [2]struct{ sent, recv uint64 }
 }
 
-func (t *closedTraffic) add(sent, recv peer.Traffic) {
+func (t *closedTraffic) add(transport string, sent, recv peer.Traffic) {
 	t.sent += sent.Bytes
 	t.recv += recv.Bytes
+	bt := &t.byTransport[transportIndex(transport)]
+	bt.sent += sent.Bytes
+	bt.recv += recv.Bytes
 	t.sentCmd = addTraffic(t.sentCmd, sent.ByCommand)
 	t.recvCmd = addTraffic(t.recvCmd, recv.ByCommand)
 }
+
+// transportIndex is 0 for v1, 1 for v2 (or a handshake that did not end).
+func transportIndex(transport string) int {
+	if transport == peer.TransportNameV1 {
+		return 0
+	}
+	return 1
+}
+
+// transportNames index closedTraffic.byTransport.
+var transportNames = [2]string{peer.TransportNameV1, peer.TransportNameV2}
 
 // addTraffic adds per-command counters into total (allocating it if nil).
 func addTraffic(total map[string]p2p.CommandTraffic, add map[string]p2p.CommandTraffic) map[string]p2p.CommandTraffic {
@@ -93,6 +110,11 @@ func (e *Engine) publish(now time.Time) {
 	st.MsgsSent = addTraffic(nil, e.closed.sentCmd)
 	st.MsgsRecv = addTraffic(nil, e.closed.recvCmd)
 	st.InQueuePool = e.pool.Used()
+	st.Transports = make(map[string]TransportTraffic, 2)
+	for i, name := range transportNames {
+		bt := e.closed.byTransport[i]
+		st.Transports[name] = TransportTraffic{BytesSent: bt.sent, BytesRecv: bt.recv}
+	}
 	for i := range s.Peers {
 		info := &s.Peers[i]
 		info.SyncedHeight = ss.PeerHeights[info.ID]
@@ -112,6 +134,15 @@ func (e *Engine) publish(now time.Time) {
 			continue
 		}
 		sent, recv := c.conn.Stats.Snapshot()
+		info.Transport, info.SessionID = c.conn.Transport(), c.conn.SessionID()
+		name := transportNames[transportIndex(info.Transport)]
+		tt := st.Transports[name]
+		tt.BytesSent += sent.Bytes
+		tt.BytesRecv += recv.Bytes
+		if info.Transport != "" {
+			tt.Peers++
+		}
+		st.Transports[name] = tt
 		info.BytesSent, info.BytesRecv = sent.Bytes, recv.Bytes
 		info.MsgsSent, info.MsgsRecv = sent.ByCommand, recv.ByCommand
 		info.LastSend, info.LastRecv = sent.Last, recv.Last

@@ -150,8 +150,8 @@ type Status struct {
 	// "v2"; both always present): the peers connected now, and the bytes
 	// of all connections, closed ones included.
 	Transports map[string]TransportTraffic `json:"transports"`
-	UserAgent string `json:"user_agent"`
-	ProtocolV uint32 `json:"protocol_version"`
+	UserAgent  string                      `json:"user_agent"`
+	ProtocolV  uint32                      `json:"protocol_version"`
 	// Counters since start, for metrics: disconnects by kind, requests
 	// that expired unanswered, messages and bytes per command (connections
 	// already closed included).

@@ -18,7 +18,8 @@ const (
 	// ActDrop: close Peer's connection; the core has already forgotten it
 	// and recorded Reason.
 	ActDrop
-	// ActDial: connect to Addr (Manual: an operator's target).
+	// ActDial: connect to Addr (Manual: an operator's target; V2: try
+	// BIP324 first).
 	ActDial
 	// ActJob: run Job off the core (disk, DNS) and report its result.
 	ActJob
@@ -47,6 +48,7 @@ type Action struct {
 	Reason  Reason
 	Addr    string
 	Manual  bool
+	V2      bool // ActDial: start with BIP324's handshake
 	Job     Job
 	Event   Event
 	Log     LogRecord

@@ -57,6 +57,11 @@ type Config struct {
 	// AllowLocal lets the address book keep loopback and private addresses
 	// (regtest runs every node on loopback).
 	AllowLocal bool
+	// V2Transport speaks BIP324 (-v2transport): NODE_P2P_V2 is offered,
+	// and outbound dials try v2 first where the peer is believed to speak
+	// it (the operator's targets always; others when the address book
+	// says NODE_P2P_V2), as Core does.
+	V2Transport bool
 }
 
 // Defaults, chosen as Bitcoin Core chooses them where it has an equivalent.
@@ -99,6 +104,9 @@ func (c *Config) SetDefaults() error {
 	}
 	if c.Services == 0 {
 		c.Services = DefaultServices
+	}
+	if c.V2Transport {
+		c.Services |= wire.SFNodeP2PV2
 	}
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent

@@ -19,8 +19,12 @@ func ReadFailure(err error) Reason {
 		errors.Is(err, protocol.ErrPayloadTooLarge),
 		errors.Is(err, protocol.ErrChecksumMismatch),
 		errors.Is(err, protocol.ErrMalformed),
+		errors.Is(err, protocol.ErrV2Packet),
+		errors.Is(err, protocol.ErrV2Handshake),
 		errors.Is(err, ErrTooCostly):
 		return Violation("protocol violation: %v", err)
+	case errors.Is(err, protocol.ErrV2Refused):
+		return Because(DropV2Refused, "%v; retrying with v1", err)
 	case errors.Is(err, io.EOF):
 		return Because(DropRemoteClose, "peer closed the connection")
 	case errors.Is(err, io.ErrUnexpectedEOF):

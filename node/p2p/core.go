@@ -37,6 +37,7 @@ type Core struct {
 	bans       *banList
 	targets    []*target       // -connect / -addnode / API connections
 	dialing    map[string]bool // addresses being dialled; true for the operator's targets
+	v1Only     map[string]bool // dial targets that refused BIP324 (bounded by maxV1Only)
 	discovery  discovery
 	capturing  bool
 	lastSave   time.Time
@@ -93,6 +94,7 @@ func New(cfg Config, now time.Time, newSync func(*Core) Sync) (*Core, error) {
 		peers:             make(map[PeerID]*peerState),
 		nonces:            make(map[uint64]PeerID),
 		dialing:           make(map[string]bool),
+		v1Only:            make(map[string]bool),
 		disconnectsByKind: make(map[DropKind]uint64),
 		addrs:             cfg.Addrs,
 		capturing:         cfg.Capture && cfg.CaptureAvailable,

@@ -36,10 +36,17 @@ func (c *Core) drop(p *peerState, r Reason) {
 	if r.Discourage {
 		c.bans.add(p.addr.Addr(), r.Text, false, c.now, discouragement)
 	}
-	if !p.inbound() && !p.established() && p.target == "" {
+	if r.Kind == DropV2Refused && !p.inbound() {
+		// Not a failure of the address: it speaks v1.
+		c.retryV1(p)
+	} else if !p.inbound() && !p.established() && p.target == "" {
 		c.addrs.Failed(p.addr, c.now)
 	}
 	for _, t := range c.targets {
+		if r.Kind == DropV2Refused && t.peer == p.id {
+			t.peer = 0 // redialled by retryV1, no backoff
+			continue
+		}
 		if t.peer == p.id {
 			t.peer = 0
 			c.targetFailed(t, r.Text, p.established())

@@ -95,6 +95,9 @@ func (c *Core) handleVerack(p *peerState) {
 		if p.target == "" {
 			c.addrs.Good(p.addr, c.now)
 		}
+		// What a peer says of itself beats what gossip said of it (Core's
+		// SetServices): a v1-only peer stops being dialled with v2.
+		c.addrs.SetServices(p.addr, uint64(p.version.Services))
 	}
 	for _, t := range c.targets {
 		if t.peer == p.id {

@@ -91,7 +91,7 @@ func (c *Core) maintainConnections() {
 		if _, dialing := c.dialing[t.addr]; t.peer == 0 && !dialing && !c.now.Before(t.nextAttempt) {
 			t.attempts++
 			t.lastAttempt = c.now
-			c.dial(t.addr, true)
+			c.dial(t.addr, true, c.wantV2(t.addr, true, 0))
 		}
 	}
 	if len(c.cfg.Connect) > 0 {
@@ -140,15 +140,16 @@ func (c *Core) maintainConnections() {
 		connected[cand.AddrPort] = true
 		groups[addrman.NetGroup(cand.AddrPort.Addr())] = true
 		outbound++
-		c.dial(cand.AddrPort.String(), false)
+		c.dial(cand.AddrPort.String(), false, c.wantV2(cand.AddrPort.String(), false, cand.Services))
 	}
 }
 
 // dial asks the shell to connect; the result comes back as Connected or
-// DialFailed. manual marks a dial to one of the operator's targets.
-func (c *Core) dial(addr string, manual bool) {
+// DialFailed. manual marks a dial to one of the operator's targets, v2 one
+// that starts with BIP324's handshake.
+func (c *Core) dial(addr string, manual, v2 bool) {
 	c.dialing[addr] = manual
-	c.emit(Action{Kind: ActDial, Addr: addr, Manual: manual})
+	c.emit(Action{Kind: ActDial, Addr: addr, Manual: manual, V2: v2})
 }
 
 // DialFailed is told that a dial the core asked for failed.

@@ -75,31 +75,31 @@ type PeerInfo struct {
 	// BlockBytes is the size of the blocks it delivered, BlockDeliveryMs
 	// the mean time from request to block, and BlockBusyS the seconds it
 	// had blocks in flight (its download rate is BlockBytes over it).
-	BlockBytes      uint64                    `json:"block_bytes"`
-	BlockDeliveryMs float64                   `json:"block_delivery_ms"`
-	BlockBusyS      float64                   `json:"block_busy_s"`
+	BlockBytes      uint64  `json:"block_bytes"`
+	BlockDeliveryMs float64 `json:"block_delivery_ms"`
+	BlockBusyS      float64 `json:"block_busy_s"`
 	// Transport is "v1" (plaintext) or "v2" (BIP324, encrypted), "" while
 	// a v2 handshake is under way; SessionID is a v2 connection's session
 	// id in hex, which the peer's operator can compare with theirs (Core's
 	// getpeerinfo session_id). The shell fills both from the connection.
-	Transport       string                    `json:"transport"`
-	SessionID       string                    `json:"session_id,omitempty"`
-	PingMs          float64                   `json:"ping_ms"`     // last round trip; 0 before the first pong
-	MinPingMs       float64                   `json:"min_ping_ms"` // 0 before the first pong
-	PingWaitMs      float64                   `json:"ping_wait_ms"`
-	BytesSent       uint64                    `json:"bytes_sent"`
-	BytesRecv       uint64                    `json:"bytes_recv"`
-	MsgsSent        map[string]CommandTraffic `json:"msgs_sent"`
-	MsgsRecv        map[string]CommandTraffic `json:"msgs_recv"`
-	ConnectedAt     time.Time                 `json:"connected_at"`
-	LastSend        time.Time                 `json:"last_send"`
-	LastRecv        time.Time                 `json:"last_recv"`
-	QueueBytes      int                       `json:"queue_bytes"`
-	QueueMsgs       int                       `json:"queue_msgs"`
-	InQueueBytes    int                       `json:"in_queue_bytes"`
-	Inflight        []RequestInfo             `json:"inflight"`
-	Features        Features                  `json:"features"`
-	Misbehavior     int                       `json:"misbehavior"`
+	Transport    string                    `json:"transport"`
+	SessionID    string                    `json:"session_id,omitempty"`
+	PingMs       float64                   `json:"ping_ms"`     // last round trip; 0 before the first pong
+	MinPingMs    float64                   `json:"min_ping_ms"` // 0 before the first pong
+	PingWaitMs   float64                   `json:"ping_wait_ms"`
+	BytesSent    uint64                    `json:"bytes_sent"`
+	BytesRecv    uint64                    `json:"bytes_recv"`
+	MsgsSent     map[string]CommandTraffic `json:"msgs_sent"`
+	MsgsRecv     map[string]CommandTraffic `json:"msgs_recv"`
+	ConnectedAt  time.Time                 `json:"connected_at"`
+	LastSend     time.Time                 `json:"last_send"`
+	LastRecv     time.Time                 `json:"last_recv"`
+	QueueBytes   int                       `json:"queue_bytes"`
+	QueueMsgs    int                       `json:"queue_msgs"`
+	InQueueBytes int                       `json:"in_queue_bytes"`
+	Inflight     []RequestInfo             `json:"inflight"`
+	Features     Features                  `json:"features"`
+	Misbehavior  int                       `json:"misbehavior"`
 	// Unsolicited counts penalized responses to requests we never made;
 	// Announcements counts responses the protocol allows unasked.
 	Unsolicited   map[string]uint64 `json:"unsolicited"`
@@ -189,7 +189,7 @@ func (c *Core) peerInfo(p *peerState, now time.Time) PeerInfo {
 		QueueBytes:  p.out.bytes, QueueMsgs: p.out.messages,
 		Features: p.features, Misbehavior: p.misbehavior,
 		AddrDropped: p.addrDropped, Ignored: p.ignored, Redundant: p.redundant,
-		Inflight: []RequestInfo{}, Transport: "v1", Capture: p.capture,
+		Inflight: []RequestInfo{}, Capture: p.capture,
 		Unsolicited:   maps.Clone(p.unsolicited),
 		Announcements: maps.Clone(p.announcements),
 	}

@@ -47,6 +47,9 @@ const (
 	DropEvicted     DropKind = "evicted"
 	DropRefused     DropKind = "refused" // never admitted: banned, full, obsolete, self
 	DropIOError     DropKind = "io-error"
+	// DropV2Refused: an outbound peer hung up on our BIP324 key, as a
+	// v1-only peer does; the core redials it with v1 at once.
+	DropV2Refused DropKind = "v2-refused"
 )
 
 // Reason is why a peer is dropped.

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -77,6 +78,13 @@ type Config struct {
 	// closes it when its goroutines end.
 	Capture *Capture
 	Now     func() time.Time // nil: time.Now
+	// Transport is how the connection frames messages: v1, BIP324 v2
+	// initiated by us, or whichever an inbound peer speaks.
+	Transport Transport
+	// KeyLog, when not nil, is given each BIP324 connection's secret once
+	// its keys are derived (-v2keylog). It is called on the reader
+	// goroutine and must not block for long.
+	KeyLog func(protocol.V2KeyLogEntry)
 }
 
 // Conn runs the reader and writer goroutines of one connection.
@@ -95,6 +103,14 @@ type Conn struct {
 	stampMu    sync.Mutex
 	stamps     []p2p.RequestStamp // written requests not yet attached to a received message
 	readerGone bool               // nobody takes stamps any more
+
+	// ready is closed when the transport is settled and the writer may
+	// write: at once for v1, once the keys are derived for BIP324. The
+	// fields below are set before it closes and never change after.
+	ready     chan struct{}
+	v2send    *protocol.V2Sender // nil on v1
+	transport string
+	sessionID string
 }
 
 // Start takes ownership of nc and starts its goroutines.
@@ -102,7 +118,7 @@ func Start(nc net.Conn, cfg Config) *Conn {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Conn{nc: nc, cfg: cfg, done: make(chan struct{})}
+	c := &Conn{nc: nc, cfg: cfg, done: make(chan struct{}), ready: make(chan struct{})}
 	c.wg.Add(2)
 	go c.readLoop()
 	go c.writeLoop()
@@ -129,6 +145,35 @@ func (c *Conn) Close() {
 		c.cfg.In.Close()
 		c.cfg.Out.Close()
 	})
+}
+
+// Transport returns "v1" or "v2" once the transport is settled, "" while a
+// BIP324 handshake is under way (or an inbound peer has not yet sent the
+// bytes that tell).
+func (c *Conn) Transport() string {
+	select {
+	case <-c.ready:
+		return c.transport
+	default:
+		return ""
+	}
+}
+
+// SessionID returns a BIP324 connection's session id in hex, "" for v1 or
+// before the keys are derived.
+func (c *Conn) SessionID() string {
+	select {
+	case <-c.ready:
+		return c.sessionID
+	default:
+		return ""
+	}
+}
+
+// startWriting settles the transport and lets the writer go.
+func (c *Conn) startWriting(transport string, send *protocol.V2Sender, sessionID string) {
+	c.transport, c.v2send, c.sessionID = transport, send, sessionID
+	close(c.ready)
 }
 
 // Wait blocks until both goroutines have exited.
@@ -166,27 +211,33 @@ func (c *Conn) readLoop() {
 	defer c.wg.Done()
 	defer c.readerExit()
 	br := bufio.NewReaderSize(c.nc, readBuffer)
+	v2, err := c.settleTransport(br)
+	if err != nil {
+		c.fail(err)
+		return
+	}
 	for {
 		// Every byte is accounted for before it is kept: the payload's
 		// size is reserved in the inbound bound before the payload is read
 		// (so a peer that declares a big message and sends it slowly holds
 		// counted memory only), and the reservation grows to the
 		// message's decoded cost before anything is decoded.
-		h, err := protocol.ReadFrameHeader(br, c.cfg.Magic)
-		if err != nil {
-			c.fail(err)
+		var f protocol.Frame
+		var size int
+		if v2 != nil {
+			f, size, err = c.readV2(br, v2)
+		} else {
+			f, err = c.readV1(br)
+			size = f.WireSize()
+		}
+		if errors.Is(err, errClosed) {
 			return
 		}
-		if !c.cfg.In.Reserve(p2p.PayloadCost(h.Length)) {
-			return // closed
-		}
-		f, err := protocol.ReadFramePayload(br, h, h.Length)
 		if err != nil {
 			c.fail(err)
 			return
 		}
 		now := c.cfg.Now()
-		size := f.WireSize()
 		c.Stats.AddRecv(CounterKey(f.Command), size, now)
 		if c.cfg.Capture != nil {
 			c.cfg.Capture.recv.add(now, f.Command, f.Payload)
@@ -222,6 +273,38 @@ func (c *Conn) readLoop() {
 			return // closed
 		}
 	}
+}
+
+// settleTransport runs the BIP324 handshake when the connection speaks v2
+// (returning its packet reader), or settles on v1 (nil).
+func (c *Conn) settleTransport(br *bufio.Reader) (*v2Reader, error) {
+	switch c.cfg.Transport {
+	case TransportV2:
+		return c.handshakeV2(br, true)
+	case TransportDetect:
+		v1, err := speaksV1(br, c.cfg.Magic)
+		if err != nil {
+			return nil, err
+		}
+		if !v1 {
+			return c.handshakeV2(br, false)
+		}
+	}
+	c.startWriting(TransportNameV1, nil, "")
+	return nil, nil
+}
+
+// readV1 reads a v1 frame: its header, then (once its size is reserved)
+// its payload, checked against the header's checksum.
+func (c *Conn) readV1(br *bufio.Reader) (protocol.Frame, error) {
+	h, err := protocol.ReadFrameHeader(br, c.cfg.Magic)
+	if err != nil {
+		return protocol.Frame{}, err
+	}
+	if !c.cfg.In.Reserve(p2p.PayloadCost(h.Length)) {
+		return protocol.Frame{}, errClosed
+	}
+	return protocol.ReadFramePayload(br, h, h.Length)
 }
 
 func (c *Conn) readerExit() {
@@ -284,6 +367,11 @@ func (c *Conn) writeLoop() {
 	if c.cfg.Capture != nil {
 		defer c.cfg.Capture.sent.close()
 	}
+	select {
+	case <-c.ready:
+	case <-c.done:
+		return
+	}
 	var batch []Outbound
 	var bufs [][]byte
 	for {
@@ -313,14 +401,18 @@ func (c *Conn) writeLoop() {
 // and reports progress. bufs is scratch space, returned for reuse.
 func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 	now := c.cfg.Now() // the whole batch starts in one write call
+	bufs, err := c.wireBytes(batch, bufs[:0])
+	if err != nil {
+		return bufs, err
+	}
 	var stamps []p2p.RequestStamp
-	for _, o := range batch {
+	for i, o := range batch {
 		f := o.Frame
 		var seq uint64
 		if c.cfg.Log != nil {
 			seq = c.cfg.Log.Record(Record{
 				Time: now, Peer: c.cfg.ID, Addr: c.cfg.Addr, Inbound: false,
-				Command: f.Command, Size: len(f.Bytes), Summary: sentSummary(f),
+				Command: f.Command, Size: len(bufs[i]), Summary: sentSummary(f),
 				Request: o.Request != 0,
 			}, f.Payload())
 		}
@@ -337,10 +429,15 @@ func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 		// Before the bytes go out: a reply cannot arrive before this.
 		c.addStamps(stamps)
 	}
+	sizes := make([]int, len(bufs))
+	for i, b := range bufs {
+		sizes[i] = len(b)
+	}
 
-	if len(batch) == 1 && len(batch[0].Frame.Bytes) > writeBatch {
+	if len(batch) == 1 && len(bufs[0]) > writeBatch {
 		// One large frame, in chunks: a report per chunk.
-		b := batch[0].Frame.Bytes
+		b := bufs[0]
+		clear(bufs)
 		for off := 0; off < len(b); {
 			n, err := c.nc.Write(b[off:min(off+writeBatch, len(b))])
 			off += n
@@ -351,34 +448,59 @@ func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 			if off == len(b) {
 				done = 1
 			}
-			c.written(p2p.WriteReport{Bytes: n, Messages: done, Requests: stamps}, batch[:done])
+			c.written(p2p.WriteReport{Bytes: n, Messages: done, Requests: stamps}, batch[:done], sizes)
 			stamps = nil
 		}
 		return bufs, nil
 	}
 
-	bufs = bufs[:0]
-	for _, o := range batch {
-		bufs = append(bufs, o.Frame.Bytes)
-	}
 	nb := net.Buffers(bufs)
 	n, err := nb.WriteTo(c.nc) // writev on a TCP socket
 	clear(bufs)
 	if err != nil {
 		return bufs, err
 	}
-	c.written(p2p.WriteReport{Bytes: int(n), Messages: len(batch), Requests: stamps}, batch)
+	c.written(p2p.WriteReport{Bytes: int(n), Messages: len(batch), Requests: stamps}, batch, sizes)
+	return bufs, nil
+}
+
+// wireBytes appends to bufs the bytes each frame of the batch puts on the
+// wire: its v1 framing as the core made it (shared by every peer it goes
+// to), or a BIP324 packet encrypted for this connection. The packets are
+// the writer's only memory of its own: at most one batch (writeBatch) or
+// one large frame, alive for one write.
+func (c *Conn) wireBytes(batch []Outbound, bufs [][]byte) ([][]byte, error) {
+	if c.v2send == nil {
+		for _, o := range batch {
+			bufs = append(bufs, o.Frame.Bytes)
+		}
+		return bufs, nil
+	}
+	total := 0
+	for _, o := range batch {
+		total += v2PacketSize(o.Frame.Command, len(o.Frame.Payload()))
+	}
+	buf := make([]byte, 0, total)
+	for _, o := range batch {
+		start := len(buf)
+		var err error
+		buf, err = c.v2send.AppendPacket(buf, nil, false, protocol.V2MessageType(o.Frame.Command), o.Frame.Payload())
+		if err != nil {
+			return bufs, fmt.Errorf("encrypting %s: %w", o.Frame.Command, err)
+		}
+		bufs = append(bufs, buf[start:len(buf):len(buf)])
+	}
 	return bufs, nil
 }
 
 // written counts the completed messages and reports a write call, unless
 // the connection is closing.
-func (c *Conn) written(r p2p.WriteReport, completed []Outbound) {
+func (c *Conn) written(r p2p.WriteReport, completed []Outbound, sizes []int) {
 	for _, o := range completed {
 		r.Cost += o.Frame.Cost()
 	}
 	if len(completed) > 0 {
-		c.Stats.addSentBatch(completed, c.cfg.Now())
+		c.Stats.addSentBatch(completed, sizes, c.cfg.Now())
 	}
 	if c.cfg.Reports != nil && !c.closing() {
 		c.cfg.Reports.Written(c.cfg.ID, r)

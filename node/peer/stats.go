@@ -48,12 +48,21 @@ func (s *Stats) AddSent(command string, size int, at time.Time) {
 	s.mu.Unlock()
 }
 
-// addSentBatch counts the messages of a completed write.
-func (s *Stats) addSentBatch(batch []Outbound, at time.Time) {
+// addSentBatch counts the messages of a completed write, each its size on
+// the wire.
+func (s *Stats) addSentBatch(batch []Outbound, sizes []int, at time.Time) {
 	s.mu.Lock()
-	for _, o := range batch {
-		add(&s.sent, CounterKey(o.Frame.Command), len(o.Frame.Bytes), at)
+	for i, o := range batch {
+		add(&s.sent, CounterKey(o.Frame.Command), sizes[i], at)
 	}
+	s.mu.Unlock()
+}
+
+// addRaw counts bytes that carry no message (BIP324's keys, garbage,
+// terminators, version packets and decoys) in a direction's total only.
+func (s *Stats) addRaw(t *Traffic, n int) {
+	s.mu.Lock()
+	t.Bytes += uint64(n)
 	s.mu.Unlock()
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/v2transport"
@@ -183,9 +184,20 @@ func newV2Receiver(l, p []byte) (*V2Receiver, error) {
 	return &V2Receiver{l: s.l, p: s.p}, nil
 }
 
-// ErrV2Packet marks a BIP324 packet the node refuses: too long, or failing
-// authentication.
-var ErrV2Packet = fmt.Errorf("bad BIP324 packet")
+// Errors of the BIP324 transport. ErrV2Packet and ErrV2Handshake are a
+// peer's violations; ErrV2Refused is not: the peer speaks v1 only.
+var (
+	// ErrV2Packet marks a packet the node refuses: too long, or failing
+	// authentication.
+	ErrV2Packet = errors.New("bad BIP324 packet")
+	// ErrV2Handshake marks a handshake the node refuses: no garbage
+	// terminator where BIP324 puts one, or a v1 message for another
+	// network where a key was expected.
+	ErrV2Handshake = errors.New("bad BIP324 handshake")
+	// ErrV2Refused says a peer closed the connection without answering
+	// our BIP324 key, the way a v1-only peer does.
+	ErrV2Refused = errors.New("peer closed the connection without answering our BIP324 key: it speaks v1 only")
+)
 
 // Length decrypts a packet's length field: the length of its contents,
 // refused above V2MaxContents. The rest of the packet, Length + 17 bytes
