@@ -55,6 +55,7 @@ type Node struct {
 	Logs        []p2p.LogRecord
 	Jobs        []p2p.Job
 	Dials       []string
+	DialsV2     []bool // for each of Dials: did it start with BIP324
 	StoreWrites int
 	// StoredHeaders counts the header store's records, as the shell
 	// would have written them; StoreErr is set once a write failed.
@@ -197,6 +198,7 @@ func (n *Node) carryOut(actions []p2p.Action) {
 			}
 		case p2p.ActDial:
 			n.Dials = append(n.Dials, a.Addr)
+			n.DialsV2 = append(n.DialsV2, a.V2)
 			n.sim.dial(n, a.Addr, a.Manual)
 		case p2p.ActJob:
 			n.Jobs = append(n.Jobs, a.Job)

@@ -138,3 +138,8 @@ func (l BanList) Banned(ip netip.Addr, now time.Time) (Ban, bool) { return l.b.b
 func (l BanList) Remove(ip netip.Addr) (bool, bool)               { return l.b.remove(ip) }
 func (l BanList) List(now time.Time) []Ban                        { return l.b.list(now) }
 func (l BanList) Manual() []Ban                                   { return l.b.manual() }
+
+// WantV2 exposes the transport choice of a dial.
+func (c *Core) WantV2(addr string, manual bool, services uint64) bool {
+	return c.wantV2(addr, manual, services)
+}
