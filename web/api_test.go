@@ -233,6 +233,61 @@ func TestReadEndpoints(t *testing.T) {
 	}
 }
 
+// TestTransportFields: GET /api/status carries the split by transport
+// ("transports", null until the engine fills it) and the peers their
+// transport and a v2 connection's session id (none for v1), as the README
+// documents; the feed's snapshot carries the same status.
+func TestTransportFields(t *testing.T) {
+	f, srv := newTestServer()
+	defer srv.Close()
+	if _, st := do(t, srv, "GET", "/api/status", "", ""); st["transports"] != nil {
+		t.Errorf("transports before the engine splits by transport: %v, want null", st["transports"])
+	}
+	snap := *f.Snapshot()
+	snap.Status.Transports = map[string]engine.TransportTraffic{"v1": {Peers: 2, BytesSent: 10, BytesRecv: 20}, "v2": {Peers: 1, BytesSent: 30, BytesRecv: 40}}
+	snap.Peers = []engine.PeerInfo{{ID: 7, Transport: "v2", SessionID: "ab01"}, {ID: 8, Transport: "v1"}, {ID: 9}}
+	f.setSnapshot(snap)
+	_, st := do(t, srv, "GET", "/api/status", "", "")
+	want := map[string]any{
+		"v1": map[string]any{"peers": 2.0, "bytes_sent": 10.0, "bytes_recv": 20.0},
+		"v2": map[string]any{"peers": 1.0, "bytes_sent": 30.0, "bytes_recv": 40.0},
+	}
+	if got, _ := json.Marshal(st["transports"]); string(got) != mustJSON(t, want) {
+		t.Errorf("transports %s, want %s", got, mustJSON(t, want))
+	}
+	for id, w := range map[string][2]any{"7": {"v2", "ab01"}, "8": {"v1", nil}, "9": {"", nil}} {
+		_, p := do(t, srv, "GET", "/api/peers/"+id, "", "")
+		if p["transport"] != w[0] || p["session_id"] != w[1] {
+			t.Errorf("peer %s: transport %v, session id %v; want %v, %v", id, p["transport"], p["session_id"], w[0], w[1])
+		}
+		if _, has := p["session_id"]; has != (w[1] != nil) {
+			t.Errorf("peer %s: session_id present %v", id, has)
+		}
+	}
+
+	s := New(f, "secret", nil)
+	feed := httptest.NewServer(s)
+	defer feed.Close()
+	startHub(t, s)
+	first := readFeed(t, feedClient(t, feed))
+	var data stateData
+	if err := json.Unmarshal(first.Data, &data); err != nil || first.Type != "snapshot" || data.Status == nil {
+		t.Fatalf("first feed message %s %s: %v", first.Type, first.Data, err)
+	}
+	if got := data.Status.Transports["v2"]; got != snap.Status.Transports["v2"] {
+		t.Errorf("feed's v2 transport %+v, want %+v", got, snap.Status.Transports["v2"])
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestMutatingEndpointsNeedToken(t *testing.T) {
 	f, srv := newTestServer()
 	defer srv.Close()

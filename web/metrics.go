@@ -32,6 +32,7 @@ type nodeCollector struct {
 	peers, height, headersPerSec, syncProgress, forkHeaders *prometheus.Desc
 	addrBook, queueBytes, uptime, bans                      *prometheus.Desc
 	bytes, messages, messageBytes, timeouts, disconnects    *prometheus.Desc
+	peersByTransport, transportBytes                        *prometheus.Desc
 
 	blocksConnected, blockStage, utxoCoins, utxoCacheBytes, utxoCacheLimit *prometheus.Desc
 	utxoDiskBytes, utxoFlushes, windowBlocks, peerInFlight, stalls         *prometheus.Desc
@@ -58,6 +59,11 @@ func newNodeCollector(eng Engine) *nodeCollector {
 		messageBytes:  d("message_bytes_total", "Bytes of messages received (in) and sent (out) since start, by command.", "command", "direction"),
 		timeouts:      d("request_timeouts_total", "Requests to peers that expired unanswered since start."),
 		disconnects:   d("disconnects_total", "Peers disconnected since start, by kind of reason.", "reason"),
+		// By transport in families of their own: a transport label on
+		// watchnode_peers or watchnode_bytes_total would make summing
+		// those over their labels count every peer and byte twice.
+		peersByTransport: d("peers_by_transport", "Connected peers, by transport (v1 plaintext, v2 BIP324 encrypted); a peer still in a v2 handshake is in neither.", "transport"),
+		transportBytes:   d("transport_bytes_total", "Bytes received (in) and sent (out) since start, by transport, all connections included.", "transport", "direction"),
 
 		blocksConnected: d("blocks_connected_total", "Blocks connected to the UTXO set since start."),
 		blockStage:      d("block_connect_stage_seconds", "Time to connect a block to the UTXO set, by stage (read, inputs, scripts, write).", "stage"),
@@ -80,6 +86,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.peers, c.height, c.headersPerSec, c.syncProgress, c.forkHeaders,
 		c.addrBook, c.queueBytes, c.uptime, c.bans,
 		c.bytes, c.messages, c.messageBytes, c.timeouts, c.disconnects,
+		c.peersByTransport, c.transportBytes,
 		c.blocksConnected, c.blockStage, c.utxoCoins, c.utxoCacheBytes, c.utxoCacheLimit,
 		c.utxoDiskBytes, c.utxoFlushes, c.windowBlocks, c.peerInFlight, c.stalls, c.peerBlockBytes, c.verification,
 	} {
@@ -133,6 +140,14 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.timeouts, float64(st.RequestTimeouts))
 	for kind, n := range foldKinds(st.DisconnectsByKind) {
 		counter(c.disconnects, float64(n), kind)
+	}
+	// A nil map is an engine that does not split by transport (yet): no
+	// series then, rather than zeros that would claim there is no v1 peer.
+	// The keys are the engine's own names ("v1", "v2"), valid label values.
+	for name, t := range st.Transports {
+		gauge(c.peersByTransport, float64(t.Peers), name)
+		counter(c.transportBytes, float64(t.BytesRecv), name, "in")
+		counter(c.transportBytes, float64(t.BytesSent), name, "out")
 	}
 	c.collectBlocks(ch, snap, gauge, counter)
 }

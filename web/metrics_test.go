@@ -25,6 +25,12 @@ func metricsSnapshot() engine.Snapshot {
 			AddrNew:   1500,
 			AddrTried: 42,
 			BytesSent: 1000, BytesRecv: 2000,
+			// Of the ten peers, three on v2; one in its handshake is in
+			// neither. Every figure differs, so a swapped label shows.
+			Transports: map[string]engine.TransportTraffic{
+				"v1": {Peers: 6, BytesSent: 700, BytesRecv: 1500},
+				"v2": {Peers: 3, BytesSent: 300, BytesRecv: 500},
+			},
 			MsgsSent: map[string]engine.CommandTraffic{
 				"ping":    {Messages: 5, Bytes: 160},
 				"version": {Messages: 1, Bytes: 126},
@@ -144,6 +150,11 @@ func TestMetrics(t *testing.T) {
 		}},
 		{"watchnode_request_timeouts_total", counter, map[string]float64{"": 9}},
 		{"watchnode_disconnects_total", counter, map[string]float64{"reason=timeout": 4, "reason=protocol-violation": 1}},
+		{"watchnode_peers_by_transport", gauge, map[string]float64{"transport=v1": 6, "transport=v2": 3}},
+		{"watchnode_transport_bytes_total", counter, map[string]float64{
+			"direction=in,transport=v1": 1500, "direction=out,transport=v1": 700,
+			"direction=in,transport=v2": 500, "direction=out,transport=v2": 300,
+		}},
 	}
 	for _, w := range want {
 		if got := series(t, mfs, w.name, w.typ); got != nil && !maps.Equal(got, w.vals) {
@@ -220,6 +231,25 @@ func TestMetricsLabelValues(t *testing.T) {
 	}
 	if got := series(t, mfs, "watchnode_disconnects_total", dto.MetricType_COUNTER); !maps.Equal(got, map[string]float64{"reason=bad\uFFFDkind": 6}) {
 		t.Errorf("disconnects %v", got)
+	}
+}
+
+// TestMetricsTransportsNotSplit: an engine that does not split peers and
+// bytes by transport (a nil map) gets no transport series, rather than
+// zeros claiming it has no v1 peer, and the rest is served as usual.
+func TestMetricsTransportsNotSplit(t *testing.T) {
+	snap := metricsSnapshot()
+	snap.Status.Transports = nil
+	_, srv := newMetricsServer(snap)
+	defer srv.Close()
+	mfs := scrape(t, srv)
+	for _, name := range []string{"watchnode_peers_by_transport", "watchnode_transport_bytes_total"} {
+		if mf, ok := mfs[name]; ok {
+			t.Errorf("%s served without transports: %v", name, mf)
+		}
+	}
+	if got := series(t, mfs, "watchnode_bytes_total", dto.MetricType_COUNTER); got["direction=in"] != 2000 {
+		t.Errorf("bytes_total %v", got)
 	}
 }
 

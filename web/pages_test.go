@@ -55,9 +55,12 @@ var testTime = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 
 func hashOf(n int) string { return fmt.Sprintf("%064x", n) }
 
+// testSessionID is peer 7's v2 session id.
+const testSessionID = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
 // newPagesEngine returns an engine with three peers (two with hostile
-// user agents), 25 events, 150 logged messages, a disconnect, a ban and a
-// 25-header chain.
+// user agents; one on v2, one on v1, one in its v2 handshake), 25 events,
+// 150 logged messages, a disconnect, a ban and a 25-header chain.
 func newPagesEngine() *pagesEngine {
 	f := &fakeEngine{msgs: engine.NewRing[engine.MessageRecord](256), events: engine.NewRing[engine.Event](64)}
 	traffic := map[string]engine.CommandTraffic{"ping": {Bytes: 320, Messages: 10}, "headers": {Bytes: 5 << 20, Messages: 3}}
@@ -70,15 +73,20 @@ func newPagesEngine() *pagesEngine {
 			Peers:   3, Inbound: 1, Outbound: 2, UptimeS: 90061, Discovery: "asking DNS seeds",
 			BytesRecv: 1536, BytesSent: 2 << 20,
 			MsgsRecv: traffic, MsgsSent: map[string]engine.CommandTraffic{"getheaders": {Bytes: 1000, Messages: 2}, "ping": {Bytes: 32, Messages: 1}},
+			Transports: map[string]engine.TransportTraffic{
+				"v1": {Peers: 1, BytesSent: 3 << 20, BytesRecv: 512},
+				"v2": {Peers: 1, BytesSent: 2048, BytesRecv: 1024},
+			},
 		},
 		Peers: []engine.PeerInfo{
 			{ID: 7, Addr: "127.0.0.1:18444", UserAgent: xssScript, Version: 70016, ServiceNames: []string{"NETWORK", "WITNESS"},
+				Transport: "v2", SessionID: testSessionID,
 				PingMs: 12.34, MinPingMs: 10, BytesSent: 2048, BytesRecv: 1 << 20, ConnectedAt: time.Now().Add(-3 * time.Minute),
 				StartHeight: 1234, QueueBytes: 100, Misbehavior: 5, MsgsRecv: traffic, MsgsSent: map[string]engine.CommandTraffic{"getheaders": {Bytes: 93, Messages: 1}},
 				Inflight:      []engine.RequestInfo{{ID: 1, Command: "getheaders", Queued: testTime, AgeMs: 1500}, {ID: 2, Command: "ping", Queued: testTime, AgeMs: 20}},
 				Features:      engine.Features{SendHeaders: true, WtxidRelay: true, FeeFilter: 1000},
 				Announcements: map[string]uint64{"headers": 22, "addr": 1500}, Unsolicited: map[string]uint64{"pong": 1}},
-			{ID: 3, Addr: "10.0.0.3:8333", UserAgent: "/btcd:0.24.2/", Version: 70016, ServiceNames: []string{"NETWORK"}},
+			{ID: 3, Addr: "10.0.0.3:8333", UserAgent: "/btcd:0.24.2/", Version: 70016, ServiceNames: []string{"NETWORK"}, Transport: "v1"},
 			{ID: 9, Addr: "[::1]:5555", Inbound: true, UserAgent: xssImg, Version: 70015},
 		},
 		Disconnects: []engine.Disconnect{
@@ -340,6 +348,36 @@ func TestPeersPage(t *testing.T) {
 	if got := strings.TrimSpace(doc.Find(`tr[data-peer-id="9"] td[data-col="service_names"]`).Text()); got != "—" {
 		t.Errorf("peer 9 without services shows %q", got)
 	}
+	// Transports: v2 in a badge, v1 plain, "" handshaking; each cell's
+	// title and the header's say what they mean.
+	for id, want := range map[string]struct{ text, class, title string }{
+		"7": {"v2", "transport-v2", "v2: BIP324, encrypted"},
+		"3": {"v1", "transport-v1", "v1: plaintext P2P"},
+		"9": {"handshaking", "transport-handshaking", "a v2 (BIP324) handshake under way; it may still fall back to v1"},
+	} {
+		td := doc.Find(`tr[data-peer-id="` + id + `"] td[data-col="transport"]`)
+		if got := strings.TrimSpace(td.Text()); got != want.text {
+			t.Errorf("peer %s transport %q, want %q", id, got, want.text)
+		}
+		if got := td.AttrOr("class", ""); got != want.class {
+			t.Errorf("peer %s transport cell class %q, want %q", id, got, want.class)
+		}
+		if got := td.AttrOr("title", ""); got != want.title {
+			t.Errorf("peer %s transport title %q, want %q", id, got, want.title)
+		}
+		if badge := td.Find("span.badge"); (badge.Length() == 1) != (id == "7") || (id == "7" && badge.Text() != "v2") {
+			t.Errorf("peer %s transport badge: %d of them, %q", id, badge.Length(), badge.Text())
+		}
+	}
+	head := doc.Find(`#peers-table th[data-col="transport"]`).AttrOr("title", "")
+	for _, want := range []string{"v1: plaintext", "v2: BIP324", "handshaking"} {
+		if !strings.Contains(head, want) {
+			t.Errorf("transport header title %q lacks %q", head, want)
+		}
+	}
+	if strings.Contains(head, "not spoken") {
+		t.Errorf("transport header title still says v2 is not spoken: %q", head)
+	}
 	legend := doc.Find("#services-legend").Text()
 	for _, want := range []string{"N NETWORK", "W WITNESS", "L NETWORK_LIMITED", "P P2P_V2", "? bits"} {
 		if !strings.Contains(legend, want) {
@@ -397,6 +435,16 @@ func TestPeerPage(t *testing.T) {
 	checkField(t, doc, "peer.bytes_recv", "bytes", "1.0 MiB")
 	checkField(t, doc, "peer.start_height", "number", "1,234")
 	checkField(t, doc, "peer.version", "text", "70016")
+	// A v2 peer shows its session id, live, with what it is for.
+	checkField(t, doc, "peer.transport", "transport", "v2")
+	checkField(t, doc, "peer.session_id", "hash", testSessionID)
+	sid := field(doc, "peer.session_id").Parent()
+	if !strings.Contains(sid.AttrOr("title", ""), "getpeerinfo") || !strings.Contains(sid.Prev().AttrOr("title", ""), "remote's operator sees the same id") {
+		t.Errorf("session id without its tooltip: %q / %q", sid.AttrOr("title", ""), sid.Prev().AttrOr("title", ""))
+	}
+	if got := strings.TrimSpace(sid.Prev().Text()); got != "Session id" {
+		t.Errorf("session id under %q", got)
+	}
 	cmds := doc.Find("table#peer-commands tbody tr")
 	if got := attrs(cmds, "data-command"); !slices.Equal(got, []string{"getheaders", "headers", "ping"}) {
 		t.Errorf("commands %q", got)
@@ -435,6 +483,12 @@ func TestPeerPage(t *testing.T) {
 		}
 	}
 	doc3 := getPage(t, s, "/peers/3", 200)
+	// A v1 peer has no session id; one still in its handshake has none yet.
+	checkField(t, doc3, "peer.transport", "transport", "v1")
+	checkField(t, doc3, "peer.session_id", "hash", "—")
+	doc9 := getPage(t, s, "/peers/9", 200)
+	checkField(t, doc9, "peer.transport", "transport", "handshaking")
+	checkField(t, doc9, "peer.session_id", "hash", "—")
 	for _, id := range []string{"peer-announcements", "peer-unsolicited"} {
 		if l := doc3.Find("dl#" + id); l.Length() != 1 || l.Children().Length() != 0 || l.AttrOr("data-empty", "") == "" {
 			t.Errorf("peer 3 (nothing unasked): #%s is missing, not empty or says nothing", id)
@@ -561,6 +615,47 @@ func TestNetworkPage(t *testing.T) {
 	}
 	if got := texts(doc.Find(`#msg-totals tr[data-command="ping"] td`)); !slices.Equal(got, []string{"ping", "10", "320 B", "1", "32 B"}) {
 		t.Errorf("ping totals %q", got)
+	}
+	// v2's share and each transport's peers and bytes, all live fields.
+	checkField(t, doc, "status.transports", "transport_share", "v2: 1 of 2 peers (50.0%)")
+	for path, want := range map[string][2]string{
+		"v1.peers": {"number", "1"}, "v1.bytes_sent": {"bytes", "3.0 MiB"}, "v1.bytes_recv": {"bytes", "512 B"},
+		"v2.peers": {"number", "1"}, "v2.bytes_sent": {"bytes", "2.0 KiB"}, "v2.bytes_recv": {"bytes", "1.0 KiB"},
+	} {
+		checkField(t, doc, "status.transports."+path, want[0], want[1])
+	}
+	if got := attrs(doc.Find("#transport-traffic tbody tr"), "data-transport"); !slices.Equal(got, []string{"v1", "v2"}) {
+		t.Errorf("transport rows %q", got)
+	}
+	if got := texts(doc.Find(`#transport-traffic tr[data-transport="v2"] td`)); !slices.Equal(got, []string{"v2", "1", "2.0 KiB", "1.0 KiB"}) {
+		t.Errorf("v2 row %q", got)
+	}
+}
+
+// TestNetworkPageTransports: v2's share as the page writes it, and an
+// engine that does not split by transport yet (a nil map), or reports no
+// peer, shown as such rather than as made-up zeros or a division by zero.
+func TestNetworkPageTransports(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		m     map[string]engine.TransportTraffic
+		share string
+		v2    []string
+	}{
+		{"not split", nil, "—", []string{"v2", "—", "—", "—"}},
+		{"no peers", map[string]engine.TransportTraffic{"v1": {}, "v2": {}}, "v2: 0 of 0 peers", []string{"v2", "0", "0 B", "0 B"}},
+		{"three of eight", map[string]engine.TransportTraffic{"v1": {Peers: 5}, "v2": {Peers: 3, BytesSent: 1 << 20}}, "v2: 3 of 8 peers (37.5%)", []string{"v2", "3", "1.0 MiB", "0 B"}},
+		{"all v2", map[string]engine.TransportTraffic{"v1": {}, "v2": {Peers: 1200}}, "v2: 1,200 of 1,200 peers (100.0%)", []string{"v2", "1,200", "0 B", "0 B"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newPagesEngine()
+			e.snap.Status.Transports = c.m
+			doc := getPage(t, New(e, "secret", nil), "/network", 200)
+			checkField(t, doc, "status.transports", "transport_share", c.share)
+			if got := texts(doc.Find(`#transport-traffic tr[data-transport="v2"] td`)); !slices.Equal(got, c.v2) {
+				t.Errorf("v2 row %q, want %q", got, c.v2)
+			}
+		})
 	}
 }
 

@@ -221,6 +221,24 @@
     tip: "(our tip)",
   };
 
+  // Transports, as web/views/transport.go names and explains them: "" is
+  // a connection still in its v2 handshake.
+  const HANDSHAKING = "handshaking";
+  const fmtTransport = (v) => (v === "" ? HANDSHAKING : plain(v));
+  const TRANSPORT_TITLES = { v1: "v1: plaintext P2P", v2: "v2: BIP324, encrypted", "": "a v2 (BIP324) handshake under way; it may still fall back to v1" };
+  const transportTitle = (v) => (has(TRANSPORT_TITLES, v) ? TRANSPORT_TITLES[v] : plain(v));
+  const transportClass = (v) => (v === "v1" || v === "v2" ? "transport-" + v : v === "" ? "transport-" + HANDSHAKING : "");
+
+  // transport_share: v2's share of the peers of every transport
+  // (status.transports), "v2: 3 of 8 peers (37.5%)".
+  function fmtTransportShare(v) {
+    if (!v || typeof v !== "object") return DASH;
+    const peers = (k) => Number(has(v, k) && v[k] && v[k].peers) || 0;
+    const total = Object.keys(v).reduce((sum, k) => sum + peers(k), 0);
+    const v2 = peers("v2");
+    return "v2: " + fmtNumber(v2) + " of " + fmtNumber(total) + " peers" + (total > 0 ? " (" + FORMATS.percent(v2 / total) + ")" : "");
+  }
+
   // FORMATS are the values of data-format; anything else is "text".
   const FORMATS = {
     number: fmtNumber,
@@ -233,6 +251,8 @@
     log2_work: fmtLog2Work,
     text: plain,
     target_source: (v) => TARGET_SOURCES[v] || "",
+    transport: fmtTransport,
+    transport_share: fmtTransportShare,
   };
   // TITLES give the title of a data-format's element: the exact value
   // behind a rounded one.
@@ -246,6 +266,7 @@
     if (key === "inbound") return v ? "in" : "out";
     if (key === "inflight") return Array.isArray(v) ? String(v.length) : DASH;
     if (key === "service_names") return serviceLetters(v);
+    if (key === "transport") return v === "v2" ? el("span", "v2", { className: "badge" }) : fmtTransport(v); // v2 stands out
     if (key === "user_agent" || key === "addr") return el("span", plain(v), { className: "clip" }); // cut with an ellipsis
     if (/^(connected_at|last_send|last_recv)$/.test(key)) return Object.assign(timeEl(v, since), { title: fmtTime(v) });
     if (/^(ping_ms|min_ping_ms|ping_wait_ms)$/.test(key)) return fmtMs(v);
@@ -256,13 +277,14 @@
 
   // The classes of the server's cells: numbers align right.
   const CELL_CLASS = { addr: "addr", user_agent: "ua", service_names: "services", summary: "summary" };
-  const peerClass = (c, v) => CELL_CLASS[c] || (typeof v === "number" || c === "inflight" || c === "connected_at" ? "num" : "");
+  const peerClass = (c, v) => CELL_CLASS[c] || (c === "transport" ? transportClass(v) : "") || (typeof v === "number" || c === "inflight" || c === "connected_at" ? "num" : "");
 
   // peerTitle is a peers table cell's title: the whole of what the cell
   // abbreviates or cuts.
   function peerTitle(c, v) {
     if (c === "service_names") return serviceTitle(v);
     if (c === "user_agent" || c === "addr") return plain(v);
+    if (c === "transport") return transportTitle(v);
     return "";
   }
 
@@ -1086,7 +1108,7 @@
   // and the charts drawn (the browser tests read their axes). Nothing in it
   // changes the page.
   globalThis.watchnode = Object.freeze({
-    format, serviceLetters, serviceTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick, decoderLink,
+    format, serviceLetters, serviceTitle, transportClass, transportTitle, niceScale, niceTicks, timeTicks, lineStyle, fmtBytesTick, decoderLink,
     scales: SCALES,
     chart: (id) => (has(charts, id) ? charts[id].u : null),
   });

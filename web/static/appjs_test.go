@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/watchnode/watchnode/node/engine"
 	"github.com/watchnode/watchnode/node/protocol"
 	"github.com/watchnode/watchnode/web/views"
 )
@@ -143,8 +144,9 @@ func callAppJS(t *testing.T, calls []jsCall) []json.RawMessage {
 }
 
 // TestAppJSFormatsAsTheServer: the page script formats chain work
-// (log2_work), service letters and their titles, and times exactly as the
-// server renders them, so a value reads the same before and after its
+// (log2_work), service letters and their titles, times, and transports
+// (a peer's, its peers table cell's class and title, and v2's share of the
+// peers) exactly as the server renders them, so a value reads the same before and after its
 // first live update.
 func TestAppJSFormatsAsTheServer(t *testing.T) {
 	works := []string{
@@ -184,6 +186,22 @@ func TestAppJSFormatsAsTheServer(t *testing.T) {
 		}
 		calls = append(calls, jsCall{"format", []any{views.FormatTime, v}})
 		want = append(want, views.Time(tm))
+	}
+	for _, tr := range []string{"v1", "v2", "", "v3"} {
+		calls = append(calls, jsCall{"format", []any{views.FormatTransport, tr}}, jsCall{"transportClass", []any{tr}}, jsCall{"transportTitle", []any{tr}})
+		want = append(want, views.Transport(tr), views.TransportClass(tr), views.TransportTitle(tr))
+	}
+	shares := []map[string]engine.TransportTraffic{
+		nil, {}, {"v1": {}, "v2": {}}, {"v1": {Peers: 5}, "v2": {Peers: 3}}, {"v1": {Peers: 2}, "v2": {Peers: 1}},
+		{"v1": {Peers: 0}, "v2": {Peers: 1234}}, {"v2": {Peers: 1}}, {"v1": {Peers: 7}},
+	}
+	for range 200 {
+		v1, v2 := rng.IntN(130), rng.IntN(130)
+		shares = append(shares, map[string]engine.TransportTraffic{"v1": {Peers: v1}, "v2": {Peers: v2}})
+	}
+	for _, m := range shares {
+		calls = append(calls, jsCall{"format", []any{views.FormatTransportShare, m}})
+		want = append(want, views.TransportShare(m))
 	}
 	for i, got := range callAppJS(t, calls) {
 		var s string
