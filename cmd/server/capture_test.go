@@ -16,7 +16,14 @@ import (
 // btcd peer in Bitcoin Core's capture format; the files decode, record by
 // record, to what the node counted for that peer.
 func TestCaptureMessages(t *testing.T) {
-	btcd := btcdtest.Start(t, btcdtest.Options{})
+	// The capture holds the plaintext messages whatever the transport, as
+	// Core's -capturemessages does.
+	t.Run("v1", func(t *testing.T) { testCaptureMessages(t, "v1") })
+	t.Run("v2", func(t *testing.T) { testCaptureMessages(t, "v2", "--v2transport") })
+}
+
+func testCaptureMessages(t *testing.T, transport string, args ...string) {
+	btcd := btcdtest.Start(t, btcdtest.Options{Args: args})
 	btcd.Generate(t, 5)
 	root := t.TempDir()
 	n := startNodeIn(t, root, "-capture", "-connect="+btcd.P2PAddr())
@@ -28,6 +35,9 @@ func TestCaptureMessages(t *testing.T) {
 		n.get("/api/status", &st)
 		return ok && p.PingMs > 0 && st.Height == 5
 	})
+	if p.Transport != transport {
+		t.Fatalf("btcd peer over %q, want %s", p.Transport, transport)
+	}
 	n.stop() // flushes the capture files
 	dir := filepath.Join(root, "regtest", "message_capture", strings.ReplaceAll(btcd.P2PAddr(), ":", "_"))
 	for _, side := range []struct {

@@ -190,19 +190,34 @@ func TestBadInput(t *testing.T) {
 		name   string
 		bytes  []byte
 		reason string
+		// v2, when set, completes a BIP324 handshake with the node and
+		// returns the hostile bytes to send after it.
+		v2 func(t *testing.T, s *protocol.V2Sender) []byte
 	}{
-		{"wrong magic", withMagic(version(), uint32(wire.MainNet)), "wrong network magic"},
-		{"bad checksum", badChecksum(), "checksum mismatch"},
-		{"4 GB length", hugeLength(), "payload too large"},
-		{"bad command", append([]byte{0xfa, 0xbf, 0xb5, 0xda, 'v', 0, 'x'}, make([]byte, 17)...), "malformed command"},
-		{"malformed version", regtestFrame(t, "version", []byte{1, 2, 3}), "malformed payload"},
-		{"headers with 2001 entries", regtestFrame(t, "headers", append([]byte{0xfd, 0xd1, 0x07}, make([]byte, 2001*81)...)), "malformed payload"},
+		{"wrong magic", withMagic(version(), uint32(wire.MainNet)), "wrong network magic", nil},
+		{"bad checksum", badChecksum(), "checksum mismatch", nil},
+		{"4 GB length", hugeLength(), "payload too large", nil},
+		// A first message other than version is taken for a BIP324 key
+		// (as Core takes it), so these follow a version.
+		{"bad command", append(version(), append([]byte{0xfa, 0xbf, 0xb5, 0xda, 'v', 0, 'x'}, make([]byte, 17)...)...), "malformed command", nil},
+		{"malformed version", regtestFrame(t, "version", []byte{1, 2, 3}), "malformed payload", nil},
+		{"headers with 2001 entries", append(version(), regtestFrame(t, "headers", append([]byte{0xfd, 0xd1, 0x07}, make([]byte, 2001*81)...))...), "malformed payload", nil},
+		// BIP324: a key and then no garbage terminator; a valid handshake
+		// and then a packet that fails authentication, or one declared
+		// longer than any message.
+		{"BIP324 without a garbage terminator", junkAfterKey(), "no garbage terminator in the first 4111 bytes", nil},
+		{"BIP324 packet failing authentication", nil, "authentication failed", tamperedPacket},
+		{"BIP324 packet too long", nil, "contents of 4000014 bytes, limit 4000013", oversizedPacket},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(n.disconnects())
 			r := dialRaw(t, n.p2p)
-			r.write(tc.bytes)
+			if tc.v2 != nil {
+				r.write(tc.v2(t, v2Initiate(t, r)))
+			} else {
+				r.write(tc.bytes)
+			}
 			if !r.closedByNode(10 * time.Second) {
 				t.Fatalf("the node did not close the connection")
 			}

@@ -68,7 +68,12 @@ func (c *Core) drop(p *peerState, r Reason) {
 	if r.Discourage {
 		c.peerEvent(EventBan, p, p.addr.Addr().Unmap().String()+" discouraged for 24 h: "+r.Text)
 	}
-	c.recordDisconnect(Disconnect{ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), UserAgent: ua, Kind: r.Kind, Reason: r.Text, Time: c.now})
+	// A refused BIP324 attempt is a step of connecting, not a lost peer:
+	// counted by kind, logged, but not listed among the disconnects (the
+	// redial follows at once).
+	if r.Kind != DropV2Refused {
+		c.recordDisconnect(Disconnect{ID: p.id, Addr: p.addr.String(), Inbound: p.inbound(), UserAgent: ua, Kind: r.Kind, Reason: r.Text, Time: c.now})
+	}
 	c.Logf(level, "peer disconnected", "peer", p.id, "addr", p.addr, "kind", r.Kind, "reason", r.Text)
 }
 

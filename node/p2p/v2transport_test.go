@@ -41,8 +41,9 @@ func TestV2RefusedTargetRedialledWithV1(t *testing.T) {
 	h.N.Do(func(c *p2p.Core) {
 		c.Closed(h.Now(), id, p2p.ReadFailure(fmt.Errorf("%w: %v", protocol.ErrV2Refused, io.EOF)))
 	})
-	if d := h.LastDisconnect(); d.Kind != p2p.DropV2Refused {
-		t.Fatalf("disconnect %+v, want kind %s", d, p2p.DropV2Refused)
+	snap := h.c.Snapshot(h.Now())
+	if snap.DisconnectsByKind[p2p.DropV2Refused] != 1 || len(snap.Disconnects) != 0 {
+		t.Fatalf("disconnects %+v by kind %v, want one v2-refused counted and none listed", snap.Disconnects, snap.DisconnectsByKind)
 	}
 	if len(h.N.Dials) != dials+1 || h.N.Dials[dials] != target || h.N.DialsV2[dials] {
 		t.Fatalf("dials after the refusal: %v (v2 %v), want one more to %s with v1", h.N.Dials, h.N.DialsV2, target)

@@ -43,6 +43,22 @@
 // carries (or follows) its request's stamp: the core never handles a reply
 // to a request it thinks unwritten.
 //
+// # Transports
+//
+// A connection speaks v1 or BIP324's v2 (Config.Transport: v1, v2 as the
+// initiator, or whichever an inbound peer speaks, told by its first 16
+// bytes). The reader goroutine runs the v2 handshake before its loop,
+// writing the handshake's bytes itself while the writer waits on ready;
+// once the keys are derived, it hands the writer its cipher (v2send) and
+// closes ready, and from then on each goroutine owns its direction's
+// cipher alone. Transport and SessionID are readable by anyone after
+// ready closes. A v2 reader learns a packet's length (bounded by
+// protocol.V2MaxContents) before it reads the packet and reserves it as
+// a v1 reader reserves a payload; the writer encrypts a batch into one
+// buffer of its own, the only memory it keeps, for one write. The message
+// log and the counters see the bytes on the wire; the capture sees the
+// plaintext messages, the same for both transports.
+//
 // # Reporting
 //
 // Reporter calls come from the two goroutines and must not block for long.

@@ -136,7 +136,8 @@ func (c *Conn) handshakeV2(br *bufio.Reader, initiator bool) (*v2Reader, error) 
 		return nil, fmt.Errorf("reading the peer's BIP324 key (%d of 64 bytes): %w", n, err)
 	}
 	if !initiator && bytes.Equal(theirs[4:16], v1Prefix(0)[4:]) {
-		return nil, fmt.Errorf("%w: a v1 version message for another network (magic %x)", protocol.ErrV2Handshake, theirs[:4])
+		// Core drops such a peer too ("V1 peer with wrong MessageStart").
+		return nil, fmt.Errorf("%w: a v1 version message for another network (magic %x) where a BIP324 key was expected", protocol.ErrWrongMagic, theirs[:4])
 	}
 	secret, err := ellswift.V2Ecdh(priv, theirs, ours, initiator)
 	if err != nil {
