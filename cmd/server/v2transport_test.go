@@ -51,6 +51,12 @@ func TestV2WithBtcdBothWays(t *testing.T) {
 	if tt := st.Transports["v2"]; tt.Peers != 1 || tt.BytesRecv == 0 || st.Transports["v1"].Peers != 0 {
 		t.Errorf("transports: %+v", st.Transports)
 	}
+	metrics := string(n.getRaw("/metrics"))
+	for _, want := range []string{`watchnode_peers_by_transport{transport="v2"} 1`, `watchnode_peers_by_transport{transport="v1"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	// The key log: mode 0600, one line naming the session id we show.
 	fi, err := os.Stat(keyLog)
 	if err != nil || fi.Mode().Perm() != 0o600 {
