@@ -75,29 +75,65 @@ type v2Conn struct {
 	keys       []protocol.V2KeyLogEntry
 }
 
-// looksV2 reports whether the connection opens like BIP324: the client's
-// stream starts with at least a key's worth of bytes that are not a v1
-// message header, and the server's stream is not v1 either.
+// looksV2 reports whether the connection is BIP324: its client's first 64
+// bytes are a key the key log names, or, without that, the connection
+// opens like BIP324: the client's stream starts with at least a key's
+// worth of random-looking bytes that are not a v1 message header, and the
+// server's stream is not v1 either. Other traffic in the capture (HTTP,
+// TLS) and v1 connections captured after they opened are left to v1
+// framing, which says what they are not.
 func (c *v2Conn) looksV2() bool {
 	up, down := c.st.ToServer.Data, c.st.ToClient.Data
-	if len(up) < protocol.V2KeySize || knownMagic(up) {
+	if contiguous(c.st.ToServer) >= protocol.V2KeySize && c.key() != nil {
+		return true
+	}
+	if len(up) < protocol.V2KeySize || knownMagic(up) || !randomLooking(up[:protocol.V2KeySize]) {
 		return false
 	}
+	if !c.st.ToServer.Opened && firstKnownMagic(up) >= 0 {
+		return false // v1, joined mid-stream
+	}
 	return len(down) < 4 || !knownMagic(down)
+}
+
+// key returns the key log entry naming the connection, or nil.
+func (c *v2Conn) key() *protocol.V2KeyLogEntry {
+	up := c.st.ToServer.Data
+	if len(up) < protocol.V2KeySize {
+		return nil
+	}
+	for i := range c.keys {
+		if bytes.Equal(c.keys[i].InitiatorKey[:], up[:protocol.V2KeySize]) {
+			return &c.keys[i]
+		}
+	}
+	return nil
+}
+
+// randomLooking reports whether key could be an ElligatorSwift key, which
+// is uniformly random: 64 random bytes hold about 57 distinct values (the
+// chance of fewer than 40 is below one in a billion), text far fewer; and
+// a TLS record's header is not taken for one.
+func randomLooking(key []byte) bool {
+	if len(key) >= 2 && key[0] == 0x16 && key[1] == 0x03 {
+		return false
+	}
+	var seen [256]bool
+	distinct := 0
+	for _, b := range key {
+		if !seen[b] {
+			seen[b] = true
+			distinct++
+		}
+	}
+	return distinct >= 40
 }
 
 // entries lists the connection: decrypted when a key log entry names it,
 // else one note per direction.
 func (c *v2Conn) entries() []Entry {
-	up := c.st.ToServer
-	var key *protocol.V2KeyLogEntry
-	for i := range c.keys {
-		if bytes.Equal(c.keys[i].InitiatorKey[:], up.Data[:protocol.V2KeySize]) {
-			key = &c.keys[i]
-			break
-		}
-	}
-	if key == nil || contiguous(up) < protocol.V2KeySize {
+	key := c.key()
+	if key == nil || contiguous(c.st.ToServer) < protocol.V2KeySize {
 		return c.undecrypted(c.whyNotDecrypted())
 	}
 	sess, err := key.Session()
@@ -172,9 +208,10 @@ func (c *v2Conn) entry(d v2Dir, kind string, offset int) Entry {
 // the responder's. It stops at the first packet that does not
 // authenticate, since every later packet depends on the cipher state.
 func (c *v2Conn) direction(sess *protocol.V2Session, initiator bool, network string) []Entry {
-	d := c.dirs()[1]
+	dirs := c.dirs()
+	d, side := dirs[1], "responder"
 	if initiator {
-		d = c.dirs()[0]
+		d, side = dirs[0], "initiator"
 	}
 	data := d.sd.Data
 	if len(data) == 0 && len(d.sd.Gaps) == 0 {
@@ -187,7 +224,6 @@ func (c *v2Conn) direction(sess *protocol.V2Session, initiator bool, network str
 		e.Network, e.Error = network, msg
 		return append(out, e)
 	}
-	side := map[bool]string{true: "initiator", false: "responder"}[initiator]
 	if limit < protocol.V2KeySize {
 		return fail(limit, fmt.Sprintf("BIP324: the %s's 64-byte key is cut short after %d bytes%s", side, limit, gapText(d.sd)))
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
+
 	"github.com/watchnode/watchnode/internal/pcaptest"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -355,5 +357,56 @@ func TestV2KeyLogInputProblems(t *testing.T) {
 	r = open(t, Options{}, Input{Name: "keys.log", Data: []byte(c.KeyLog.String())})
 	if r.Format != "keylog" || len(r.Entries) != 0 || r.KeyLogEntries != 1 {
 		t.Errorf("a key log alone: %+v", r)
+	}
+}
+
+// Other traffic is not taken for BIP324: text, a TLS handshake, and a v1
+// connection captured after it opened go to v1 framing, which reports
+// what it finds, while random bytes are labelled, with or without the
+// connection's start.
+func TestV2RecognitionLeavesOtherTraffic(t *testing.T) {
+	random := make([]byte, 300)
+	_, err := rand.Read(random)
+	must(t, err)
+	tls := append([]byte{0x16, 0x03, 0x01, 0x02, 0x00}, random[:250]...)
+	text := []byte(strings.Repeat("GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n", 4))
+	ping := frame(t, protocol.Regtest, wire.NewMsgPing(7))
+	midV1 := append(append(bytes.Clone(random[:70]), ping...), ping...)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		attached bool // the capture began after the connection opened
+		want     string
+	}{
+		{"random", random, false, KindNote},
+		{"random, joined", random, true, KindNote},
+		{"text", text, false, KindError},
+		{"TLS", tls, false, KindError},
+		{"v1, joined", midV1, true, KindError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			w, err := pcaptest.NewWriter(&buf, pcaptest.PCAP)
+			must(t, err)
+			var conn *pcaptest.Conn
+			if tc.attached {
+				conn = w.Attach(v2Client, v2Server, 100, 200)
+			} else {
+				conn = mustOpen(t, w, v2Start, v2Client, v2Server)
+			}
+			must(t, conn.Send(v2Start, true, tc.data))
+			r := open(t, Options{}, Input{Data: buf.Bytes()})
+			if len(r.Entries) == 0 || r.Entries[0].Kind != tc.want {
+				t.Fatalf("entries %+v, want the first of kind %s", r.Entries, tc.want)
+			}
+			switch e := r.Entries[0]; {
+			case tc.want == KindNote && !strings.HasPrefix(e.Summary, "BIP324 encrypted stream: 300 bytes in 1 segment."):
+				t.Errorf("note %q", e.Summary)
+			case tc.want == KindNote && tc.attached != strings.Contains(e.Summary, "no SYN"):
+				t.Errorf("note %q, joined %v", e.Summary, tc.attached)
+			case tc.want == KindError && e.Transport != "":
+				t.Errorf("taken for BIP324: %+v", e)
+			}
+		})
 	}
 }
