@@ -186,8 +186,12 @@ type Result struct {
 // Open reads inputs and lists their messages with summaries, checksums and
 // errors but without field trees, which Detail builds on demand: a list of
 // 100,000 messages is cheap, their trees are not. Entries of several inputs
-// are merged in time order when every input records times. It fails only on
-// bad options; problems in the bytes become error entries.
+// are merged in time order when every input records times. Inputs that
+// are BIP324 key logs (by their content) list nothing themselves: their
+// entries join Options.KeyLog to decrypt the v2 connections of the other
+// inputs, and a key log that does not parse is an error entry, first in
+// the list. It fails only on bad options; problems in the bytes become
+// error entries.
 func Open(inputs []Input, opt Options) (*Result, error) {
 	if opt.Format == "" {
 		opt.Format = FormatAuto
