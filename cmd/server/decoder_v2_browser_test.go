@@ -86,6 +86,7 @@ func TestDecoderPageDecryptsBIP324InBrowser(t *testing.T) {
 			t.Errorf("packet field %d: %+v, want %+v", i, got, w)
 		}
 	}
+	screenshot(t, ctx, "decoder-bip324")
 	box := headerBox(t, ctx)
 	if !strings.Contains(box["transport"], "BIP324") || !strings.Contains(box["size"], "packet 29 B on the wire") {
 		t.Errorf("header box %v", box)
