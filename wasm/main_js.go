@@ -71,7 +71,8 @@ func guard(fn func(args []js.Value) any) func(js.Value, []js.Value) any {
 // openJS is watchnodeOpen(inputs, options): inputs is an Array of
 // {name: string, data: Uint8Array} with, optionally, what the page knows
 // of the input's messages (time, direction, peer, connection: see
-// parseMeta); options is {format, command}, optional.
+// parseMeta); options is {format, command, keylog}, optional (keylog: the
+// text of a BIP324 key log; one among the inputs is found by its content).
 func openJS(s *session, args []js.Value) any {
 	if len(args) < 1 || len(args) > 2 {
 		return errorJSON(fmt.Sprintf("%s takes (inputs, options), got %d arguments", jsOpen, len(args)))
@@ -106,11 +107,10 @@ func openJS(s *session, args []js.Value) any {
 	}
 	var opt inspect.Options
 	if len(args) == 2 && args[1].Type() == js.TypeObject {
-		format, err := inspect.ParseFormat(stringField(args[1], "format"))
-		if err != nil {
+		var err error
+		if opt, err = parseOptions(stringField(args[1], "format"), stringField(args[1], "command"), stringField(args[1], "keylog")); err != nil {
 			return errorJSON(err.Error())
 		}
-		opt = inspect.Options{Format: format, Command: stringField(args[1], "command")}
 	}
 	return s.open(inputs, opt)
 }

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/watchnode/watchnode/node/inspect"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // session holds the page's current decode: the page lists the entries once
@@ -76,6 +78,31 @@ func errorJSON(msg string) string {
 		return `{"error":"internal error"}`
 	}
 	return string(b)
+}
+
+// maxKeyLogText bounds options.keylog: a key log line is 267 bytes, so
+// this is thousands of connections, and more is a mistake, not a key log.
+const maxKeyLogText = 4 << 20
+
+// parseOptions reads watchnodeOpen's options: the format's name, a bare
+// payload's command, and the text of a BIP324 key log (the node's
+// -v2keylog file) to decrypt v2 captures with. A key log can also be one
+// of the inputs; this is for a page that keeps it apart.
+func parseOptions(format, command, keyLog string) (inspect.Options, error) {
+	f, err := inspect.ParseFormat(format)
+	if err != nil {
+		return inspect.Options{}, err
+	}
+	opt := inspect.Options{Format: f, Command: command}
+	if keyLog != "" {
+		if len(keyLog) > maxKeyLogText {
+			return opt, fmt.Errorf("key log of %d bytes: at most %d", len(keyLog), maxKeyLogText)
+		}
+		if opt.KeyLog, err = protocol.ReadV2KeyLog(strings.NewReader(keyLog)); err != nil {
+			return opt, fmt.Errorf("options.keylog: %w", err)
+		}
+	}
+	return opt, nil
 }
 
 // maxMetaText bounds the page's text about an input: it comes from the

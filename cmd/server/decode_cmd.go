@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/watchnode/watchnode/node/inspect"
+	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // maxDecodeInput bounds what decode reads from one file or standard input,
@@ -17,9 +19,11 @@ import (
 // the machine's memory. Captures of this size decode in seconds.
 const maxDecodeInput = 2 << 30
 
-// runDecodeCommand runs "decode [-format F] [-command C] FILE...": it prints
-// the decoded messages as the JSON the decoder page exports, every message
-// with its field tree. Problems in the bytes are entries of kind "error" in
+// runDecodeCommand runs "decode [-format F] [-command C] [-keylog FILE]
+// FILE...": it prints the decoded messages as the JSON the decoder page
+// exports, every message with its field tree. BIP324 connections in packet
+// captures are decrypted with the node's -v2keylog file, given with -keylog
+// or as one of the FILEs (told by its content, as on the decoder page). Problems in the bytes are entries of kind "error" in
 // that JSON, not failures: the exit status is 1 only when a file cannot be
 // read, 2 for bad usage.
 func runDecodeCommand(prog string, args []string, stdout, stderr io.Writer) int {
@@ -32,12 +36,21 @@ func runDecodeCommand(prog string, args []string, stdout, stderr io.Writer) int 
 	format := fs.String("format", "auto", "input format: "+strings.Join(formatNames, " | "))
 	command := fs.String("command", "", "the command of a bare payload (with -format payload, or hex of one)")
 	indent := fs.Bool("indent", false, "indent the JSON")
+	var keyLogs []string
+	fs.Func("keylog", "a BIP324 key log (the node's -v2keylog file) to decrypt v2 connections with; may be repeated", func(name string) error {
+		keyLogs = append(keyLogs, name)
+		return nil
+	})
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: %s decode [-format F] [-command C] [-indent] FILE... (- for standard input)\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: %s decode [-format F] [-command C] [-keylog FILE] [-indent] FILE... (- for standard input)\n\n"+
 			"Decodes Bitcoin P2P messages (framed bytes or their hex, a bare payload, Bitcoin Core\n"+
 			"capture files, pcap or pcapng, Core block files) and prints them as JSON, the same as the\n"+
 			"decoder page exports.\n"+
-			"Several Core capture files (msgs_recv.dat, msgs_sent.dat) are merged in time order.\n\n", prog)
+			"Several Core capture files (msgs_recv.dat, msgs_sent.dat) are merged in time order.\n"+
+			"BIP324 (v2, encrypted) connections in a pcap or pcapng are decrypted with the node's\n"+
+			"-v2keylog file, given with -keylog or as one of the FILEs (a key log is told by its\n"+
+			"content); without it they are listed as encrypted streams. The capture must begin\n"+
+			"with the connection: BIP324's ciphers run from its first packet.\n\n", prog)
 		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)
@@ -56,6 +69,20 @@ func runDecodeCommand(prog string, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "%s decode: want at least one FILE (- for standard input)\n", prog)
 		return 2
 	}
+	var keys []protocol.V2KeyLogEntry
+	for _, name := range keyLogs {
+		data, err := readDecodeInput(name)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s decode: -keylog: %v\n", prog, err)
+			return 1
+		}
+		entries, err := protocol.ReadV2KeyLog(bytes.NewReader(data))
+		if err != nil {
+			fmt.Fprintf(stderr, "%s decode: -keylog %s: %v\n", prog, name, err)
+			return 1
+		}
+		keys = append(keys, entries...)
+	}
 	var inputs []inspect.Input
 	for _, name := range files {
 		data, err := readDecodeInput(name)
@@ -65,7 +92,7 @@ func runDecodeCommand(prog string, args []string, stdout, stderr io.Writer) int 
 		}
 		inputs = append(inputs, inspect.Input{Name: name, Data: data})
 	}
-	res, err := inspect.Open(inputs, inspect.Options{Format: f, Command: *command})
+	res, err := inspect.Open(inputs, inspect.Options{Format: f, Command: *command, KeyLog: keys})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s decode: %v\n", prog, err)
 		return 2

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -250,5 +252,70 @@ func TestCapturesOfRealTrafficDecodeToTheLog(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 {
 		t.Errorf("an unknown format: %v, want exit status 2", err)
+	}
+}
+
+// TestDecodeCommandBIP324 decodes a synthetic BIP324 capture from the
+// command line: listed as encrypted without keys, decrypted with the key
+// log given as -keylog or as another FILE, and a bad key log refused.
+func TestDecodeCommandBIP324(t *testing.T) {
+	conn, capture, err := pcaptest.V2SampleCapture(pcaptest.PCAPNG)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pcapFile, keyFile, badFile := filepath.Join(dir, "v2.pcapng"), filepath.Join(dir, "keys.log"), filepath.Join(dir, "bad.log")
+	for name, data := range map[string]string{
+		pcapFile: string(capture),
+		keyFile:  "# from -v2keylog\n" + conn.KeyLog.String() + "\n",
+		badFile:  "BIP324 00\n",
+	} {
+		if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decode := func(args ...string) (*inspect.Result, int, string) {
+		var out, errOut bytes.Buffer
+		code := runDecodeCommand("server", append([]string{}, args...), &out, &errOut)
+		if code != 0 {
+			return nil, code, errOut.String()
+		}
+		var res inspect.Result
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+			t.Fatalf("decode %v: %v", args, err)
+		}
+		return &res, 0, errOut.String()
+	}
+	res, code, stderr := decode(pcapFile)
+	if code != 0 || res.Messages != 0 || res.Notes != 2 || !strings.Contains(res.Entries[0].Summary, "BIP324 encrypted stream") {
+		t.Fatalf("without keys: exit %d %s %+v", code, stderr, res)
+	}
+	want := []string{"to-server version", "to-client version", "to-server verack", "to-client verack",
+		"to-server ping", "to-client pong", "to-server headers", "to-client headers"}
+	for _, args := range [][]string{{"-keylog", keyFile, pcapFile}, {pcapFile, keyFile}, {keyFile, "-format", "pcap", pcapFile}} {
+		res, code, stderr := decode(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		var got []string
+		for _, e := range res.Entries {
+			if e.Kind == inspect.KindMessage {
+				got = append(got, e.Direction+" "+e.Command)
+				if e.Decoded == nil || e.Header == nil || e.Header.Type != "BIP324 packet" {
+					t.Errorf("%v: %s without its trees", args, e.Command)
+				}
+			}
+		}
+		if !slices.Equal(got, want) || res.Errors != 0 || res.KeyLogEntries != 1 {
+			t.Errorf("%v: messages %v (%d errors), want %v", args, got, res.Errors, want)
+		}
+	}
+	if _, code, stderr := decode("-keylog", badFile, pcapFile); code != 1 || !strings.Contains(stderr, "key log line 1") {
+		t.Errorf("a bad -keylog: exit %d, %q", code, stderr)
+	}
+	var usage bytes.Buffer
+	runDecodeCommand("server", []string{"-h"}, io.Discard, &usage)
+	if !strings.Contains(usage.String(), "-keylog") || !strings.Contains(usage.String(), "BIP324") {
+		t.Errorf("usage does not mention the key log:\n%s", usage.String())
 	}
 }

@@ -24,7 +24,7 @@ const (
 	FormatFrames  Format = "frames"  // framed messages as on the wire, any network's magic
 	FormatPayload Format = "payload" // one bare payload; Options.Command names its command
 	FormatCore    Format = "core"    // Bitcoin Core -capturemessages file (also the node's -capture)
-	FormatPcap    Format = "pcap"    // pcap or pcapng of plaintext (v1) P2P traffic
+	FormatPcap    Format = "pcap"    // pcap or pcapng of P2P traffic: v1, or BIP324 (v2) with its key log
 	FormatBlocks  Format = "blocks"  // Bitcoin Core block file (blkNNNNN.dat, bootstrap.dat)
 )
 
@@ -76,12 +76,21 @@ type Options struct {
 	// Command is the command of a bare payload: with FormatPayload, or
 	// with FormatHex when the hex is a payload's.
 	Command string
+	// KeyLog decrypts the BIP324 connections of packet captures (the
+	// node's -v2keylog file, read with protocol.ReadV2KeyLog). Inputs that
+	// are key logs, told by their content, add their entries to it for
+	// the other inputs of the same Open, whatever Format says.
+	KeyLog []protocol.V2KeyLogEntry
 }
 
 // Entry kinds.
 const (
 	KindMessage = "message"
 	KindError   = "error"
+	// KindNote is neither a message nor a problem: what is known of a
+	// BIP324 stream without its keys, its handshake, a decoy packet, the
+	// version packet. Its text is in Summary.
+	KindNote = "note"
 )
 
 // Directions of an entry. Core capture files are written by one node, so
@@ -132,13 +141,25 @@ type Entry struct {
 	// payload starts in the frame (24); both are absent when the input has
 	// no headers. Decoded is the payload's field tree, with offsets from the
 	// payload's first byte. Result.Detail fills all three.
+	// For a BIP324 message Header is its packet's field tree instead
+	// (V2PacketTree).
 	Header        *Field   `json:"header,omitempty"`
 	PayloadOffset int      `json:"payload_offset,omitempty"`
 	Decoded       *Message `json:"decoded,omitempty"`
+	// Transport is "v2" (TransportV2) for the entries of a BIP324
+	// connection, absent for v1. PacketSize is then the bytes on the wire
+	// of the entry's packet (length field, header byte, contents, tag), or
+	// for the handshake entry its key, garbage and terminator.
+	Transport  string `json:"transport,omitempty"`
+	PacketSize int    `json:"packet_size,omitempty"`
 
 	at      time.Time // zero when the input has no times
 	payload []byte
-	frame   []byte // header and payload, as read; nil when the input has no headers
+	// frame is the header and payload, as read; nil when the input has no
+	// headers. For a BIP324 message (packet set) it is the packet with its
+	// header byte and contents decrypted (see V2PacketTree).
+	frame  []byte
+	packet bool
 }
 
 // Result is everything found in the inputs.
@@ -151,17 +172,26 @@ type Result struct {
 	// Errors counts the entries with a problem: every error entry, and each
 	// message with a bad checksum (BadChecksums) or a payload that does not
 	// decode (Malformed), once even when it has both.
-	Errors       int     `json:"errors"`
-	BadChecksums int     `json:"bad_checksums"`
-	Malformed    int     `json:"malformed"`
-	Entries      []Entry `json:"entries"`
+	Errors       int `json:"errors"`
+	BadChecksums int `json:"bad_checksums"`
+	Malformed    int `json:"malformed"`
+	// Notes counts the entries of kind note.
+	Notes int `json:"notes,omitempty"`
+	// KeyLogEntries counts the BIP324 key log entries the decode had:
+	// Options.KeyLog's and those of key log inputs.
+	KeyLogEntries int     `json:"key_log_entries,omitempty"`
+	Entries       []Entry `json:"entries"`
 }
 
 // Open reads inputs and lists their messages with summaries, checksums and
 // errors but without field trees, which Detail builds on demand: a list of
 // 100,000 messages is cheap, their trees are not. Entries of several inputs
-// are merged in time order when every input records times. It fails only on
-// bad options; problems in the bytes become error entries.
+// are merged in time order when every input records times. Inputs that
+// are BIP324 key logs (by their content) list nothing themselves: their
+// entries join Options.KeyLog to decrypt the v2 connections of the other
+// inputs, and a key log that does not parse is an error entry, first in
+// the list. It fails only on bad options; problems in the bytes become
+// error entries.
 func Open(inputs []Input, opt Options) (*Result, error) {
 	if opt.Format == "" {
 		opt.Format = FormatAuto
@@ -175,8 +205,27 @@ func Open(inputs []Input, opt Options) (*Result, error) {
 		}
 	}
 	res := &Result{Entries: []Entry{}}
-	timed := true
+	// Key logs first: their entries serve every other input, and their
+	// problems (which have no time) lead the list.
+	var rest []Input
+	opt.KeyLog = append([]protocol.V2KeyLogEntry(nil), opt.KeyLog...)
 	for _, in := range inputs {
+		if !looksLikeKeyLog(in.Data) {
+			rest = append(rest, in)
+			continue
+		}
+		keys, problems := readKeyLogInput(in)
+		opt.KeyLog = append(opt.KeyLog, keys...)
+		res.Bytes += len(in.Data)
+		res.Entries = append(res.Entries, problems...)
+	}
+	res.KeyLogEntries = len(opt.KeyLog)
+	if len(rest) == 0 && len(inputs) > 0 {
+		res.Format = "keylog"
+	}
+	lead := len(res.Entries)
+	timed := true
+	for _, in := range rest {
 		format, size, entries := readInput(in, opt)
 		res.Bytes += size
 		in.Meta.fill(entries)
@@ -194,8 +243,9 @@ func Open(inputs []Input, opt Options) (*Result, error) {
 		}
 		res.Entries = append(res.Entries, entries...)
 	}
-	if timed && len(inputs) > 1 {
-		sort.SliceStable(res.Entries, func(i, j int) bool { return res.Entries[i].at.Before(res.Entries[j].at) })
+	if timed && len(rest) > 1 {
+		later := res.Entries[lead:]
+		sort.SliceStable(later, func(i, j int) bool { return later[i].at.Before(later[j].at) })
 	}
 	for i := range res.Entries {
 		e := &res.Entries[i]
@@ -203,8 +253,12 @@ func Open(inputs []Input, opt Options) (*Result, error) {
 		if !e.at.IsZero() {
 			e.Time = e.at.Format(time.RFC3339Nano)
 		}
-		if e.Kind == KindError {
+		switch e.Kind {
+		case KindError:
 			res.Errors++
+			continue
+		case KindNote:
+			res.Notes++
 			continue
 		}
 		res.Messages++
@@ -252,7 +306,9 @@ func (r *Result) Payload(i int) []byte {
 
 // Raw returns the bytes entry i was read from, as the decoder page shows
 // them in hex: the whole frame (header, then payload) when the input has
-// headers, else the payload; nil for error entries or a bad index.
+// headers, else the payload; nil for error entries or a bad index. For a
+// BIP324 message it is its packet with the header byte, message type and
+// payload decrypted and the length and tag as on the wire (V2PacketTree).
 func (r *Result) Raw(i int) []byte {
 	if i < 0 || i >= len(r.Entries) {
 		return nil
@@ -273,7 +329,11 @@ func (r *Result) Detail(i int) (Entry, bool) {
 	if e.Kind == KindMessage {
 		m := Decode(e.Command, e.payload)
 		e.Decoded = &m
-		if h, ok := HeaderTree(e.frame); ok {
+		if e.packet {
+			if h, at, ok := V2PacketTree(e.frame); ok {
+				e.Header, e.PayloadOffset = &h, at
+			}
+		} else if h, ok := HeaderTree(e.frame); ok {
 			e.Header, e.PayloadOffset = &h, protocol.HeaderSize
 		}
 	}
@@ -325,7 +385,7 @@ func readInput(in Input, opt Options) (format Format, size int, entries []Entry)
 	case FormatPayload:
 		return format, len(data), []Entry{payloadEntry(in.Name, opt.Command, data)}
 	case FormatPcap:
-		return format, len(data), readPacketCaptureInput(in.Name, data)
+		return format, len(data), readPacketCaptureInput(in.Name, data, opt.KeyLog)
 	case FormatBlocks:
 		return format, len(data), readBlockFile(in.Name, data)
 	}

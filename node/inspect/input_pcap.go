@@ -14,12 +14,17 @@ import (
 // readPacketCaptureInput lists the messages of every TCP connection of a
 // pcap or pcapng file, both directions, in capture time order. Bytes that
 // were never captured become an error entry, and framing resumes at the
-// next message header after them.
-func readPacketCaptureInput(name string, data []byte) []Entry {
+// next message header after them. A BIP324 connection is decrypted when
+// keys names it, and otherwise labelled as one.
+func readPacketCaptureInput(name string, data []byte, keys []protocol.V2KeyLogEntry) []Entry {
 	pc, err := ReadPacketCapture(data)
 	var out []Entry
 	for _, st := range pc.Streams {
 		conn := st.Client.String() + " ⇄ " + st.Server.String()
+		if v2 := (&v2Conn{name: name, connection: conn, st: st, keys: keys}); v2.looksV2() {
+			out = append(out, v2.entries()...)
+			continue
+		}
 		out = append(out, streamEntries(name, st.ToServer, DirectionToServer, st.Client, st.Server, conn)...)
 		out = append(out, streamEntries(name, st.ToClient, DirectionToClient, st.Server, st.Client, conn)...)
 	}
@@ -46,22 +51,7 @@ func streamEntries(name string, sd StreamData, direction string, from, to netip.
 	if len(sd.Data) == 0 && len(sd.Gaps) == 0 {
 		return nil
 	}
-	f := &framer{name: name, direction: direction, from: from.String(), to: to.String(), connection: conn}
-	if len(sd.Marks) > 0 {
-		f.timeOf = func(start, end int) time.Time {
-			// The latest time of any packet carrying bytes [start, end):
-			// a message exists once all its bytes arrived, and reordered
-			// segments may bring its beginning last.
-			i := max(sort.Search(len(sd.Marks), func(i int) bool { return sd.Marks[i].Offset > start })-1, 0)
-			latest := sd.Marks[i].Time
-			for i++; i < len(sd.Marks) && sd.Marks[i].Offset < end; i++ {
-				if sd.Marks[i].Time.After(latest) {
-					latest = sd.Marks[i].Time
-				}
-			}
-			return latest
-		}
-	}
+	f := &framer{name: name, direction: direction, from: from.String(), to: to.String(), connection: conn, timeOf: streamTimeOf(sd)}
 	var out []Entry
 	start, resync := 0, false
 	for _, g := range sd.Gaps {
@@ -76,6 +66,27 @@ func streamEntries(name string, sd StreamData, direction string, from, to netip.
 		out = append(out, f.framesAt(sd.Data[start:], start, resync)...)
 	}
 	return out
+}
+
+// streamTimeOf returns the function giving the time the bytes [start,
+// end) of sd were all captured, or nil when sd has no times.
+func streamTimeOf(sd StreamData) func(start, end int) time.Time {
+	if len(sd.Marks) == 0 {
+		return nil
+	}
+	return func(start, end int) time.Time {
+		// The latest time of any packet carrying bytes [start, end): a
+		// message exists once all its bytes arrived, and reordered
+		// segments may bring its beginning last.
+		i := max(sort.Search(len(sd.Marks), func(i int) bool { return sd.Marks[i].Offset > start })-1, 0)
+		latest := sd.Marks[i].Time
+		for i++; i < len(sd.Marks) && sd.Marks[i].Offset < end; i++ {
+			if sd.Marks[i].Time.After(latest) {
+				latest = sd.Marks[i].Time
+			}
+		}
+		return latest
+	}
 }
 
 // firstKnownMagic returns the offset of the earliest supported network

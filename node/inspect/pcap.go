@@ -72,6 +72,10 @@ type StreamData struct {
 	// Gaps are where bytes were never captured: at Data offset Offset,
 	// Length bytes of the sequence space are missing.
 	Gaps []StreamGap
+	// Opened says the direction's SYN was captured, so Data starts at the
+	// stream's first byte (unless a gap at offset 0 says otherwise), as
+	// decrypting BIP324 needs.
+	Opened bool
 }
 
 // StreamMark is the capture time of the bytes of a StreamData from Offset on.

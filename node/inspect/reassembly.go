@@ -295,6 +295,7 @@ func (h *halfStream) finish() StreamData {
 	// Sequence space that segments (or the FIN) reached but whose bytes
 	// were not captured, such as the tail of a packet cut by the snaplen.
 	h.skipTo(h.high)
+	h.out.Opened = h.synISN
 	return h.out
 }
 

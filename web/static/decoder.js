@@ -5,7 +5,9 @@
 // its field tree and its payload in hex, linked both ways.
 //
 // Inputs: hex pasted in #dec-paste, files picked with #dec-file or dropped
-// anywhere on the page, the node's own captures (#dec-captures, listed by
+// anywhere on the page (a BIP324 key log, the node's -v2keylog file, picked
+// or dropped with a pcap decrypts its v2 connections: the module tells it
+// by its content), the node's own captures (#dec-captures, listed by
 // /api/captures), and links into the page: #seq=N opens message N of the
 // node's log (/api/messages/N/raw), #capture=CONN a connection's capture,
 // #block=HASH&tx=TXID a transaction of a stored block (the block page's
@@ -24,13 +26,15 @@
 //                 data-load-ms (parsing its JSON and showing the list),
 //                 data-format, data-bytes, data-messages, data-errors
 //                 (entries with a problem, bad checksums included),
-//                 data-bad-checksums, data-malformed, and data-opens, which
-//                 counts decodes so a test can tell one from the next.
+//                 data-bad-checksums, data-malformed, data-notes (entries
+//                 of kind note: BIP324 streams, handshakes, decoys),
+//                 data-key-log-entries, and data-opens, which counts
+//                 decodes so a test can tell one from the next.
 //   #dec-header   dt/dd pairs; each dd has data-key (source, time, dir,
 //                 peer, connection, network, command, size, checksum, ...).
 //   #dec-list     the list box. Only the rows in view exist: .dec-row with
-//                 data-index (the entry) and aria-selected="true" on the
-//                 selected one.
+//                 data-index (the entry), data-kind (message, error, note)
+//                 and aria-selected="true" on the selected one.
 //   #dec-tree     li.field with data-path ("2.0.3": indexes from the top),
 //                 data-offset, data-length (in the bytes of the hex view);
 //                 .selected on the selected one. A framed message's tree
@@ -92,6 +96,7 @@
   const plural = (n, one, many) => fmtInt(n) + " " + (n === 1 ? one : many);
   const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
   const HEADER_SIZE = 24; // a message header: magic, command, length, checksum
+  const V2_TAG = 16; // a BIP324 packet's Poly1305 tag
   const pad = (n, w) => String(n).padStart(w, "0");
 
   function fmtBytes(v) {
@@ -350,6 +355,8 @@
       errors: String(errors),
       badChecksums: String(count(res.bad_checksums)),
       malformed: String(count(res.malformed)),
+      notes: String(count(res.notes)),
+      keyLogEntries: String(count(res.key_log_entries)),
       opens: String(opens),
     });
     setStatus("done", verdict.text + " \u00b7 decoded in " + ms.toFixed(1) + " ms");
@@ -367,8 +374,10 @@
     const messages = count(res.messages), errors = count(res.errors);
     const head = [model.format && model.format !== "auto" ? model.format : "", fmtBytes(count(res.bytes))].filter(Boolean);
     if (messages === 0) {
-      const first = entries.find((e) => e.kind === "error");
-      const why = first ? str(first.error) : "the input holds no message";
+      // An error says why; else a note may (an encrypted BIP324 stream
+      // without its key log).
+      const first = entries.find((e) => e.kind === "error"), note = entries.find((e) => e.kind === "note");
+      const why = first ? str(first.error) : note ? str(note.summary) : "the input holds no message";
       return { result: "nothing", text: ["\u2717 nothing decoded: " + why, ...head].join(" \u00b7 ") };
     }
     const parts = [...head, plural(messages, "message", "messages")];
@@ -484,6 +493,9 @@
   }
 
   function checksumText(e) {
+    // A BIP324 packet has no checksum: its tag authenticated it, or it
+    // would not be listed as a message.
+    if (e.transport === "v2" && e.kind === "message") return "tag \u2713";
     if (e.checksum_valid === true) return "\u2713";
     if (e.checksum_valid === false) return "\u2717 bad";
     return DASH;
@@ -496,16 +508,17 @@
     row.style.transform = "translateY(" + pos * ROW_H + "px)";
     row.dataset.index = String(i);
     row.dataset.dir = str(e.direction);
-    const isError = e.kind === "error";
-    row.className = "dec-row" + (isError ? " kind-error" : e.error ? " decode-error" : "") + (e.checksum_valid === false ? " bad-checksum" : "");
+    const isError = e.kind === "error", isNote = e.kind === "note";
+    row.dataset.kind = str(e.kind);
+    row.className = "dec-row" + (isError ? " kind-error" : isNote ? " kind-note" : e.error ? " decode-error" : "") + (e.checksum_valid === false ? " bad-checksum" : "");
     markRow(slot);
     c[0].textContent = Number.isSafeInteger(e.index) ? String(e.index) : String(i);
     c[1].textContent = fmtClock(parseTime(e.time));
     c[2].textContent = DIRS[e.direction] || str(e.direction);
     c[3].textContent = str(e.connection);
     c[3].title = str(e.connection);
-    c[4].textContent = e.command ? str(e.command) : isError ? "\u26a0 error" : "";
-    c[5].textContent = Number.isFinite(e.length) ? fmtInt(e.length) : "";
+    c[4].textContent = e.command ? str(e.command) : isError ? "\u26a0 error" : isNote ? "\u2139 " + (e.transport === "v2" ? "BIP324" : "note") : "";
+    c[5].textContent = Number.isFinite(e.length) && !isNote ? fmtInt(e.length) : "";
     c[6].textContent = checksumText(e);
     c[6].title = e.checksum ? "checksum " + str(e.checksum) + (e.checksum_expected ? ", expected " + str(e.checksum_expected) : "") : "";
     const text = isError ? str(e.error) || str(e.summary) : e.error ? (e.summary ? str(e.summary) + " \u2014 " : "") + str(e.error) : str(e.summary);
@@ -663,6 +676,7 @@
     if (e.from || e.to) add("from-to", "From \u2192 to", (str(e.from) || "?") + " \u2192 " + (str(e.to) || "?"), "addr");
     if (!e.peer) add("connection", "Connection", str(e.connection), "addr");
     add("network", "Network", str(e.network));
+    if (e.transport === "v2") add("transport", "Transport", "BIP324 (v2, encrypted)" + (e.kind === "message" ? ", decrypted with the key log" : ""));
     add("command", "Command", str(e.command), "mono");
     if (Number.isSafeInteger(e.length) && e.length >= 0) add("size", "Size", sizeText(e));
     add("checksum", "Checksum", checksumDetail(e), e.checksum_valid === false ? "bad mono" : "mono");
@@ -696,11 +710,17 @@
   // node's message log and Core's getpeerinfo count.
   function sizeText(e) {
     const n = e.length;
+    if (e.transport === "v2") {
+      const wire = Number.isSafeInteger(e.packet_size) ? e.packet_size : 0;
+      if (e.kind !== "message") return wire ? fmtInt(wire) + " B on the wire" : "";
+      return "payload " + fmtInt(n) + " B \u00b7 packet " + fmtInt(wire) + " B on the wire (BIP324: 3-byte encrypted length, header byte, message type, payload, 16-byte tag)";
+    }
     return "payload " + fmtInt(n) + " B \u00b7 frame " + fmtInt(n + HEADER_SIZE) + " B (" + HEADER_SIZE + "-byte header + payload" +
       (e.checksum ? ")" : "; this input stores no header)");
   }
 
   function checksumDetail(e) {
+    if (e.transport === "v2") return e.kind === "message" ? "none in BIP324: the packet's Poly1305 tag authenticated it" : "";
     const sum = str(e.checksum);
     if (e.checksum_valid === true) return sum + " \u2713 matches the payload";
     if (e.checksum_valid === false) return sum + " \u2717 does not match the payload" + (e.checksum_expected ? ": expected " + str(e.checksum_expected) : "");
@@ -1081,7 +1101,9 @@
   function hexInfo() {
     const n = detail.bytes.length;
     let text = plural(n, "byte", "bytes");
-    if (detail.base) text += " (" + detail.base + "-byte header + " + fmtInt(n - detail.base) + "-byte payload)";
+    const v2 = model.entries[detail.index] && model.entries[detail.index].transport === "v2";
+    if (detail.base && v2) text += " (" + detail.base + "-byte packet header + " + fmtInt(n - detail.base - V2_TAG) + "-byte payload + " + V2_TAG + "-byte tag; the length and tag as on the wire, the rest decrypted)";
+    else if (detail.base) text += " (" + detail.base + "-byte header + " + fmtInt(n - detail.base) + "-byte payload)";
     const x = tree.selected && info.get(tree.selected);
     if (x && x.field) text += " \u00b7 " + str(x.field.name) + ": bytes " + fmtInt(hex.lo) + "\u2013" + fmtInt(Math.max(hex.lo, hex.hi - 1)) + " (" + plural(hex.hi - hex.lo, "byte", "bytes") + ")";
     else if (hex.hi > hex.lo) text += " \u00b7 byte " + fmtInt(hex.lo) + " (in no field)";
