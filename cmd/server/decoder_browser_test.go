@@ -93,7 +93,9 @@ func TestDecoderPageInBrowser(t *testing.T) {
 	btcd := btcdtest.Start(t, btcdtest.Options{})
 	btcd.Generate(t, 3)
 	proxy := startRecordingProxy(t, btcd.P2PAddr(), pcaptest.PCAP)
-	n := startNode(t)
+	// v1 only: the plaintext decoder is what this test reads (the first
+	// v2 attempt at v1-only btcd would add an encrypted connection).
+	n := startNode(t, "-v2transport=0")
 	ctx, dialogs := browser(t)
 	base := "http://" + n.http
 
