@@ -471,6 +471,28 @@ func bareBlockDownload(addr string, magic wire.BitcoinNet, hashes []chainhash.Ha
 	return got, nil
 }
 
+// startMainnetSource starts node A holding btcd's file of the first 14,132
+// mainnet blocks, imported and connected, and returns the chain and A.
+func startMainnetSource(b *testing.B) (*blockChain, *nodeProc) {
+	b.Helper()
+	file := mainnetdata.BtcdPath(b, mainnetdata.BtcdBlockFileName)
+	chain, err := readChain(file, protocol.Mainnet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rootA := b.TempDir()
+	importBlockFile(b, rootA, "-network=mainnet", file)
+	// -maxoutbound=0: A serves its downloaders only and reaches for no
+	// real mainnet peer, which would change what it does during the run.
+	a := startNodeIn(b, rootA, "-network=mainnet", "-maxoutbound=0")
+	a.waitFor(time.Minute, "A to connect its imported blocks", func() bool {
+		var st engine.Status
+		a.get("/api/status", &st)
+		return st.Blocks == chain.height()
+	})
+	return chain, a
+}
+
 // BenchmarkMainnetIBDFromOurNode: node A imports btcd's file of the first
 // 14,132 mainnet blocks; a fresh node B (-minimumchainwork=0, as the chain
 // is far below mainnet's minimum work) downloads them from A, and then, in
@@ -485,21 +507,7 @@ func bareBlockDownload(addr string, magic wire.BitcoinNet, hashes []chainhash.Ha
 // got, instead of failing: the figure for the part that works.
 func BenchmarkMainnetIBDFromOurNode(b *testing.B) {
 	useBenchBinary(b)
-	file := mainnetdata.BtcdPath(b, mainnetdata.BtcdBlockFileName)
-	chain, err := readChain(file, protocol.Mainnet)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rootA := b.TempDir()
-	importBlockFile(b, rootA, "-network=mainnet", file)
-	// -maxoutbound=0: A serves B and btcd only and reaches for no real
-	// mainnet peer, which would change what it does during the run.
-	a := startNodeIn(b, rootA, "-network=mainnet", "-maxoutbound=0")
-	a.waitFor(time.Minute, "A to connect its imported blocks", func() bool {
-		var st engine.Status
-		a.get("/api/status", &st)
-		return st.Blocks == chain.height()
-	})
+	chain, a := startMainnetSource(b)
 
 	b.ResetTimer()
 	var ours, oursPrefix, theirs, theirsPrefix time.Duration

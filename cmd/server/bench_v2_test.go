@@ -3,10 +3,6 @@ package main
 import (
 	"testing"
 	"time"
-
-	"github.com/watchnode/watchnode/internal/mainnetdata"
-	"github.com/watchnode/watchnode/node/engine"
-	"github.com/watchnode/watchnode/node/protocol"
 )
 
 // BenchmarkHeadersV2AgainstV1: node B syncs 1,000,000 headers from node A
@@ -45,19 +41,7 @@ func BenchmarkHeadersV2AgainstV1(b *testing.B) {
 // validates them from A, over v1 and over BIP324 in each iteration.
 func BenchmarkMainnetBlocksV2AgainstV1(b *testing.B) {
 	useBenchBinary(b)
-	file := mainnetdata.BtcdPath(b, mainnetdata.BtcdBlockFileName)
-	chain, err := readChain(file, protocol.Mainnet)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rootA := b.TempDir()
-	importBlockFile(b, rootA, "-network=mainnet", file)
-	a := startNodeIn(b, rootA, "-network=mainnet", "-maxoutbound=0")
-	a.waitFor(time.Minute, "A to connect its imported blocks", func() bool {
-		var st engine.Status
-		a.get("/api/status", &st)
-		return st.Blocks == chain.height()
-	})
+	chain, a := startMainnetSource(b)
 	var v1, v2 time.Duration
 	b.ResetTimer()
 	for b.Loop() {
