@@ -327,7 +327,7 @@ func (c *v2Conn) message(d v2Dir, off, end int, network string, lenField [protoc
 		if errors.Is(err, protocol.ErrV2UnknownType) {
 			// Core skips such a message (a later BIP may assign the
 			// id), so it is no fault of the stream.
-			kind, msg = KindNote, fmt.Sprintf("message of an unassigned type (short id %d), %s: skipped, as Core does", contents[0], countBytes(len(contents)-1))
+			kind, msg = KindNote, fmt.Sprintf("message whose type BIP324 does not assign (%v), %s: skipped, as Core does", err, countBytes(len(contents)))
 		}
 		e := c.packetEntry(d, kind, off, end, network)
 		if kind == KindError {

@@ -49,12 +49,14 @@ func V2MessageType(command string) []byte {
 }
 
 // ParseV2Contents splits a packet's contents into its command and
-// payload. A long type follows the v1 command rules (ParseCommand). An
-// unknown short id gives ErrV2UnknownType: Core skips such a message
-// (a later BIP may assign the id) and so does the node.
+// payload. A long type follows the v1 command rules (ParseCommand). A
+// packet whose type cannot be read (an unassigned short id, empty
+// contents, a long type cut short or not a valid command) gives
+// ErrV2UnknownType: Core skips such a message rather than drop the peer
+// (a later BIP may assign the id), and so does the node.
 func ParseV2Contents(contents []byte) (command string, payload []byte, err error) {
 	if len(contents) == 0 {
-		return "", nil, fmt.Errorf("%w: empty BIP324 packet where a message was expected", ErrMalformed)
+		return "", nil, fmt.Errorf("%w: empty contents", ErrV2UnknownType)
 	}
 	id := contents[0]
 	if id != 0 {
@@ -64,10 +66,10 @@ func ParseV2Contents(contents []byte) (command string, payload []byte, err error
 		command, payload = v2ShortIDs[id], contents[1:]
 	} else {
 		if len(contents) < 1+wire.CommandSize {
-			return "", nil, fmt.Errorf("%w: BIP324 packet of %d bytes is too short for a message type", ErrMalformed, len(contents))
+			return "", nil, fmt.Errorf("%w: %d bytes, too short for a long message type", ErrV2UnknownType, len(contents))
 		}
 		if command, err = ParseCommand(contents[1 : 1+wire.CommandSize]); err != nil {
-			return "", nil, err
+			return "", nil, fmt.Errorf("%w: %v", ErrV2UnknownType, err)
 		}
 		payload = contents[1+wire.CommandSize:]
 	}

@@ -128,8 +128,9 @@ func TestV2MessageTypes(t *testing.T) {
 		{[]byte{28}, "addrv2", nil},
 		{append([]byte{0}, "wtxidrelay\x00\x00"...), "wtxidrelay", nil},
 		{[]byte{29}, "", ErrV2UnknownType},
-		{[]byte{0, 'a'}, "", ErrMalformed},
-		{nil, "", ErrMalformed},
+		{[]byte{0, 'a'}, "", ErrV2UnknownType},
+		{append([]byte{0}, "ver\x00sion\x00\x00\x00"...), "", ErrV2UnknownType},
+		{nil, "", ErrV2UnknownType},
 	} {
 		cmd, _, err := ParseV2Contents(c.contents)
 		if cmd != c.cmd || !errors.Is(err, c.err) {
