@@ -38,10 +38,14 @@
 //     every 250 ms (Core.Tick), publishes snapshots, and carries out the
 //     cores' actions (apply.go). It never blocks on the network, a disk or
 //     an observer.
-//   - Each connection's reader goroutine frames, checksums, reserves the
-//     message's cost in the inbound bound, decodes and hashes it, logs it
-//     and queues it: what it hands over is complete and never written to
-//     again. Its writer goroutine drains the outbound queue in batches,
+//   - Each connection's reader goroutine first settles its transport (the
+//     engine picks the mode in conns.go: BIP324 for a dial the core marked
+//     v2, detection for an inbound socket when -v2transport is on, v1
+//     otherwise) and runs a BIP324 handshake, appending the connection's
+//     line to the -v2keylog file when there is one (keylog.go). Then it
+//     frames, checksums, reserves the message's cost in the inbound bound,
+//     decodes and hashes it, logs it and queues it: what it hands over is
+//     complete and never written to again. Its writer goroutine drains the outbound queue in batches,
 //     logging and stamping each message as its write starts, and reports
 //     progress after each write call; the core judges stalls from those
 //     reports.
