@@ -135,6 +135,12 @@ func (c *Conn) handshakeV2(br *bufio.Reader, initiator bool) (*v2Reader, error) 
 		}
 		return nil, fmt.Errorf("reading the peer's BIP324 key (%d of 64 bytes): %w", n, err)
 	}
+	if initiator && bytes.Equal(theirs[:16], v1Prefix(c.cfg.Magic)) {
+		// A v1 peer that spoke first, with its version message: it speaks
+		// v1 as surely as one that hangs up (Core waits for the hang-up;
+		// such a peer would otherwise cost a failed attempt and a backoff).
+		return nil, fmt.Errorf("%w: it sent a v1 version message", protocol.ErrV2Refused)
+	}
 	if !initiator && bytes.Equal(theirs[4:16], v1Prefix(0)[4:]) {
 		// Core drops such a peer too ("V1 peer with wrong MessageStart").
 		return nil, fmt.Errorf("%w: a v1 version message for another network (magic %x) where a BIP324 key was expected", protocol.ErrWrongMagic, theirs[:4])

@@ -328,3 +328,14 @@ func TestV2HostilePeers(t *testing.T) {
 		}
 	})
 }
+
+// A v1 peer that sends its version before we say anything is not mistaken
+// for a key: the error says to retry with v1.
+func TestV2RefusedByV1PeerSpeakingFirst(t *testing.T) {
+	h := startPipe(t, withTransport(TransportV2))
+	drain(h.remote)
+	h.send(frameOf(t, wire.NewMsgVersion(wire.NewNetAddressIPPort(net.IPv4zero, 0, 0), wire.NewNetAddressIPPort(net.IPv4zero, 0, 0), 1, 0)))
+	if err := h.rep.closeErr(t); !errors.Is(err, protocol.ErrV2Refused) {
+		t.Fatalf("closed with %v, want ErrV2Refused", err)
+	}
+}
