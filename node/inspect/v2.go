@@ -65,9 +65,8 @@ func readKeyLogInput(in Input) ([]protocol.V2KeyLogEntry, []Entry) {
 	return keys, nil
 }
 
-// v2Conn decodes one TCP connection that is not v1: it returns nil when
-// the connection does not look like BIP324 (v1 framing then reports what
-// it finds).
+// v2Conn decodes one TCP connection that looksV2 took for BIP324 (v1
+// framing reports what it finds in the others).
 type v2Conn struct {
 	name       string
 	connection string
@@ -159,8 +158,8 @@ func (c *v2Conn) whyNotDecrypted() string {
 	case len(c.keys) == 0:
 		return "give the node's -v2keylog file together with the capture to decrypt it"
 	}
-	return fmt.Sprintf("no entry of the key log (%d %s) names this connection's initiator key %x…: the key log is not of this connection, so it cannot be decrypted",
-		len(c.keys), pluralWord(len(c.keys), "entry", "entries"), c.st.ToServer.Data[:8])
+	return fmt.Sprintf("no entry of the key log (%s) names this connection's initiator key %x…: the key log is not of this connection, so it cannot be decrypted",
+		counted(uint64(len(c.keys)), "entry", "entries"), c.st.ToServer.Data[:8])
 }
 
 // undecrypted is one note per direction saying what is known without keys.
@@ -172,7 +171,7 @@ func (c *v2Conn) undecrypted(why string) []Entry {
 		}
 		e := c.entry(d, KindNote, 0)
 		e.Summary = fmt.Sprintf("BIP324 encrypted stream: %s in %s%s. Packet lengths are encrypted too, so without the connection's keys only its size is known; %s",
-			countBytes(len(d.sd.Data)), pluralCount(segments(d.sd), "segment", "segments"), gapText(d.sd), why)
+			countBytes(len(d.sd.Data)), counted(uint64(segments(d.sd)), "segment", "segments"), gapText(d.sd), why)
 		out = append(out, e)
 	}
 	return out
@@ -180,7 +179,6 @@ func (c *v2Conn) undecrypted(why string) []Entry {
 
 type v2Dir struct {
 	sd        StreamData
-	initiator bool
 	direction string
 	from, to  string
 	timeOf    func(start, end int) time.Time
@@ -188,8 +186,8 @@ type v2Dir struct {
 
 func (c *v2Conn) dirs() [2]v2Dir {
 	return [2]v2Dir{
-		{c.st.ToServer, true, DirectionToServer, c.st.Client.String(), c.st.Server.String(), streamTimeOf(c.st.ToServer)},
-		{c.st.ToClient, false, DirectionToClient, c.st.Server.String(), c.st.Client.String(), streamTimeOf(c.st.ToClient)},
+		{c.st.ToServer, DirectionToServer, c.st.Client.String(), c.st.Server.String(), streamTimeOf(c.st.ToServer)},
+		{c.st.ToClient, DirectionToClient, c.st.Server.String(), c.st.Client.String(), streamTimeOf(c.st.ToClient)},
 	}
 }
 
@@ -304,7 +302,7 @@ func (c *v2Conn) direction(sess *protocol.V2Session, initiator bool, network str
 	}
 	if limit < len(data) || len(d.sd.Gaps) > 0 {
 		return fail(limit, fmt.Sprintf("%s of this direction were never captured at byte %d: BIP324's ciphers run from the first packet, so nothing after them can be decrypted",
-			countBytes64(d.sd.Gaps[0].Length), limit))
+			countBytes(d.sd.Gaps[0].Length), limit))
 	}
 	return out
 }
@@ -344,20 +342,13 @@ func (c *v2Conn) message(d v2Dir, off, end int, network string, lenField [protoc
 	frame = append(frame, lenField[:]...)
 	frame = append(frame, 0)
 	frame = append(frame, contents...)
-	frame = append(frame, c.st.dirData(d.initiator)[end-v2TagSize:end]...)
+	frame = append(frame, d.sd.Data[end-v2TagSize:end]...)
 	e := c.packetEntry(d, KindMessage, off, end, network)
 	e.Command, e.Length = command, len(payload)
 	e.frame, e.packet = frame, true
 	e.payload = frame[len(frame)-v2TagSize-len(payload) : len(frame)-v2TagSize]
 	e.Summary, e.Error = listSummary(command, payload)
 	return e
-}
-
-func (st TCPStream) dirData(toServer bool) []byte {
-	if toServer {
-		return st.ToServer.Data
-	}
-	return st.ToClient.Data
 }
 
 // V2PacketTree returns the field tree of a decrypted BIP324 packet as an
@@ -430,7 +421,7 @@ func gapText(sd StreamData) string {
 	for _, g := range sd.Gaps {
 		missing += g.Length
 	}
-	return fmt.Sprintf(" (and %s never captured)", countBytes64(missing))
+	return fmt.Sprintf(" (and %s never captured)", countBytes(missing))
 }
 
 // cutText says why a direction's bytes end where they do.
@@ -441,22 +432,5 @@ func cutText(sd StreamData, limit int) string {
 	return "input cut short, or its length was changed"
 }
 
-func countBytes(n int) string { return countBytes64(int64(n)) }
-
-func countBytes64(n int64) string {
-	if n == 1 {
-		return "1 byte"
-	}
-	return strconv.FormatInt(n, 10) + " bytes"
-}
-
-func pluralCount(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + pluralWord(n, one, many)
-}
-
-func pluralWord(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
+// countBytes is "1 byte" or "n bytes".
+func countBytes[N int | int64](n N) string { return counted(uint64(n), "byte", "bytes") }
