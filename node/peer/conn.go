@@ -111,6 +111,8 @@ type Conn struct {
 	v2send    *protocol.V2Sender // nil on v1
 	transport string
 	sessionID string
+
+	sizes []int // the writer's scratch: the wire size of each frame of a batch
 }
 
 // Start takes ownership of nc and starts its goroutines.
@@ -429,10 +431,11 @@ func (c *Conn) writeBatch(batch []Outbound, bufs [][]byte) ([][]byte, error) {
 		// Before the bytes go out: a reply cannot arrive before this.
 		c.addStamps(stamps)
 	}
-	sizes := make([]int, len(bufs))
-	for i, b := range bufs {
-		sizes[i] = len(b)
+	sizes := c.sizes[:0]
+	for _, b := range bufs {
+		sizes = append(sizes, len(b))
 	}
+	c.sizes = sizes
 
 	if len(batch) == 1 && len(bufs[0]) > writeBatch {
 		// One large frame, in chunks: a report per chunk.

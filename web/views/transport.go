@@ -1,12 +1,15 @@
 package views
 
-import "github.com/watchnode/watchnode/node/engine"
+import (
+	"github.com/watchnode/watchnode/node/engine"
+	"github.com/watchnode/watchnode/node/peer"
+)
 
 // The transports a peer's connection can speak, as PeerInfo.Transport and
-// the keys of Status.Transports name them.
+// the keys of Status.Transports name them (the connection's names).
 const (
-	TransportV1 = "v1" // plaintext P2P, the original protocol
-	TransportV2 = "v2" // BIP324: encrypted, with a session id
+	TransportV1 = peer.TransportNameV1 // plaintext P2P, the original protocol
+	TransportV2 = peer.TransportNameV2 // BIP324: encrypted, with a session id
 )
 
 // Handshaking is what the pages show for a connection whose transport is
