@@ -63,6 +63,13 @@ import (
 //     and 16 requests: about 1 MB in all, whatever peers send. The last
 //     32 stalls are kept; the block connector keeps the stage times of as
 //     many blocks as there are timelines (about 100 KB).
+//   - BIP324 (package peer): a v2 reader learns a packet's length before
+//     reading it, refuses one above protocol.V2MaxContents and reserves it
+//     in the inbound queue's bound like a v1 payload; a handshake keeps at
+//     most 4,095 bytes of the peer's garbage; a v2 writer's encrypted
+//     batch is at most one batch or one frame, for one write. The
+//     -v2keylog file, which every v2 connection adds a line to, stops at
+//     64 MiB (engine's maxKeyLogBytes).
 const (
 	OutQueueLimit = 512 << 10
 	FrameOverhead = 96
