@@ -115,12 +115,24 @@ func (b *syncBuffer) String() string {
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return freePorts(t, 1)[0]
+}
+
+// freePorts returns n distinct free loopback addresses: each listener is
+// held until all are picked, since one closed at once may be handed out
+// again by the next call (two ports of one node once came out equal).
+func freePorts(t testing.TB, n int) []string {
+	t.Helper()
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 // startNode runs the node on regtest with free loopback ports and waits for
@@ -141,7 +153,8 @@ func startNodeIn(t testing.TB, root string, args ...string) *nodeProc {
 // startNodeBin is startNodeIn running the server binary bin.
 func startNodeBin(t testing.TB, bin, root string, args ...string) *nodeProc {
 	t.Helper()
-	n := &nodeProc{t: t, dataDir: filepath.Join(root, "regtest"), http: freePort(t), p2p: freePort(t), log: &syncBuffer{}, done: make(chan struct{})}
+	ports := freePorts(t, 2)
+	n := &nodeProc{t: t, dataDir: filepath.Join(root, "regtest"), http: ports[0], p2p: ports[1], log: &syncBuffer{}, done: make(chan struct{})}
 	// An -http or -listen in args (a restart on the same addresses)
 	// overrides the fresh ports: the last flag wins.
 	for _, a := range args {
