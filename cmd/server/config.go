@@ -43,6 +43,9 @@ type config struct {
 	// -assumevalid (a block hash, "0" for none, "" for the default).
 	dbCacheMiB  int64
 	assumeValid string
+	// cpuProfile is -cpuprofile: a file for a CPU profile (runtime/pprof)
+	// of the whole run, written when the node stops; empty for none.
+	cpuProfile string
 	// version: print the version and exit (-version), as bitcoind does;
 	// nothing else in the config is set then.
 	version bool
@@ -87,6 +90,7 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	v2KeyLog := fs.String("v2keylog", "", "append each BIP324 connection's session secret to this file (mode 0600), so the decoder can decrypt captures of it; this breaks those connections' privacy")
 	decoderDir := fs.String("decoder-dir", "", "folder holding the browser decoder's decoder.wasm and wasm_exec.js (default: this executable's folder, where make build puts them)")
 	version := fs.Bool("version", false, "print the version and exit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for go tool pprof), finished when the node stops")
 	minChainWork := fs.String("minimumchainwork", "", "minimum chain work (hex) a chain must have before its headers are stored (default: the network's, as Core's)")
 	dbCache := fs.Int64("dbcache", 450, "UTXO set cache size in MiB (as Core's -dbcache)")
 	assumeValid := fs.String("assumevalid", "", "skip script checks of this block's ancestors (0: check every script; default: the network's, as Core's)")
@@ -136,6 +140,7 @@ func parseFlags(prog string, args []string, stderr io.Writer) (config, error) {
 	c.capture = *capture
 	c.v2transport, c.v2KeyLog = *v2transport, *v2KeyLog
 	c.decoderDir = *decoderDir
+	c.cpuProfile = *cpuProfile
 	if *minChainWork != "" {
 		w, err := consensus.ParseU256Hex(*minChainWork)
 		if err != nil {

@@ -42,6 +42,14 @@ func run(ctx context.Context, prog string, args []string, stdout, stderr io.Writ
 		return runVersionCommand(prog, nil, stdout, stderr)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if cfg.cpuProfile != "" {
+		stop, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: -cpuprofile: %v\n", prog, err)
+			return 1
+		}
+		defer stop()
+	}
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1
