@@ -37,7 +37,7 @@ func readBlockFile(t *testing.T, path string) [][]byte {
 func TestRunWritesBlockFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "blk00000.dat")
 	var stdout, stderr bytes.Buffer
-	args := []string{"-format", "blocks", "-n", "110", "-txs", "5", "-o", path, "-end", "2025-06-01T12:00:00Z", "-seed", "3"}
+	args := []string{"-format", "blocks", "-n", "110", "-txs", "5", "-tail", "3", "-o", path, "-end", "2025-06-01T12:00:00Z", "-seed", "3"}
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d, stderr: %s", code, stderr.String())
 	}
@@ -50,7 +50,7 @@ func TestRunWritesBlockFile(t *testing.T) {
 	}
 	raws := readBlockFile(t, path)
 	end := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	want, err := blockgen.Generate(blockgen.Options{Seed: 3, Blocks: 110, TxPerBlock: 5, Now: end})
+	want, err := blockgen.Generate(blockgen.Options{Seed: 3, Blocks: 110, TxPerBlock: 5, TailBlocks: 3, Now: end})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestRunWritesBlockFile(t *testing.T) {
 	}
 	last := want.Blocks[len(want.Blocks)-1]
 	out := stdout.String()
-	for _, s := range []string{"wrote 110 regtest blocks", last.BlockHash().String(), "elapsed", "MB/s"} {
+	for _, s := range []string{"wrote 113 regtest blocks", last.BlockHash().String(), "elapsed", "MB/s"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, out)
 		}
@@ -113,6 +113,8 @@ func TestRunBlocksBadFlags(t *testing.T) {
 		{[]string{"-format", "blocks", "-n", "-1", "-o", out}, "-n must not be negative"},
 		{[]string{"-format", "blocks", "-n", "10", "-txs", "-1", "-o", out}, "-txs must not be negative"},
 		{[]string{"-format", "blocks", "-size", "-5", "-o", out}, "-size must not be negative"},
+		{[]string{"-format", "blocks", "-n", "10", "-tail", "-1", "-o", out}, "-tail must not be negative"},
+		{[]string{"-n", "10", "-o", out, "-tail", "5"}, "apply to -format blocks only"},
 		{[]string{"-format", "blocks", "-n", "10", "-spacing", "1m", "-o", out}, "applies to headers only"},
 		{[]string{"-format", "blocks", "-n", "10", "-network", "mainnet", "-o", out}, "regtest chains only"},
 		{[]string{"-format", "blocks", "-n", "10"}, "-o FILE is required"},

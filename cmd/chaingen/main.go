@@ -3,7 +3,7 @@
 // benchmarks.
 //
 //	chaingen -n 40000 -o FILE [-network regtest] [-end RFC3339] [-spacing D] [-seed N]
-//	chaingen -format blocks [-n BLOCKS] [-txs N] [-size BYTES] -o FILE [-end RFC3339] [-seed N]
+//	chaingen -format blocks [-n BLOCKS] [-txs N] [-size BYTES] [-tail N] -o FILE [-end RFC3339] [-seed N]
 //
 // With -format headers (the default) the file holds raw concatenated
 // 80-byte headers following the network's genesis block (genesis
@@ -135,9 +135,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	format := fs.String("format", formatHeaders, "what to write: headers (raw 80-byte headers) or blocks (a Core block file)")
 	txs := fs.Int("txs", 0, "signed spends per block from coinbase maturity (height 101) on; blocks only")
 	size := fs.Int64("size", 0, "go on past -n blocks until the blocks total this many bytes; blocks only")
+	tail := fs.Int("tail", 0, "coinbase-only blocks after the rest; 2016 puts every other block two weeks below the tip, deep enough for -assumevalid=TIP to skip its scripts (as Core); blocks only")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: chaingen -n COUNT -o FILE [-network NAME] [-end RFC3339] [-spacing D] [-seed N]\n")
-		fmt.Fprintf(stderr, "       chaingen -format blocks [-n COUNT] [-txs N] [-size BYTES] -o FILE [-end RFC3339] [-seed N]\n")
+		fmt.Fprintf(stderr, "       chaingen -format blocks [-n COUNT] [-txs N] [-size BYTES] [-tail N] -o FILE [-end RFC3339] [-seed N]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -156,14 +157,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case *format != formatHeaders && *format != formatBlocks:
 		return cfg, fmt.Errorf("-format must be %s or %s, got %q", formatHeaders, formatBlocks, *format)
-	case *format == formatHeaders && (set["txs"] || set["size"]):
-		return cfg, errors.New("-txs and -size apply to -format blocks only")
+	case *format == formatHeaders && (set["txs"] || set["size"] || set["tail"]):
+		return cfg, errors.New("-txs, -size and -tail apply to -format blocks only")
 	case *format == formatBlocks && set["spacing"]:
 		return cfg, errors.New("-spacing applies to headers only: blocks are spaced as internal/blockgen lays them out")
 	case *txs < 0:
 		return cfg, fmt.Errorf("-txs must not be negative, got %d", *txs)
 	case *size < 0:
 		return cfg, fmt.Errorf("-size must not be negative, got %d", *size)
+	case *tail < 0:
+		return cfg, fmt.Errorf("-tail must not be negative, got %d", *tail)
 	case *format == formatBlocks && *n < 0:
 		return cfg, fmt.Errorf("-n must not be negative, got %d", *n)
 	case *format == formatBlocks && *n == 0 && *size == 0:
@@ -197,6 +200,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	cfg.n, cfg.out, cfg.format = *n, *out, *format
 	cfg.opts = chaingen.Options{Network: net, End: endTime, Spacing: *spacing, Seed: *seed}
-	cfg.blocks = blockgen.Options{Seed: *seed, Blocks: *n, TxPerBlock: *txs, TargetBytes: *size, Now: endTime}
+	cfg.blocks = blockgen.Options{Seed: *seed, Blocks: *n, TxPerBlock: *txs, TargetBytes: *size, TailBlocks: *tail, Now: endTime}
 	return cfg, nil
 }

@@ -96,6 +96,13 @@ type Options struct {
 	// TargetBytes, when positive, makes the chain go on past Blocks until
 	// its blocks' serializations together reach TargetBytes bytes.
 	TargetBytes int64
+	// TailBlocks coinbase-only blocks follow the rest. With 2,016 of them
+	// (two weeks of regtest blocks) every block before the tail is deep
+	// enough for a node to skip its scripts under -assumevalid set to the
+	// tip, as Core allows only two weeks below the best header: a chain
+	// for measuring download and every other rule without the signature
+	// math.
+	TailBlocks int
 	// Start is the first block's timestamp. Zero places the chain at ten
 	// minute spacing ending endMargin before Now; with TargetBytes, whose
 	// block count is not known ahead, at one second spacing ending at most

@@ -208,6 +208,46 @@ func TestTargetBytes(t *testing.T) {
 	checkBlocks(t, c)
 }
 
+// TestTailBlocks checks that TailBlocks coinbase-only blocks follow the
+// rest, after a fixed count and after a size target, that the blocks
+// before the tail carry the spends of the chain made without one, and that
+// the whole chain passes the block rules.
+func TestTailBlocks(t *testing.T) {
+	for _, opts := range []Options{
+		{Seed: 2, Blocks: 104, TxPerBlock: 6, Now: fixedNow},
+		{Seed: 3, Blocks: 5, TxPerBlock: 50, TargetBytes: 200_000, Now: fixedNow},
+	} {
+		plain, err := Generate(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tailed := opts
+		tailed.TailBlocks = 7
+		c, err := Generate(tailed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(plain.Blocks)
+		if len(c.Blocks) != n+7 {
+			t.Fatalf("%+v: %d blocks, want %d and a tail of 7", tailed, len(c.Blocks), n)
+		}
+		if len(plain.Blocks[n-1].Transactions) < 2 {
+			t.Fatalf("%+v: the last block before the tail spends nothing; the test needs spends", opts)
+		}
+		for i, b := range c.Blocks[:n] {
+			if len(b.Transactions) != len(plain.Blocks[i].Transactions) {
+				t.Errorf("block %d: %d transactions with a tail, %d without", i+1, len(b.Transactions), len(plain.Blocks[i].Transactions))
+			}
+		}
+		for i, b := range c.Blocks[n:] {
+			if len(b.Transactions) != 1 {
+				t.Errorf("tail block %d has %d transactions, want the coinbase only", n+i+1, len(b.Transactions))
+			}
+		}
+		checkBlocks(t, c)
+	}
+}
+
 // TestStreamStopsOnError checks that fn's error ends the stream unchanged.
 func TestStreamStopsOnError(t *testing.T) {
 	stop := errors.New("stop")
@@ -227,6 +267,7 @@ func TestBadOptions(t *testing.T) {
 		{Blocks: -1},
 		{Blocks: 1, TxPerBlock: -1},
 		{Blocks: 1, TargetBytes: -1},
+		{Blocks: 1, TailBlocks: -1},
 		{Blocks: 10, Start: fixedNow.Add(-5 * time.Second), Now: fixedNow},
 	} {
 		if _, err := Generate(opts); err == nil {

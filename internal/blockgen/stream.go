@@ -48,8 +48,13 @@ func Stream(opts Options, fn func(height int, b *wire.MsgBlock, raw []byte) erro
 		return err
 	}
 	var total int64
+	tailEnd := 0 // the tail's last height, once the rest is made
 	for h := 1; h <= g.maxBlocks; h++ {
-		if h > opts.Blocks && (opts.TargetBytes <= 0 || total >= opts.TargetBytes) {
+		if tailEnd == 0 && h > opts.Blocks && (opts.TargetBytes <= 0 || total >= opts.TargetBytes) {
+			tailEnd = h - 1 + opts.TailBlocks
+			g.tail = true
+		}
+		if tailEnd > 0 && h > tailEnd {
 			break
 		}
 		b, err := g.block(h)
@@ -79,6 +84,9 @@ type generator struct {
 	first, step int64
 	maxBlocks   int
 	prev        chainhash.Hash
+	// tail is set once the blocks of Options.TailBlocks begin: they
+	// spend nothing.
+	tail bool
 
 	// The wallet, with TxPerBlock > 0 only.
 	wallet *wallet
@@ -105,6 +113,8 @@ func newGenerator(opts Options) (*generator, error) {
 		return nil, errors.New("blockgen: negative transactions per block")
 	case opts.TargetBytes < 0:
 		return nil, errors.New("blockgen: negative target size")
+	case opts.TailBlocks < 0:
+		return nil, errors.New("blockgen: negative tail")
 	}
 	g := &generator{opts: opts, params: &chaincfg.RegressionNetParams, maxBlocks: opts.Blocks}
 	g.target = consensus.U256FromBig(g.params.PowLimit)
@@ -112,6 +122,7 @@ func newGenerator(opts Options) (*generator, error) {
 	if opts.TargetBytes > 0 {
 		g.maxBlocks = max(opts.Blocks, int(opts.TargetBytes/minBlockBytes)+1)
 	}
+	g.maxBlocks += opts.TailBlocks
 
 	now := opts.Now
 	if now.IsZero() {
@@ -152,7 +163,7 @@ func newGenerator(opts Options) (*generator, error) {
 // block makes and mines the block at height h.
 func (g *generator) block(h int) (*wire.MsgBlock, error) {
 	var spends []*spend
-	if g.wallet != nil {
+	if g.wallet != nil && !g.tail {
 		g.mature(h)
 		spends = g.plan()
 		if err := signAll(spends); err != nil {
