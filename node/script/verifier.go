@@ -72,10 +72,15 @@ func (e *InputError) Unwrap() error { return e.Err }
 type Verifier struct {
 	// workers is how many worker goroutines run.
 	workers int
-	// sigCache is shared by every check; nil when sized zero.
-	sigCache *txscript.SigCache
-	wg       sync.WaitGroup
-	close    sync.Once
+	// sigCache is shared by every check. The first Start makes it (with
+	// mu held), sized sigCacheEntries; it stays nil when that is zero.
+	// txscript.NewSigCache allocates its whole map at once (13 MB for
+	// 100,000 entries), which a node that has no block to verify yet (a
+	// header sync) should not hold.
+	sigCache        *txscript.SigCache
+	sigCacheEntries uint
+	wg              sync.WaitGroup
+	close           sync.Once
 
 	mu sync.Mutex
 	// wake is signalled (with mu) when a check is queued or the Verifier
@@ -89,7 +94,8 @@ type Verifier struct {
 
 // NewVerifier starts workers goroutines (runtime.GOMAXPROCS(0) when
 // workers is zero or less) and a signature cache of sigCacheEntries
-// entries (txscript.NewSigCache; zero means no cache). The cache holds
+// entries (txscript.NewSigCache, made by the first Start; zero means no
+// cache). The cache holds
 // valid signatures, keyed by sighash, with the signature and key bytes;
 // it pays off for signatures seen before (a mempool's, or a block checked
 // twice), not during initial block download, where it only costs a lock
@@ -98,11 +104,8 @@ func NewVerifier(workers int, sigCacheEntries uint) *Verifier {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	v := &Verifier{workers: workers}
+	v := &Verifier{workers: workers, sigCacheEntries: sigCacheEntries}
 	v.wake = sync.NewCond(&v.mu)
-	if sigCacheEntries > 0 {
-		v.sigCache = txscript.NewSigCache(sigCacheEntries)
-	}
 	v.wg.Add(workers)
 	for range workers {
 		go v.work()
@@ -157,6 +160,12 @@ func (v *Verifier) Start(b *consensus.Block, prevouts [][]*wire.TxOut, flags txs
 		c.abandon(ErrClosed)
 		return c
 	}
+	if v.sigCache == nil && v.sigCacheEntries > 0 {
+		v.sigCache = txscript.NewSigCache(v.sigCacheEntries)
+	}
+	// Workers read the cache through c, which they take from the queue
+	// under mu.
+	c.sigCache = v.sigCache
 	v.queue = append(v.queue, c)
 	v.wake.Broadcast()
 	v.mu.Unlock()
@@ -207,6 +216,8 @@ type Check struct {
 	block    *consensus.Block
 	prevouts [][]*wire.TxOut
 	flags    txscript.ScriptFlags
+	// sigCache is the Verifier's, set by Start before the check is queued.
+	sigCache *txscript.SigCache
 
 	// txs holds, per transaction, where its inputs start in the block's
 	// order of inputs (the coinbase's none) and its sighash midstate.
@@ -318,7 +329,7 @@ func (c *Check) verify(ti, j int, f *prevoutFetcher) error {
 	prev := prevouts[j]
 	// An ANYONECANPAY taproot signature asks for input j's own prevout.
 	f.reset(tx, prevouts, j)
-	vm, err := txscript.NewEngine(prev.PkScript, tx, j, c.flags, c.v.sigCache, st.hashes, prev.Value, f)
+	vm, err := txscript.NewEngine(prev.PkScript, tx, j, c.flags, c.sigCache, st.hashes, prev.Value, f)
 	if err != nil {
 		return err
 	}

@@ -221,3 +221,38 @@ func TestClose(t *testing.T) {
 	v.Close()
 	goleak.VerifyNone(t)
 }
+
+// TestSigCacheMadeByFirstStart: the signature cache's map (allocated whole
+// by txscript) is made only when the first block is started, so a node
+// that never verifies a block never holds it; later checks share it.
+func TestSigCacheMadeByFirstStart(t *testing.T) {
+	cb := biggest(t)
+	v := NewVerifier(2, 10_000)
+	defer v.Close()
+	if v.sigCache != nil {
+		t.Fatal("the cache exists before any Start")
+	}
+	if err := v.Start(cb.block, cb.prevouts, cb.flags).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if v.sigCache == nil {
+		t.Fatal("no cache after the first Start")
+	}
+	made := v.sigCache
+	c := v.Start(cb.block, cb.prevouts, cb.flags)
+	if err := c.Wait(); err != nil {
+		t.Fatalf("the same block again, with its signatures cached: %v", err)
+	}
+	if c.sigCache != made || v.sigCache != made {
+		t.Error("a second Start made another cache")
+	}
+
+	none := NewVerifier(1, 0)
+	defer none.Close()
+	if err := none.Start(cb.block, cb.prevouts, cb.flags).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if none.sigCache != nil {
+		t.Error("a Verifier sized zero made a cache")
+	}
+}
