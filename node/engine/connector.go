@@ -162,6 +162,16 @@ func (c *connector) run(ctx context.Context) {
 // arrives, a block fails (reported, then the connector waits for the
 // target that leaves it) or ctx ends. An error is a store failure: the
 // node stops.
+//
+// Blocks are pipelined: block h+1 is begun (read, its inputs fetched and
+// every rule but its scripts checked, on the view block h will leave)
+// while the workers still verify block h's scripts, and block h is
+// finished (its scripts awaited, its changes written to the set) only
+// then. So the workers always have the next block queued and the fetch of
+// inputs is off the critical path, as Core's -par checks run while
+// ConnectBlock goes on. At most one block waits this way (its decoded
+// block, overlay and prevouts: one block's worth of memory); nothing of it
+// reaches the set or the disk before its scripts pass.
 func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error {
 	lastReport := time.Now()
 	report := func() {
@@ -170,7 +180,32 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 		lastReport = time.Now()
 	}
 	defer report()
+	// pend is the block begun and not finished yet.
+	var pend *pendingBlock
+	defer func() {
+		if pend != nil {
+			pend.p.Abandon()
+		}
+	}()
 	connected := 0
+	finish := func() (bool, error) {
+		p := pend
+		pend = nil
+		ok, err := c.finish(p)
+		if err != nil || !ok {
+			return ok, err
+		}
+		c.publishStats(false)
+		if c.set.NeedsFlush() || c.flushForPrune() {
+			if err := c.flush(); err != nil {
+				return false, err
+			}
+		}
+		if connected++; connected%reportBlocks == 0 || time.Since(lastReport) >= reportInterval {
+			report()
+		}
+		return true, nil
+	}
 	for ctx.Err() == nil && !c.newer() {
 		best := c.set.Best()
 		if best.Height < 0 {
@@ -180,88 +215,145 @@ func (c *connector) follow(ctx context.Context, t *netsync.ConnectBlocks) error 
 			c.publishStats(false)
 			continue
 		}
-		if best.Hash == t.Hash {
-			return nil
+		tipHash, tipHeight := best.Hash, best.Height
+		if pend != nil {
+			tipHash, tipHeight = pend.hash, pend.height
 		}
-		if h, ok := t.View.MainHeight(&best.Hash); !ok || h != best.Height || best.Height > t.Height {
+		if tipHash == t.Hash {
+			break
+		}
+		if h, ok := t.View.MainHeight(&tipHash); !ok || h != tipHeight || tipHeight > t.Height {
+			if pend != nil {
+				// The block being verified left the target's chain:
+				// finish it (it may still be valid), then take it off.
+				if ok, err := finish(); err != nil || !ok {
+					return err
+				}
+				continue
+			}
 			if err := c.disconnect(best); err != nil {
 				return err
 			}
 			c.publishStats(false)
 			continue
 		}
-		height := best.Height + 1
-		hash := t.View.HashAt(height)
-		ok, err := c.connect(t.View, hash, height)
+		height := tipHeight + 1
+		var base validate.View = c.set
+		if pend != nil {
+			base = pend.p.View()
+		}
+		next, broken, err := c.begin(t.View, t.View.HashAt(height), height, base)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return nil
-		}
-		c.publishStats(false)
-		if c.set.NeedsFlush() || c.flushForPrune() {
-			if err := c.flush(); err != nil {
+		if pend != nil {
+			ok, err := finish()
+			if err != nil || !ok {
+				// The block before next failed, or the store did:
+				// next, begun on it, goes too.
+				if next != nil {
+					next.p.Abandon()
+				}
 				return err
 			}
 		}
-		if connected++; connected%reportBlocks == 0 || time.Since(lastReport) >= reportInterval {
-			report()
+		if broken != nil {
+			c.e.post(evJobsDone{results: []p2p.Job{netsync.BlockInvalid{Height: height, Hash: broken.Hash, Err: broken}}})
+			return nil
+		}
+		pend = next
+	}
+	if pend != nil && ctx.Err() == nil {
+		// Caught up, or a newer target: the block begun is finished, not
+		// thrown away (a newer target usually extends this one).
+		if _, err := finish(); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// connect connects the stored block hash at height; ok is false when it
-// broke a rule (reported to the core as BlockInvalid). It times each stage
-// for the block's timeline and the metrics.
-func (c *connector) connect(view *chain.View, hash chainhash.Hash, height int32) (ok bool, err error) {
-	start := time.Now()
+// pendingBlock is a block begun by the connector whose scripts the workers
+// verify, with what finishing it needs.
+type pendingBlock struct {
+	p      *validate.Pending
+	view   *chain.View
+	hash   chainhash.Hash
+	height int32
+	txs    int
+	size   int
+	// start, read and inputs time the stages so far; scripts is set when
+	// the scripts have passed.
+	start, read, inputs, scripts time.Time
+}
+
+// begin reads the stored block hash at height and begins connecting it on
+// base (validate.Begin). broken is the rule it broke, when it did (nothing
+// is begun then).
+func (c *connector) begin(view *chain.View, hash chainhash.Hash, height int32, base validate.View) (pb *pendingBlock, broken *validate.RuleError, err error) {
+	pb = &pendingBlock{view: view, hash: hash, height: height, start: time.Now()}
 	b := c.handoff.take(hash)
 	if b == nil {
 		raw, err := c.blocks.ReadBlock(hash)
 		if err != nil {
-			return false, fmt.Errorf("reading block %d %s to connect it: %w", height, hash, err)
+			return nil, nil, fmt.Errorf("reading block %d %s to connect it: %w", height, hash, err)
 		}
 		if b, err = consensus.DecodeBlock(raw); err != nil {
-			return false, fmt.Errorf("%w: stored block %d %s does not decode: %v", blockstore.ErrCorrupt, height, hash, err)
+			return nil, nil, fmt.Errorf("%w: stored block %d %s does not decode: %v", blockstore.ErrCorrupt, height, hash, err)
 		}
 	}
-	read := time.Now()
-	var inputs, scripts time.Time
+	pb.read = time.Now()
+	pb.txs, pb.size = len(b.TxIDs), b.Size
 	vb := &validate.Block{Block: b, Height: height, Branch: viewBranch{view}, SkipScripts: c.assumedValid(view, height),
 		Passed: func(s validate.Stage) {
 			switch s {
 			case validate.StageInputs:
-				inputs = time.Now()
+				pb.inputs = time.Now()
 			case validate.StageScripts:
-				scripts = time.Now()
+				pb.scripts = time.Now()
 			}
 		}}
-	res, err := c.v.Connect(c.set, vb)
+	p, err := c.v.Begin(base, vb)
+	if errors.As(err, &broken) {
+		return nil, broken, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pb.p = p
+	return pb, nil, nil
+}
+
+// finish waits for pb's scripts and, if they pass, writes its changes to
+// the set and its undo data to the store; ok is false when a script failed
+// (reported to the core as BlockInvalid). It times each stage for the
+// block's timeline and the metrics; the scripts stage runs from the end of
+// the inputs to the scripts' end, so it holds the next block's begin.
+func (c *connector) finish(pb *pendingBlock) (ok bool, err error) {
+	res, err := pb.p.Finish()
 	var rerr *validate.RuleError
 	if errors.As(err, &rerr) {
-		c.e.post(evJobsDone{results: []p2p.Job{netsync.BlockInvalid{Height: height, Hash: hash, Err: rerr}}})
+		c.e.post(evJobsDone{results: []p2p.Job{netsync.BlockInvalid{Height: pb.height, Hash: pb.hash, Err: rerr}}})
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	if err := c.blocks.WriteUndo(hash, utxo.AppendBlockUndo(nil, res.Undo)); err != nil {
+	if err := c.blocks.WriteUndo(pb.hash, utxo.AppendBlockUndo(nil, res.Undo)); err != nil {
 		return false, err
 	}
 	prev := c.set.Best()
-	next := utxo.Best{Hash: hash, Height: height}
+	next := utxo.Best{Hash: pb.hash, Height: pb.height}
 	if prev.ChainTx > 0 {
-		next.ChainTx = prev.ChainTx + uint64(len(b.TxIDs))
+		next.ChainTx = prev.ChainTx + uint64(pb.txs)
 	}
 	c.set.SetBest(next)
 	done := time.Now()
-	stages := ConnectStages{Start: start, Read: read.Sub(start), Inputs: inputs.Sub(read), Scripts: scripts.Sub(inputs), Write: done.Sub(scripts),
-		Txs: len(b.TxIDs), InputCount: res.Inputs, ScriptsChecked: res.ScriptsChecked}
-	c.record.connected(hash, height, b.Size, stages)
-	if tip, _, _ := view.Tip(); height >= tip-nearTipBlocks {
-		c.e.post(evBlockConnected{hash: hash, height: height, stages: stages})
+	stages := ConnectStages{Start: pb.start, Read: pb.read.Sub(pb.start), Inputs: pb.inputs.Sub(pb.read), Scripts: pb.scripts.Sub(pb.inputs),
+		Write: done.Sub(pb.scripts), Txs: pb.txs, InputCount: res.Inputs, ScriptsChecked: res.ScriptsChecked}
+	c.record.connected(pb.hash, pb.height, pb.size, stages)
+	if tip, _, _ := pb.view.Tip(); pb.height >= tip-nearTipBlocks {
+		c.e.post(evBlockConnected{hash: pb.hash, height: pb.height, stages: stages})
 	}
 	return true, nil
 }

@@ -65,7 +65,11 @@
 //     last stored block, with a view of the chain), and it disconnects and
 //     connects blocks through node/validate until the UTXO set reflects the
 //     target, reporting BlocksValidated as it goes and BlockInvalid for a
-//     block that breaks a rule. It syncs the block store before every flush
+//     block that breaks a rule. It pipelines: the next block is begun
+//     (read, inputs fetched and checked on the pending block's view) while
+//     the script workers verify the one before, which is finished (written
+//     to the set) only after its scripts pass; at most one block is
+//     pending, and a failed one takes the block begun on it along. It syncs the block store before every flush
 //     of the set, so the set never reflects a block a crash could lose; it
 //     flushes when the cache is full, when pruning waits for it, a second
 //     after catching up, and at shutdown. It times each block's stages

@@ -31,7 +31,11 @@
 // the same as before. Cancel drops the chunks not yet taken (for a block
 // that failed another rule) and Wait returns once the workers have
 // finished the input they hold; after Wait returns no worker touches the
-// block. The signature cache (txscript.NewSigCache) is shared by all checks.
+// block. The signature cache (txscript.NewSigCache) is shared by all
+// checks and made by the first Start. Checks started while another runs
+// queue behind it, so a caller that starts the next block before waiting
+// for this one (node/validate's Begin) keeps every worker busy across the
+// end of a block.
 //
 // # Flags
 //

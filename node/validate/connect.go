@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -138,13 +139,82 @@ func (v *Validator) enforceBIP30(b *Block) bool {
 // values in range, fees not negative, BIP68 relative lock times once CSV
 // is active, at most 80,000 sigop cost, a coinbase claiming at most
 // subsidy and fees, and then every script. The block's UTXO-free rules
-// (node/consensus) must have passed already.
+// (node/consensus) must have passed already. It is Begin then Finish.
 //
 // On a broken rule it returns a *RuleError and view is unchanged; on an
 // error of view it returns that error and view may hold part of the block
 // (a *utxo.Store then refuses further writes, and its disk keeps the last
 // flush).
 func (v *Validator) Connect(view View, b *Block) (*Result, error) {
+	p, err := v.Begin(view, b)
+	if err != nil {
+		return nil, err
+	}
+	return p.Finish()
+}
+
+// Pending is a block that passed every rule but its scripts, whose
+// scripts are being verified on the Verifier's workers. Its changes wait in
+// an overlay: View shows the set as it will be once the block is finished,
+// so the next block's inputs can be fetched and checked (Begin on that
+// View) while the workers verify this block's scripts.
+type Pending struct {
+	b     *Block
+	ov    *overlay
+	res   *Result
+	check *script.Check // nil when no script is verified
+}
+
+// View is the set as it will be once p is finished: the view to begin the
+// next block on.
+func (p *Pending) View() View { return p.ov }
+
+// Finish waits for p's scripts. If they pass, p's changes are written to
+// the view given to Begin and the block's Result is returned; if one
+// fails, a *RuleError, that view is unchanged and p's changes are dropped
+// (a block begun on p's View can then only be abandoned). Blocks must be
+// finished in the order they were begun: a block begun on p's View after
+// p, which a Finish out of order refuses with an error.
+func (p *Pending) Finish() (*Result, error) {
+	if _, waiting := p.ov.target().(*overlay); waiting {
+		return nil, errors.New("finishing a block before the block it was begun on")
+	}
+	b := p.b
+	if p.check != nil {
+		if err := p.check.Wait(); err != nil {
+			e := fail(b, "mandatory-script-verify-flag-failed", -1, -1, wire.OutPoint{}, ErrScript, "%v", err)
+			if ie, ok := err.(*script.InputError); ok {
+				e.TxIndex, e.TxID, e.Input, e.Prevout = ie.TxIndex, ie.TxID, ie.Input, ie.Prevout
+			}
+			p.ov.abandon()
+			return nil, e
+		}
+		p.res.ScriptsChecked = p.res.Inputs
+	}
+	b.passed(StageScripts)
+	if err := p.ov.commit(); err != nil {
+		return nil, err
+	}
+	return p.res, nil
+}
+
+// Abandon stops p's scripts and drops its changes: the view given to
+// Begin is left as it was. Blocks begun on p's View must be abandoned too.
+func (p *Pending) Abandon() {
+	if p.check != nil {
+		p.check.Cancel()
+		// The workers read the block and its prevouts until the check
+		// ends; Cancel makes that prompt.
+		p.check.Wait()
+	}
+	p.ov.abandon()
+}
+
+// Begin checks every rule of Connect but the scripts against view, which
+// must reflect b's parent (the set, or the View of the Pending block
+// before b), starts b's scripts on the worker pool and returns at once.
+// On a broken rule it returns a *RuleError and nothing was changed.
+func (v *Validator) Begin(view View, b *Block) (*Pending, error) {
 	txs := b.Msg.Transactions
 	var none wire.OutPoint
 	flags := script.Flags(v.Params, b.Height, b.Hash)
@@ -247,19 +317,9 @@ func (v *Validator) Connect(view View, b *Block) (*Result, error) {
 	}
 
 	b.passed(StageInputs)
+	p := &Pending{b: b, ov: ov, res: res}
 	if !b.SkipScripts && res.Inputs > 0 {
-		if err := v.Scripts.Start(b.Block, prevouts, flags).Wait(); err != nil {
-			e := fail(b, "mandatory-script-verify-flag-failed", -1, -1, none, ErrScript, "%v", err)
-			if ie, ok := err.(*script.InputError); ok {
-				e.TxIndex, e.TxID, e.Input, e.Prevout = ie.TxIndex, ie.TxID, ie.Input, ie.Prevout
-			}
-			return nil, e
-		}
-		res.ScriptsChecked = res.Inputs
+		p.check = v.Scripts.Start(b.Block, prevouts, flags)
 	}
-	b.passed(StageScripts)
-	if err := ov.commit(); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return p, nil
 }

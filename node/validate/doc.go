@@ -20,8 +20,16 @@
 // always disconnect what the set reflects. Disconnect takes the block and
 // its undo data back out.
 //
-// Who runs what: the engine calls Connect and Disconnect from one goroutine,
-// the block connector, in chain order; scripts fan out to the Verifier's
-// workers within a Connect. Nothing here keeps state between calls but the
-// View.
+// Connect is Begin then Finish. Begin checks every rule but the scripts
+// and starts the scripts on the Verifier's workers; its Pending's View shows
+// the set as the block will leave it, so the next block can be begun on it
+// (its inputs fetched and checked) while the workers verify this block.
+// Finish waits for the scripts and only then writes the block's changes to
+// the view below; a failed or abandoned block leaves it untouched, and the
+// blocks begun on it must be abandoned too.
+//
+// Who runs what: the engine calls Begin, Finish and Disconnect from one
+// goroutine, the block connector, in chain order, with at most one block
+// pending; scripts fan out to the Verifier's workers. Nothing here keeps
+// state between calls but the View and the Pending blocks.
 package validate

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/wire/v2"
@@ -51,10 +52,18 @@ func (m MemoryView) Add(op wire.OutPoint, c utxo.Coin, overwrite bool) error {
 // connects on a throw-away CCoinsViewCache for the same reason). Changes
 // are kept in order and replayed on commit, which keeps the base's own
 // bookkeeping (counts, MuHash) exact.
+//
+// Overlays stack: the next block's overlay may sit on this one while this
+// block's scripts are verified (Pending). Once an overlay is committed its
+// changes are in its base, so it steps aside: reads and the commit of an
+// overlay above it go to the first uncommitted view below (target).
 type overlay struct {
 	base    View
 	coins   map[wire.OutPoint]overlayCoin
 	changes []change
+	// committed is set once the changes are replayed on the base, and
+	// dropped is set by abandon; either way coins and changes are gone.
+	committed, dropped bool
 }
 
 type overlayCoin struct {
@@ -74,11 +83,27 @@ func newOverlay(base View, size int) *overlay {
 	return &overlay{base: base, coins: make(map[wire.OutPoint]overlayCoin, size), changes: make([]change, 0, size)}
 }
 
+// target is the view below o that holds what o's changes apply to: its
+// base, past the overlays already committed into their own bases.
+func (o *overlay) target() View {
+	base := o.base
+	for {
+		below, ok := base.(*overlay)
+		if !ok || !below.committed {
+			return base
+		}
+		base = below.base
+	}
+}
+
 func (o *overlay) Get(op wire.OutPoint) (utxo.Coin, bool, error) {
+	if o.committed || o.dropped {
+		return utxo.Coin{}, false, errOverlayDone
+	}
 	if c, ok := o.coins[op]; ok {
 		return c.coin, !c.spent, nil
 	}
-	return o.base.Get(op)
+	return o.target().Get(op)
 }
 
 func (o *overlay) Spend(op wire.OutPoint) (utxo.Coin, bool, error) {
@@ -102,20 +127,37 @@ func (o *overlay) Add(op wire.OutPoint, c utxo.Coin, overwrite bool) error {
 	return nil
 }
 
-// commit replays the changes on the base.
+// errOverlayDone says a block's overlay was used after its changes were
+// committed or abandoned: a caller's bug (reads must go through the
+// overlays still pending, or the set).
+var errOverlayDone = errors.New("reading a block's overlay after it was committed or abandoned")
+
+// commit replays the changes on the target and steps o aside.
 func (o *overlay) commit() error {
+	if o.committed || o.dropped {
+		return errOverlayDone
+	}
+	base := o.target()
 	for _, ch := range o.changes {
 		if ch.add {
-			if err := o.base.Add(ch.op, ch.coin, ch.overwrite); err != nil {
+			if err := base.Add(ch.op, ch.coin, ch.overwrite); err != nil {
 				return err
 			}
 			continue
 		}
-		if _, ok, err := o.base.Spend(ch.op); err != nil {
+		if _, ok, err := base.Spend(ch.op); err != nil {
 			return err
 		} else if !ok {
 			return fmt.Errorf("committing a block's changes: coin %v vanished", ch.op)
 		}
 	}
+	o.committed = true
+	o.coins, o.changes = nil, nil
 	return nil
+}
+
+// abandon drops the changes; the base never sees them.
+func (o *overlay) abandon() {
+	o.dropped = true
+	o.coins, o.changes = nil, nil
 }
