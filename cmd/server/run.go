@@ -48,7 +48,11 @@ func run(ctx context.Context, prog string, args []string, stdout, stderr io.Writ
 			fmt.Fprintf(stderr, "%s: -cpuprofile: %v\n", prog, err)
 			return 1
 		}
-		defer stop()
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintf(stderr, "%s: -cpuprofile: %v\n", prog, err)
+			}
+		}()
 	}
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("server stopped", "err", err)

@@ -48,13 +48,12 @@ func Stream(opts Options, fn func(height int, b *wire.MsgBlock, raw []byte) erro
 		return err
 	}
 	var total int64
-	tailEnd := 0 // the tail's last height, once the rest is made
+	var tailEnd int // the tail's last height, set when g.tail begins
 	for h := 1; h <= g.maxBlocks; h++ {
-		if tailEnd == 0 && h > opts.Blocks && (opts.TargetBytes <= 0 || total >= opts.TargetBytes) {
-			tailEnd = h - 1 + opts.TailBlocks
-			g.tail = true
+		if !g.tail && h > opts.Blocks && (opts.TargetBytes <= 0 || total >= opts.TargetBytes) {
+			g.tail, tailEnd = true, h-1+opts.TailBlocks
 		}
-		if tailEnd > 0 && h > tailEnd {
+		if g.tail && h > tailEnd {
 			break
 		}
 		b, err := g.block(h)

@@ -176,6 +176,11 @@ func (p *Pending) View() View { return p.ov }
 // finished in the order they were begun: a block begun on p's View after
 // p, which a Finish out of order refuses with an error.
 func (p *Pending) Finish() (*Result, error) {
+	if p.ov.committed || p.ov.dropped {
+		// Finished or abandoned already: its check, if any, was
+		// canceled, and its end is no verdict on the block.
+		return nil, errOverlayDone
+	}
 	if _, waiting := p.ov.target().(*overlay); waiting {
 		return nil, errors.New("finishing a block before the block it was begun on")
 	}

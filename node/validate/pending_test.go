@@ -161,8 +161,9 @@ func TestAbandon(t *testing.T) {
 	if setHash(view) != before || len(view) != coins {
 		t.Errorf("the set changed: %d coins before, %d after", coins, len(view))
 	}
-	if _, err := p.Finish(); err == nil {
-		t.Error("an abandoned block finished")
+	var rerr *RuleError
+	if _, err := p.Finish(); err == nil || errors.As(err, &rerr) {
+		t.Errorf("finishing an abandoned block: %v, want an error that is no rule's verdict", err)
 	}
 	// The same block connects normally afterwards.
 	c.mustConnect(last, false)

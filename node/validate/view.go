@@ -130,7 +130,7 @@ func (o *overlay) Add(op wire.OutPoint, c utxo.Coin, overwrite bool) error {
 // errOverlayDone says a block's overlay was used after its changes were
 // committed or abandoned: a caller's bug (reads must go through the
 // overlays still pending, or the set).
-var errOverlayDone = errors.New("reading a block's overlay after it was committed or abandoned")
+var errOverlayDone = errors.New("a block's overlay used after it was committed or abandoned")
 
 // commit replays the changes on the target and steps o aside.
 func (o *overlay) commit() error {
