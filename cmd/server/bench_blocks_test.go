@@ -300,9 +300,9 @@ func statusJSON(v any) string {
 // regtest chain of full blocks (and the two-week tail of benchChainTail)
 // from three nodes that imported it, from its start to the last block
 // connected, with -assumevalid at the tip: every rule but the signatures.
-// Against it, in the same run, a bare client (bareBlockDownload) fetches the same blocks from one of the
-// servers without checking or storing anything: the speed the servers and
-// loopback allow. ratio is our node's MB/s over the bare client's. Also
+// Against it, in the same run, a bare client (bareBlockDownload) fetches
+// the same blocks from one of the servers without checking or storing
+// anything: the speed the servers and loopback allow. ratio is our node's MB/s over the bare client's. Also
 // in the run: one import-blocks of the same file (checking and storing
 // without the network: import-MB/s), and the CPU time our node and the
 // servers used during the download, which tell where the time goes.
