@@ -260,7 +260,7 @@ func (e *Engine) openUTXO(ch *chain.Chain, start *netsync.BlockStart) error {
 	start.Validate = true
 	start.Validated = max(0, ch.CommonHeight(&best.Hash))
 	e.log.Info("UTXO set opened", "best", best.Height, "hash", best.Hash, "on_chain_at", start.Validated,
-		"coins", set.Stats().Coins, "assumevalid", av)
+		"coins", set.Stats().Coins, "assumevalid", av, "signatures", scripts.SignatureLibrary())
 	return nil
 }
 

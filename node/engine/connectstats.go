@@ -58,8 +58,13 @@ type ValidationStatus struct {
 	// HasTxData: the network has transaction statistics (regtest has
 	// none, and Core's estimate is then 1 at any height: observers
 	// should show it as unknown).
-	HasTxData bool                      `json:"has_tx_data"`
-	Stages    map[string]StageHistogram `json:"stages"`
+	HasTxData bool `json:"has_tx_data"`
+	// SignatureLibrary names what verifies signatures ("libsecp256k1"
+	// when the build links it, else "btcec"); FastSignatures counts the
+	// signatures libsecp256k1 verified (script.Verifier.FastVerified).
+	SignatureLibrary string                    `json:"signature_library"`
+	FastSignatures   int64                     `json:"fast_signatures"`
+	Stages           map[string]StageHistogram `json:"stages"`
 }
 
 // RecentConnect is one recently connected block's stages.

@@ -51,6 +51,57 @@ func BenchmarkSchnorrVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkLibsecp256k1ECDSAVerify is one libsecp256k1 ECDSA
+// verification, through the same cgo call preverify makes: the floor
+// when the build links it.
+func BenchmarkLibsecp256k1ECDSAVerify(b *testing.B) {
+	cv := benchFastCurve(b)
+	rs, pub := benchECDSA()
+	for b.Loop() {
+		if !cv.verifyECDSA(&rs, benchHash[:], pub) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
+
+// BenchmarkLibsecp256k1SchnorrVerify is one libsecp256k1 BIP340
+// verification.
+func BenchmarkLibsecp256k1SchnorrVerify(b *testing.B) {
+	cv := benchFastCurve(b)
+	sig, err := schnorr.Sign(benchKey, benchHash[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	sb, xOnly := sig.Serialize(), schnorr.SerializePubKey(benchKey.PubKey())
+	for b.Loop() {
+		if !cv.verifySchnorr(sb, benchHash[:], xOnly) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
+
+// benchFastCurve returns the build's libsecp256k1 or skips (benchmarks
+// are not run by make test; make bench builds with it).
+func benchFastCurve(b *testing.B) curve {
+	cv := newFastCurve()
+	if cv == nil {
+		b.Skip("built without libsecp256k1; run with -tags libsecp256k1")
+	}
+	b.Cleanup(cv.close)
+	return cv
+}
+
+// benchECDSA returns benchKey's signature of benchHash as r and s, and
+// its compressed key.
+func benchECDSA() ([64]byte, []byte) {
+	sig := ecdsa.Sign(benchKey, benchHash[:])
+	r, s := sig.R(), sig.S()
+	var rs [64]byte
+	r.PutBytesUnchecked(rs[:32])
+	s.PutBytesUnchecked(rs[32:])
+	return rs, benchKey.PubKey().SerializeCompressed()
+}
+
 // sigChecksOf returns how many signature verifications spending kind
 // with in takes: one, except for multisig. CHECKMULTISIG (Core's and
 // btcd's alike) walks the keys from the last one down, trying the last
@@ -79,16 +130,24 @@ func sigChecksOf(b *testing.B, kind string, in *wire.TxIn) int {
 
 // ecdsaCost measures one ECDSA verification on this goroutine, for the
 // floor ratio: the median of eleven batches, since on a shared machine
-// some batches measure the neighbours too.
+// some batches measure the neighbours too. It measures libsecp256k1 when
+// the build links it (the fastest verification the node has, so the
+// floor), btcec otherwise.
 func ecdsaCost(b *testing.B) time.Duration {
 	sig := ecdsa.Sign(benchKey, benchHash[:])
 	pub := benchKey.PubKey()
+	verify := func() bool { return sig.Verify(benchHash[:], pub) }
+	if cv := newFastCurve(); cv != nil {
+		defer cv.close()
+		rs, compressed := benchECDSA()
+		verify = func() bool { return cv.verifyECDSA(&rs, benchHash[:], compressed) }
+	}
 	const n = 50
 	var batches [11]time.Duration
 	for i := range batches {
 		start := time.Now()
 		for range n {
-			if !sig.Verify(benchHash[:], pub) {
+			if !verify() {
 				b.Fatal("signature does not verify")
 			}
 		}
@@ -158,6 +217,7 @@ func BenchmarkVerifyBlock(b *testing.B) {
 	b.ReportMetric(float64(schnorr)/float64(sigChecks), "schnorr-share")
 	b.ReportMetric(rate, "sigchecks/s")
 	b.ReportMetric(rate/floor, "floor-ratio")
+	b.ReportMetric(float64(cost.Nanoseconds()), "floor-ns/sig")
 	if cpuOK && cpu1 > cpu0 {
 		// The same ratio per CPU second the process got rather than per
 		// wall second: on a machine whose cores are shared it tells the
@@ -168,11 +228,14 @@ func BenchmarkVerifyBlock(b *testing.B) {
 }
 
 // BenchmarkVerifyInput runs one input of each kind of the generated chain
-// through txscript on one goroutine, as a worker does (midstate computed
-// beforehand), and reports floor-ratio, the ECDSA floor's share of the
+// on one goroutine as a worker does (midstate computed beforehand;
+// preverify with libsecp256k1 first when the build links it, then
+// txscript), and reports floor-ratio, the ECDSA floor's share of the
 // input's cost (signature checks, see sigChecksOf, × one ECDSA
-// verification / the input's time): what is left above 1 is btcd's engine, key parsing, sighashes,
-// and for taproot Schnorr's and the commitment's extra cost.
+// verification, see ecdsaCost / the input's time): what is left above 1
+// is btcd's engine, key parsing, sighashes (twice with libsecp256k1), the
+// signatures btcec still verifies, and for taproot Schnorr's and the
+// commitment's extra cost.
 func BenchmarkVerifyInput(b *testing.B) {
 	chain, err := testChain()
 	if err != nil {
@@ -194,17 +257,15 @@ func BenchmarkVerifyInput(b *testing.B) {
 			cb := chain[r.block]
 			tx := cb.block.Msg.Transactions[r.tx]
 			prevouts := cb.prevouts[r.tx]
-			var f prevoutFetcher
+			cv := newFastCurve()
+			if cv != nil {
+				defer cv.close()
+			}
+			f := newPreverifyFetcher()
 			f.reset(tx, prevouts, 0)
-			hashes := txscript.NewTxSigHashes(tx, &f)
-			prev := prevouts[r.input]
+			hashes := txscript.NewTxSigHashes(tx, f)
 			for b.Loop() {
-				f.reset(tx, prevouts, r.input)
-				vm, err := txscript.NewEngine(prev.PkScript, tx, r.input, cb.flags, nil, hashes, prev.Value, &f)
-				if err == nil {
-					err = vm.Execute()
-				}
-				if err != nil {
+				if err := verifyInput(cv, nil, tx, prevouts, r.input, cb.flags, hashes, f); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -79,8 +79,13 @@ type Verifier struct {
 	// header sync) should not hold.
 	sigCache        *txscript.SigCache
 	sigCacheEntries uint
-	wg              sync.WaitGroup
-	close           sync.Once
+	// curve is libsecp256k1 when the build links it (nil otherwise); the
+	// workers verify single-key signatures with it first (preverify).
+	curve curve
+	// fastVerified counts the signatures curve verified, over all checks.
+	fastVerified atomic.Int64
+	wg           sync.WaitGroup
+	close        sync.Once
 
 	mu sync.Mutex
 	// wake is signalled (with mu) when a check is queued or the Verifier
@@ -104,7 +109,7 @@ func NewVerifier(workers int, sigCacheEntries uint) *Verifier {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	v := &Verifier{workers: workers, sigCacheEntries: sigCacheEntries}
+	v := &Verifier{workers: workers, sigCacheEntries: sigCacheEntries, curve: newFastCurve()}
 	v.wake = sync.NewCond(&v.mu)
 	v.wg.Add(workers)
 	for range workers {
@@ -132,8 +137,25 @@ func (v *Verifier) Close() {
 			c.abandon(ErrClosed)
 		}
 		v.mu.Unlock()
+		if v.curve != nil {
+			v.curve.close()
+		}
 	})
 }
+
+// SignatureLibrary names what verifies signatures: "libsecp256k1" when
+// the build links it (single-key signatures go through it, the rest
+// through txscript), otherwise "btcec", txscript's own.
+func (v *Verifier) SignatureLibrary() string {
+	if v.curve != nil {
+		return v.curve.name()
+	}
+	return "btcec"
+}
+
+// FastVerified returns how many signatures libsecp256k1 has verified so
+// far (zero when the build does not link it).
+func (v *Verifier) FastVerified() int64 { return v.fastVerified.Load() }
 
 // Start queues every input of b for verification with flags and returns
 // at once, so the caller can fetch the next block's inputs while the
@@ -200,13 +222,16 @@ func (v *Verifier) work() {
 	defer v.wg.Done()
 	// The fetcher is the worker's own, reused for every input, so that
 	// handing it to txscript (an interface) allocates nothing.
-	var f prevoutFetcher
+	f := &prevoutFetcher{}
+	if v.curve != nil {
+		f = newPreverifyFetcher()
+	}
 	for {
 		c, k, ok := v.next()
 		if !ok {
 			return
 		}
-		c.run(k, &f)
+		c.run(k, f)
 	}
 }
 
@@ -309,6 +334,8 @@ func (c *Check) run(k int, f *prevoutFetcher) {
 		j++
 	}
 	c.verified.Add(int64(n))
+	c.v.fastVerified.Add(f.fast)
+	f.fast = 0
 	c.finish(1)
 }
 
@@ -326,10 +353,25 @@ func (c *Check) verify(ti, j int, f *prevoutFetcher) error {
 			st.hashes = txscript.NewTxSigHashes(tx, f)
 		}
 	})
+	return verifyInput(c.v.curve, c.sigCache, tx, prevouts, j, c.flags, st.hashes, f)
+}
+
+// verifyInput runs the scripts of input j of tx on a worker: preverify
+// first when cv (libsecp256k1) is there, then txscript's engine with
+// what preverify found, or with sigCache.
+func verifyInput(cv curve, sigCache *txscript.SigCache, tx *wire.MsgTx, prevouts []*wire.TxOut, j int,
+	flags txscript.ScriptFlags, hashes *txscript.TxSigHashes, f *prevoutFetcher) error {
 	prev := prevouts[j]
 	// An ANYONECANPAY taproot signature asks for input j's own prevout.
 	f.reset(tx, prevouts, j)
-	vm, err := txscript.NewEngine(prev.PkScript, tx, j, c.flags, c.sigCache, st.hashes, prev.Value, f)
+	cache := sigCache
+	if cv != nil {
+		if found := preverify(cv, tx, j, prev, flags, hashes, f, f.found[:0]); len(found) > 0 {
+			cache = f.handOver(found)
+		}
+		f.reset(tx, prevouts, j)
+	}
+	vm, err := txscript.NewEngine(prev.PkScript, tx, j, flags, cache, hashes, prev.Value, f)
 	if err != nil {
 		return err
 	}
@@ -435,6 +477,48 @@ type prevoutFetcher struct {
 	prevouts []*wire.TxOut
 	// next is the input most likely asked for next.
 	next int
+
+	// The rest is the worker's room for preverify, made only when the
+	// build links libsecp256k1: what it found, the script pushes and
+	// multisig keys it read, a P2WPKH script code.
+	found      []preverified
+	pushes     [][]byte
+	keys       [][]byte
+	scriptCode [25]byte
+	// handoff is the cache that hands preverify's signatures to txscript
+	// for the input about to run; handoffUsed counts what was added to it.
+	handoff     *txscript.SigCache
+	handoffUsed int
+	// fast counts the signatures preverify verified in the current chunk.
+	fast int64
+}
+
+// newPreverifyFetcher makes a fetcher with preverify's room, for a worker
+// of a Verifier whose build links libsecp256k1.
+func newPreverifyFetcher() *prevoutFetcher {
+	return &prevoutFetcher{pushes: make([][]byte, 0, maxPushes), keys: make([][]byte, 0, maxMultisigKeys)}
+}
+
+// handOver puts found in the handoff cache and returns the cache.
+//
+// The handoff cache is the worker's, apart from the shared one, so that
+// handing over takes no shared lock and evicts nothing there. It holds
+// maxMultisigKeys entries (one input's most) and is replaced when
+// found would not fit: txscript's cache evicts at random when full,
+// which could drop this input's own entries and, while still correct,
+// make txscript verify them again.
+func (f *prevoutFetcher) handOver(found []preverified) *txscript.SigCache {
+	if f.handoff == nil || f.handoffUsed+len(found) > maxMultisigKeys {
+		f.handoff = txscript.NewSigCache(maxMultisigKeys)
+		f.handoffUsed = 0
+	}
+	for _, p := range found {
+		f.handoff.Add(p.sigHash, p.sig, p.pubKey)
+	}
+	f.handoffUsed += len(found)
+	f.fast += int64(len(found))
+	f.found = found[:0]
+	return f.handoff
 }
 
 // reset points f at tx's prevouts, expecting input next first.
