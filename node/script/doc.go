@@ -56,18 +56,18 @@
 // bare, in P2SH or in P2WSH, taproot key path and a "<key> OP_CHECKSIG"
 // leaf), computes the sighash with txscript's exported functions,
 // verifies the signature with libsecp256k1, and puts each valid
-// (sighash, signature, key) in a one-input cache that the engine is then
-// given. The engine does everything as before, and where it would verify
-// a signature it finds the triple instead. A template misread or a
-// sighash computed wrongly only misses the cache: txscript then verifies
-// the signature itself, so no script rule depends on preverify. The test
-// that proves the hand-over works (TestPreverifyHandsOverWhatTxscriptLooksUp)
-// corrupts each kind's signature and checks that the engine passes it
-// only through the cache. What stays in btcec: the engine's own key
-// parsing (a square root for every compressed key), every signature but
-// one of a multisig (the cache holds one entry a sighash), a multisig
-// signature tried against a key it does not match, and templates
-// preverify does not know.
+// (sighash, signature, key) in a small cache of the worker's own, which
+// the engine is then given. The engine does everything as before, and
+// where it would verify a signature it finds the triple instead. A
+// template misread or a sighash computed wrongly only misses the cache:
+// txscript then verifies the signature itself, so no script rule depends
+// on preverify. The test that proves the hand-over works
+// (TestPreverifyHandsOverWhatTxscriptLooksUp) corrupts each kind's
+// signature and checks that the engine passes it only through the cache.
+// What stays in btcec: the engine's own key parsing (a square root for
+// every compressed key), every signature but one of a multisig (the cache
+// holds one entry a sighash), a multisig signature tried against a key
+// it does not match, and templates preverify does not know.
 //
 // # Flags
 //

@@ -34,8 +34,8 @@ type preverified struct {
 	pubKey  []byte
 }
 
-// maxMultisigKeys bounds the multisig scripts preverify reads, and so how
-// many signatures one input hands over: 20 is CHECKMULTISIG's own limit.
+// maxMultisigKeys bounds the multisig scripts preverify reads: 20 keys,
+// CHECKMULTISIG's own limit.
 const maxMultisigKeys = 20
 
 // maxPushes bounds the pushes of a script signature preverify reads: a

@@ -499,17 +499,22 @@ func newPreverifyFetcher() *prevoutFetcher {
 	return &prevoutFetcher{pushes: make([][]byte, 0, maxPushes), keys: make([][]byte, 0, maxMultisigKeys)}
 }
 
+// handoffEntries sizes a worker's handoff cache: as many signatures as
+// one multisig input can carry, so that handing over never needs more.
+const handoffEntries = maxMultisigKeys
+
 // handOver puts found in the handoff cache and returns the cache.
 //
 // The handoff cache is the worker's, apart from the shared one, so that
 // handing over takes no shared lock and evicts nothing there. It holds
-// maxMultisigKeys entries (one input's most) and is replaced when
-// found would not fit: txscript's cache evicts at random when full,
-// which could drop this input's own entries and, while still correct,
-// make txscript verify them again.
+// handoffEntries entries, the signatures of the last inputs (preverify
+// finds at most one an input today), and is replaced when found would
+// not fit: txscript's cache evicts at random when full, which could drop
+// this input's own entries and, while still correct, make txscript
+// verify them again.
 func (f *prevoutFetcher) handOver(found []preverified) *txscript.SigCache {
-	if f.handoff == nil || f.handoffUsed+len(found) > maxMultisigKeys {
-		f.handoff = txscript.NewSigCache(maxMultisigKeys)
+	if f.handoff == nil || f.handoffUsed+len(found) > handoffEntries {
+		f.handoff = txscript.NewSigCache(handoffEntries)
 		f.handoffUsed = 0
 	}
 	for _, p := range found {
