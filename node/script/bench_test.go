@@ -55,7 +55,7 @@ func BenchmarkSchnorrVerify(b *testing.B) {
 // verification, through the same cgo call preverify makes: the floor
 // when the build links it.
 func BenchmarkLibsecp256k1ECDSAVerify(b *testing.B) {
-	cv := benchFastCurve(b)
+	cv := requireFastCurve(b)
 	rs, pub := benchECDSA()
 	for b.Loop() {
 		if !cv.verifyECDSA(&rs, benchHash[:], pub) {
@@ -67,7 +67,7 @@ func BenchmarkLibsecp256k1ECDSAVerify(b *testing.B) {
 // BenchmarkLibsecp256k1SchnorrVerify is one libsecp256k1 BIP340
 // verification.
 func BenchmarkLibsecp256k1SchnorrVerify(b *testing.B) {
-	cv := benchFastCurve(b)
+	cv := requireFastCurve(b)
 	sig, err := schnorr.Sign(benchKey, benchHash[:])
 	if err != nil {
 		b.Fatal(err)
@@ -78,17 +78,6 @@ func BenchmarkLibsecp256k1SchnorrVerify(b *testing.B) {
 			b.Fatal("signature does not verify")
 		}
 	}
-}
-
-// benchFastCurve returns the build's libsecp256k1 or skips (benchmarks
-// are not run by make test; make bench builds with it).
-func benchFastCurve(b *testing.B) curve {
-	cv := newFastCurve()
-	if cv == nil {
-		b.Skip("built without libsecp256k1; run with -tags libsecp256k1")
-	}
-	b.Cleanup(cv.close)
-	return cv
 }
 
 // benchECDSA returns benchKey's signature of benchHash as r and s, and
@@ -241,18 +230,10 @@ func BenchmarkVerifyInput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	first := map[string]spendRef{}
-	for _, r := range spends(chain) {
-		if _, ok := first[r.kind]; !ok {
-			first[r.kind] = r
-		}
-	}
+	first := firstOfEachKind(b, chain)
 	cost := ecdsaCost(b)
 	for _, k := range allKinds {
-		r, ok := first[k]
-		if !ok {
-			b.Fatalf("no %s input", k)
-		}
+		r := first[k]
 		b.Run(k, func(b *testing.B) {
 			cb := chain[r.block]
 			tx := cb.block.Msg.Transactions[r.tx]

@@ -87,6 +87,28 @@ func spends(chain []chainBlock) []spendRef {
 	return refs
 }
 
+// firstOfEachKind returns the first spend of each kind in chain, by
+// kind; it fails if an input spends an output of no known kind or a kind
+// is never spent.
+func firstOfEachKind(tb testing.TB, chain []chainBlock) map[string]spendRef {
+	tb.Helper()
+	first := map[string]spendRef{}
+	for _, r := range spends(chain) {
+		if r.kind == "" {
+			tb.Fatalf("block %d tx %d input %d spends an output of no known kind", r.block+1, r.tx, r.input)
+		}
+		if _, ok := first[r.kind]; !ok {
+			first[r.kind] = r
+		}
+	}
+	for _, k := range allKinds {
+		if _, ok := first[k]; !ok {
+			tb.Fatalf("the chain spends no %s output", k)
+		}
+	}
+	return first
+}
+
 // wantInputError fails unless err is an *InputError naming input j of
 // transaction ti of b, wrapping a txscript.Error.
 func wantInputError(t *testing.T, what string, err error, b *consensus.Block, ti, j int) {
@@ -148,20 +170,7 @@ func TestGeneratedChain(t *testing.T) {
 	if total != len(refs) || total == 0 {
 		t.Fatalf("%d inputs verified, the chain has %d", total, len(refs))
 	}
-	first := map[string]spendRef{}
-	for _, r := range refs {
-		if r.kind == "" {
-			t.Fatalf("block %d tx %d input %d spends an output of no known kind", r.block+1, r.tx, r.input)
-		}
-		if _, ok := first[r.kind]; !ok {
-			first[r.kind] = r
-		}
-	}
-	for _, k := range allKinds {
-		if _, ok := first[k]; !ok {
-			t.Fatalf("the chain spends no %s output", k)
-		}
-	}
+	first := firstOfEachKind(t, chain)
 
 	// A flipped signature byte fails exactly that input, for every kind.
 	for _, k := range allKinds {

@@ -55,9 +55,9 @@
 // nearly every signature (P2PK, P2PKH, P2WPKH bare or in P2SH, multisig
 // bare, in P2SH or in P2WSH, taproot key path and a "<key> OP_CHECKSIG"
 // leaf), computes the sighash with txscript's exported functions,
-// verifies the signature with libsecp256k1, and puts each valid
-// (sighash, signature, key) in a small cache of the worker's own, which
-// the engine is then given. The engine does everything as before, and
+// verifies the signature txscript will check first with libsecp256k1,
+// and when it is valid puts its (sighash, signature, key) in a one-entry
+// cache of the worker's own, which the engine is then given. The engine does everything as before, and
 // where it would verify a signature it finds the triple instead. A
 // template misread or a sighash computed wrongly only misses the cache:
 // txscript then verifies the signature itself, so no script rule depends

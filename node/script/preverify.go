@@ -42,16 +42,18 @@ const maxMultisigKeys = 20
 // P2SH multisig's dummy, signatures and redeem script.
 const maxPushes = maxMultisigKeys + 2
 
-// preverify verifies, with cv, the signatures of input j of tx when the
+// preverify verifies, with cv, a signature of input j of tx when the
 // output it spends is one of the templates that carry nearly every
-// signature on the chain, and appends what it found valid to out:
+// signature on the chain, and returns it when valid (the one txscript
+// checks first; one is all txscript's cache can take, see multisig):
 //   - pay-to-pubkey and pay-to-pubkey-hash;
 //   - pay-to-witness-pubkey-hash, bare or nested in P2SH;
 //   - m-of-n CHECKMULTISIG, bare, in P2SH, in P2WSH or in P2SH-P2WSH;
 //   - taproot: a key path spend, or a script path spend of a leaf
 //     "<key> OP_CHECKSIG"; neither with an annex.
 //
-// Anything else, and any signature it cannot show valid, it leaves out.
+// For anything else, and a signature it cannot show valid, it returns
+// false.
 //
 // Decision: the fast library speeds txscript up through txscript's own
 // signature cache instead of replacing any of it. The caller adds what
@@ -67,9 +69,9 @@ const maxPushes = maxMultisigKeys + 2
 // cannot make a block pass: the triple misses the cache and txscript
 // verifies the signature itself. The price is that the engine still
 // parses every key and computes every sighash again, and that only one
-// signature of a multisig can be handed over (see multisig).
+// signature of a multisig is handed over.
 func preverify(cv curve, tx *wire.MsgTx, j int, prev *wire.TxOut, flags txscript.ScriptFlags,
-	hashes *txscript.TxSigHashes, f *prevoutFetcher, out []preverified) []preverified {
+	hashes *txscript.TxSigHashes, f *prevoutFetcher) (preverified, bool) {
 	in := tx.TxIn[j]
 	pk := prev.PkScript
 	witness := flags&txscript.ScriptVerifyWitness != 0
@@ -77,94 +79,94 @@ func preverify(cv curve, tx *wire.MsgTx, j int, prev *wire.TxOut, flags txscript
 	case isP2PKH(pk):
 		sig, rest, ok := onePush(in.SignatureScript)
 		if !ok {
-			return out
+			return preverified{}, false
 		}
 		key, rest, ok := onePush(rest)
 		if !ok || len(rest) != 0 {
-			return out
+			return preverified{}, false
 		}
-		return legacyECDSA(cv, tx, j, pk, sig, key, out)
+		return legacyECDSA(cv, tx, j, pk, sig, key)
 	case isP2PK(pk):
 		sig, rest, ok := onePush(in.SignatureScript)
 		if !ok || len(rest) != 0 {
-			return out
+			return preverified{}, false
 		}
-		return legacyECDSA(cv, tx, j, pk, sig, pk[1:len(pk)-1], out)
+		return legacyECDSA(cv, tx, j, pk, sig, pk[1:len(pk)-1])
 	case isP2WPKH(pk):
 		if !witness {
-			return out
+			return preverified{}, false
 		}
-		return witnessECDSA(cv, tx, j, prev.Value, pk[2:], hashes, &f.scriptCode, out)
+		return witnessECDSA(cv, tx, j, prev.Value, pk[2:], hashes, &f.scriptCode)
 	case isP2WSH(pk):
 		if !witness {
-			return out
+			return preverified{}, false
 		}
-		return witnessMultisig(cv, tx, j, prev.Value, hashes, f, out)
+		return witnessMultisig(cv, tx, j, prev.Value, hashes, f)
 	case isP2SH(pk):
 		if flags&txscript.ScriptBip16 == 0 {
-			return out
+			return preverified{}, false
 		}
 		pushes, ok := pushesOf(in.SignatureScript, f.pushes[:0])
 		if !ok || len(pushes) == 0 {
-			return out
+			return preverified{}, false
 		}
 		redeem := pushes[len(pushes)-1]
 		switch {
 		case len(pushes) == 1 && isP2WPKH(redeem):
 			if !witness {
-				return out
+				return preverified{}, false
 			}
-			return witnessECDSA(cv, tx, j, prev.Value, redeem[2:], hashes, &f.scriptCode, out)
+			return witnessECDSA(cv, tx, j, prev.Value, redeem[2:], hashes, &f.scriptCode)
 		case len(pushes) == 1 && isP2WSH(redeem):
 			if !witness {
-				return out
+				return preverified{}, false
 			}
-			return witnessMultisig(cv, tx, j, prev.Value, hashes, f, out)
+			return witnessMultisig(cv, tx, j, prev.Value, hashes, f)
 		}
-		return legacyMultisig(cv, tx, j, redeem, pushes[:len(pushes)-1], f, out)
+		return legacyMultisig(cv, tx, j, redeem, pushes[:len(pushes)-1], f)
 	case isP2TR(pk):
 		if flags&txscript.ScriptVerifyTaproot == 0 {
-			return out
+			return preverified{}, false
 		}
-		return taproot(cv, tx, j, pk[2:], hashes, f, out)
+		return taproot(cv, tx, j, pk[2:], hashes, f)
 	case len(pk) > 0 && pk[len(pk)-1] == txscript.OP_CHECKMULTISIG:
 		// A bare multisig: the spent script is the multisig itself.
 		pushes, ok := pushesOf(in.SignatureScript, f.pushes[:0])
 		if !ok {
-			return out
+			return preverified{}, false
 		}
-		return legacyMultisig(cv, tx, j, pk, pushes, f, out)
+		return legacyMultisig(cv, tx, j, pk, pushes, f)
 	}
-	return out
+	return preverified{}, false
 }
 
 // legacyECDSA verifies a pre-segwit signature of input j over script (the
 // spent script; neither template can hold the signature itself or an
 // OP_CODESEPARATOR, so it is the script txscript hashes too).
-func legacyECDSA(cv curve, tx *wire.MsgTx, j int, script, fullSig, key []byte, out []preverified) []preverified {
+func legacyECDSA(cv curve, tx *wire.MsgTx, j int, script, fullSig, key []byte) (preverified, bool) {
 	rs, sig, ok := splitECDSA(fullSig, key)
 	if !ok {
-		return out
+		return preverified{}, false
 	}
 	hash, err := txscript.CalcSignatureHash(script, txscript.SigHashType(fullSig[len(fullSig)-1]), tx, j)
 	if err != nil || !cv.verifyECDSA(&rs, hash, key) {
-		return out
+		return preverified{}, false
 	}
-	return append(out, preverified{sigHash: chainhash.Hash(hash), sig: sig, pubKey: key})
+	return preverified{sigHash: chainhash.Hash(hash), sig: sig, pubKey: key}, true
 }
 
 // witnessECDSA verifies a BIP143 signature of a P2WPKH spend of keyHash,
 // whose witness must be exactly a signature and a key.
 func witnessECDSA(cv curve, tx *wire.MsgTx, j int, value int64, keyHash []byte,
-	hashes *txscript.TxSigHashes, scratch *[25]byte, out []preverified) []preverified {
+	hashes *txscript.TxSigHashes, scratch *[25]byte) (preverified, bool) {
 	w := tx.TxIn[j].Witness
 	if len(w) != 2 || hashes == nil {
-		return out
+		return preverified{}, false
 	}
 	fullSig, key := w[0], w[1]
 	rs, sig, ok := splitECDSA(fullSig, key)
 	if !ok {
-		return out
+		return preverified{}, false
 	}
 	// BIP143's script code for P2WPKH is the P2PKH script of the hash.
 	code := scratch[:]
@@ -173,22 +175,22 @@ func witnessECDSA(cv curve, tx *wire.MsgTx, j int, value int64, keyHash []byte,
 	code[23], code[24] = txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG
 	hash, err := txscript.CalcWitnessSigHash(code, hashes, txscript.SigHashType(fullSig[len(fullSig)-1]), tx, j, value)
 	if err != nil || !cv.verifyECDSA(&rs, hash, key) {
-		return out
+		return preverified{}, false
 	}
-	return append(out, preverified{sigHash: chainhash.Hash(hash), sig: sig, pubKey: key})
+	return preverified{sigHash: chainhash.Hash(hash), sig: sig, pubKey: key}, true
 }
 
 // witnessMultisig verifies the signatures of a P2WSH spend (bare or
 // nested) whose witness script is a multisig: the witness is the dummy,
 // the signatures and the script, and BIP143 hashes the whole script.
 func witnessMultisig(cv curve, tx *wire.MsgTx, j int, value int64, hashes *txscript.TxSigHashes,
-	f *prevoutFetcher, out []preverified) []preverified {
+	f *prevoutFetcher) (preverified, bool) {
 	w := tx.TxIn[j].Witness
 	if len(w) < 2 || hashes == nil {
-		return out
+		return preverified{}, false
 	}
 	script := w[len(w)-1]
-	return multisig(cv, script, w[1:len(w)-1], f, out, func(ht txscript.SigHashType) ([]byte, error) {
+	return multisig(cv, script, w[1:len(w)-1], f, func(ht txscript.SigHashType) ([]byte, error) {
 		return txscript.CalcWitnessSigHash(script, hashes, ht, tx, j, value)
 	})
 }
@@ -199,11 +201,11 @@ func witnessMultisig(cv curve, tx *wire.MsgTx, j int, value int64, hashes *txscr
 // signature; the caller's script, being keys only, holds none, so it is
 // hashed whole (one that did hold a signature would miss the cache).
 func legacyMultisig(cv curve, tx *wire.MsgTx, j int, script []byte, pushes [][]byte,
-	f *prevoutFetcher, out []preverified) []preverified {
+	f *prevoutFetcher) (preverified, bool) {
 	if len(pushes) < 1 {
-		return out
+		return preverified{}, false
 	}
-	return multisig(cv, script, pushes[1:], f, out, func(ht txscript.SigHashType) ([]byte, error) {
+	return multisig(cv, script, pushes[1:], f, func(ht txscript.SigHashType) ([]byte, error) {
 		return txscript.CalcSignatureHash(script, ht, tx, j)
 	})
 }
@@ -221,14 +223,14 @@ func legacyMultisig(cv curve, tx *wire.MsgTx, j int, script []byte, pushes [][]b
 // the first the engine meets would be overwritten before it got there.
 // txscript verifies the others itself, so a 2-of-3 spend still costs it
 // one or two verifications.
-func multisig(cv curve, script []byte, sigs [][]byte, f *prevoutFetcher, out []preverified,
-	sigHash func(txscript.SigHashType) ([]byte, error)) []preverified {
+func multisig(cv curve, script []byte, sigs [][]byte, f *prevoutFetcher,
+	sigHash func(txscript.SigHashType) ([]byte, error)) (preverified, bool) {
 	keys, ok := multisigKeys(script, f.keys[:0])
 	if !ok || len(sigs) > len(keys) {
-		return out
+		return preverified{}, false
 	}
 	if len(sigs) == 0 {
-		return out
+		return preverified{}, false
 	}
 	// The engine's first signature is the last one pushed. An empty one
 	// would make it fail (it is retried against every key), and so
@@ -236,11 +238,11 @@ func multisig(cv curve, script []byte, sigs [][]byte, f *prevoutFetcher, out []p
 	last := len(sigs) - 1
 	fullSig := sigs[last]
 	if len(fullSig) == 0 {
-		return out
+		return preverified{}, false
 	}
 	hash, err := sigHash(txscript.SigHashType(fullSig[len(fullSig)-1]))
 	if err != nil {
-		return out
+		return preverified{}, false
 	}
 	// It tries keys from the last down while enough are left for the
 	// signatures after this one.
@@ -248,10 +250,10 @@ func multisig(cv curve, script []byte, sigs [][]byte, f *prevoutFetcher, out []p
 		key := keys[k]
 		rs, sig, ok := splitECDSA(fullSig, key)
 		if ok && cv.verifyECDSA(&rs, hash, key) {
-			return append(out, preverified{sigHash: chainhash.Hash(hash), sig: sig, pubKey: key})
+			return preverified{sigHash: chainhash.Hash(hash), sig: sig, pubKey: key}, true
 		}
 	}
-	return out
+	return preverified{}, false
 }
 
 // multisigKeys returns the keys of "OP_m <key>... OP_n OP_CHECKMULTISIG"
@@ -299,13 +301,13 @@ func pushesOf(script []byte, pushes [][]byte) ([][]byte, bool) {
 // "<key> OP_CHECKSIG" (a signature, the leaf and a control block); with
 // an annex, or any other leaf, it verifies nothing.
 func taproot(cv curve, tx *wire.MsgTx, j int, xOnly []byte, hashes *txscript.TxSigHashes,
-	f *prevoutFetcher, out []preverified) []preverified {
+	f *prevoutFetcher) (preverified, bool) {
 	w := tx.TxIn[j].Witness
 	if hashes == nil || len(w) == 0 {
-		return out
+		return preverified{}, false
 	}
 	if len(w) >= 2 && len(w[len(w)-1]) > 0 && w[len(w)-1][0] == txscript.TaprootAnnexTag {
-		return out
+		return preverified{}, false
 	}
 	fullSig := w[0]
 	hashType := txscript.SigHashDefault
@@ -314,7 +316,7 @@ func taproot(cv curve, tx *wire.MsgTx, j int, xOnly []byte, hashes *txscript.TxS
 	case len(fullSig) == 65 && fullSig[64] != 0:
 		hashType = txscript.SigHashType(fullSig[64])
 	default:
-		return out
+		return preverified{}, false
 	}
 	var hash []byte
 	var err error
@@ -326,17 +328,17 @@ func taproot(cv curve, tx *wire.MsgTx, j int, xOnly []byte, hashes *txscript.TxS
 		leaf := w[1]
 		if len(leaf) != 34 || leaf[0] != txscript.OP_DATA_32 || leaf[33] != txscript.OP_CHECKSIG ||
 			len(w[2]) == 0 || w[2][0]&txscript.TaprootLeafMask != byte(txscript.BaseLeafVersion) {
-			return out
+			return preverified{}, false
 		}
 		key = leaf[1:33]
 		hash, err = txscript.CalcTapscriptSignaturehash(hashes, hashType, tx, j, f, txscript.NewBaseTapLeaf(leaf))
 	default:
-		return out
+		return preverified{}, false
 	}
 	if err != nil || !cv.verifySchnorr(fullSig[:64], hash, key) {
-		return out
+		return preverified{}, false
 	}
-	return append(out, preverified{sigHash: chainhash.Hash(hash), sig: fullSig, pubKey: key})
+	return preverified{sigHash: chainhash.Hash(hash), sig: fullSig, pubKey: key}, true
 }
 
 // splitECDSA parses a signature with its trailing sighash type byte as

@@ -366,8 +366,10 @@ func verifyInput(cv curve, sigCache *txscript.SigCache, tx *wire.MsgTx, prevouts
 	f.reset(tx, prevouts, j)
 	cache := sigCache
 	if cv != nil {
-		if found := preverify(cv, tx, j, prev, flags, hashes, f, f.found[:0]); len(found) > 0 {
-			cache = f.handOver(found)
+		if p, ok := preverify(cv, tx, j, prev, flags, hashes, f); ok {
+			f.handoff.Add(p.sigHash, p.sig, p.pubKey)
+			f.fast++
+			cache = f.handoff
 		}
 		f.reset(tx, prevouts, j)
 	}
@@ -479,16 +481,16 @@ type prevoutFetcher struct {
 	next int
 
 	// The rest is the worker's room for preverify, made only when the
-	// build links libsecp256k1: what it found, the script pushes and
-	// multisig keys it read, a P2WPKH script code.
-	found      []preverified
+	// build links libsecp256k1: the script pushes and multisig keys it
+	// reads, a P2WPKH script code, and handoff, the one-entry cache that
+	// hands the signature it found to txscript for the input about to run
+	// (txscript's cache evicts the entry before when it takes the next).
+	// The handoff is the worker's, apart from the shared cache, so that
+	// handing over takes no shared lock and evicts nothing there.
 	pushes     [][]byte
 	keys       [][]byte
 	scriptCode [25]byte
-	// handoff is the cache that hands preverify's signatures to txscript
-	// for the input about to run; handoffUsed counts what was added to it.
-	handoff     *txscript.SigCache
-	handoffUsed int
+	handoff    *txscript.SigCache
 	// fast counts the signatures preverify verified in the current chunk.
 	fast int64
 }
@@ -496,34 +498,8 @@ type prevoutFetcher struct {
 // newPreverifyFetcher makes a fetcher with preverify's room, for a worker
 // of a Verifier whose build links libsecp256k1.
 func newPreverifyFetcher() *prevoutFetcher {
-	return &prevoutFetcher{pushes: make([][]byte, 0, maxPushes), keys: make([][]byte, 0, maxMultisigKeys)}
-}
-
-// handoffEntries sizes a worker's handoff cache: as many signatures as
-// one multisig input can carry, so that handing over never needs more.
-const handoffEntries = maxMultisigKeys
-
-// handOver puts found in the handoff cache and returns the cache.
-//
-// The handoff cache is the worker's, apart from the shared one, so that
-// handing over takes no shared lock and evicts nothing there. It holds
-// handoffEntries entries, the signatures of the last inputs (preverify
-// finds at most one an input today), and is replaced when found would
-// not fit: txscript's cache evicts at random when full, which could drop
-// this input's own entries and, while still correct, make txscript
-// verify them again.
-func (f *prevoutFetcher) handOver(found []preverified) *txscript.SigCache {
-	if f.handoff == nil || f.handoffUsed+len(found) > handoffEntries {
-		f.handoff = txscript.NewSigCache(handoffEntries)
-		f.handoffUsed = 0
-	}
-	for _, p := range found {
-		f.handoff.Add(p.sigHash, p.sig, p.pubKey)
-	}
-	f.handoffUsed += len(found)
-	f.fast += int64(len(found))
-	f.found = found[:0]
-	return f.handoff
+	return &prevoutFetcher{pushes: make([][]byte, 0, maxPushes), keys: make([][]byte, 0, maxMultisigKeys),
+		handoff: txscript.NewSigCache(1)}
 }
 
 // reset points f at tx's prevouts, expecting input next first.
