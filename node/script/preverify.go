@@ -1,7 +1,6 @@
 package script
 
 import (
-	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -225,7 +224,7 @@ func legacyMultisig(cv curve, tx *wire.MsgTx, j int, script []byte, pushes [][]b
 // one or two verifications.
 func multisig(cv curve, script []byte, sigs [][]byte, f *prevoutFetcher,
 	sigHash func(txscript.SigHashType) ([]byte, error)) (preverified, bool) {
-	keys, ok := multisigKeys(script, f.keys[:0])
+	keys, _, ok := multisigKeys(script, f.keys[:0])
 	if !ok || len(sigs) > len(keys) {
 		return preverified{}, false
 	}
@@ -257,29 +256,29 @@ func multisig(cv curve, script []byte, sigs [][]byte, f *prevoutFetcher,
 }
 
 // multisigKeys returns the keys of "OP_m <key>... OP_n OP_CHECKMULTISIG"
-// with m and n from 1 to 16, appended to keys, or false for any other
-// script.
-func multisigKeys(script []byte, keys [][]byte) ([][]byte, bool) {
+// with m and n from 1 to 16, appended to keys, and m; or false for any
+// other script.
+func multisigKeys(script []byte, keys [][]byte) ([][]byte, int, bool) {
 	if len(script) < 3 || script[len(script)-1] != txscript.OP_CHECKMULTISIG {
-		return keys, false
+		return keys, 0, false
 	}
 	tok := txscript.MakeScriptTokenizer(0, script[:len(script)-1])
 	if !tok.Next() || !txscript.IsSmallInt(tok.Opcode()) || tok.Opcode() == txscript.OP_0 {
-		return keys, false
+		return keys, 0, false
 	}
 	m := txscript.AsSmallInt(tok.Opcode())
 	for tok.Next() {
 		op, data := tok.Opcode(), tok.Data()
 		if txscript.IsSmallInt(op) && tok.Done() {
 			n := txscript.AsSmallInt(op)
-			return keys, tok.Err() == nil && n == len(keys) && m <= n
+			return keys, m, tok.Err() == nil && n == len(keys) && m <= n
 		}
 		if data == nil || len(keys) == maxMultisigKeys {
-			return keys, false
+			return keys, 0, false
 		}
 		keys = append(keys, data)
 	}
-	return keys, false
+	return keys, 0, false
 }
 
 // pushesOf returns the data of every opcode of script, appended to
@@ -341,31 +340,15 @@ func taproot(cv curve, tx *wire.MsgTx, j int, xOnly []byte, hashes *txscript.TxS
 	return preverified{sigHash: chainhash.Hash(hash), sig: fullSig, pubKey: key}, true
 }
 
-// splitECDSA parses a signature with its trailing sighash type byte as
-// strict DER, the encoding every signature since BIP66 uses (an older one
-// that is only BER is left to txscript), and returns r and s for the
-// curve and the bytes txscript keys its cache with. The key must be a
+// splitECDSA parses fullSig as parseECDSA does and returns r and s for
+// the curve and the bytes txscript keys its cache with. The key must be a
 // compressed or uncompressed SEC 1 key; a hybrid one is left to txscript.
 func splitECDSA(fullSig, key []byte) ([64]byte, []byte, bool) {
-	var rs [64]byte
-	if len(fullSig) < 2 {
+	rs, ok := parseECDSA(fullSig)
+	if !ok || !isSECKey(key) {
 		return rs, nil, false
 	}
-	switch {
-	case len(key) == 33 && (key[0] == 2 || key[0] == 3):
-	case len(key) == 65 && key[0] == 4:
-	default:
-		return rs, nil, false
-	}
-	der := fullSig[:len(fullSig)-1]
-	parsed, err := ecdsa.ParseDERSignature(der)
-	if err != nil {
-		return rs, nil, false
-	}
-	r, s := parsed.R(), parsed.S()
-	r.PutBytesUnchecked(rs[:32])
-	s.PutBytesUnchecked(rs[32:])
-	return rs, der, true
+	return rs, fullSig[:len(fullSig)-1], true
 }
 
 // onePush splits off script's first opcode when it is a direct push of

@@ -80,7 +80,8 @@ type Verifier struct {
 	sigCache        *txscript.SigCache
 	sigCacheEntries uint
 	// curve is libsecp256k1 when the build links it (nil otherwise); the
-	// workers verify single-key signatures with it first (preverify).
+	// workers settle standard spends with it (verifyStandard) and hand
+	// txscript the signatures of the rest (preverify).
 	curve curve
 	// fastVerified counts the signatures curve verified, over all checks.
 	fastVerified atomic.Int64
@@ -356,9 +357,10 @@ func (c *Check) verify(ti, j int, f *prevoutFetcher) error {
 	return verifyInput(c.v.curve, c.sigCache, tx, prevouts, j, c.flags, st.hashes, f)
 }
 
-// verifyInput runs the scripts of input j of tx on a worker: preverify
-// first when cv (libsecp256k1) is there, then txscript's engine with
-// what preverify found, or with sigCache.
+// verifyInput runs the scripts of input j of tx on a worker. When cv
+// (libsecp256k1) is there, verifyStandard settles the standard spends
+// first; whatever it does not settle goes to txscript's engine, with the
+// signature preverify found handed over, or with sigCache.
 func verifyInput(cv curve, sigCache *txscript.SigCache, tx *wire.MsgTx, prevouts []*wire.TxOut, j int,
 	flags txscript.ScriptFlags, hashes *txscript.TxSigHashes, f *prevoutFetcher) error {
 	prev := prevouts[j]
@@ -366,6 +368,11 @@ func verifyInput(cv curve, sigCache *txscript.SigCache, tx *wire.MsgTx, prevouts
 	f.reset(tx, prevouts, j)
 	cache := sigCache
 	if cv != nil {
+		if n, ok := verifyStandard(cv, tx, j, prev, flags, hashes, f); ok {
+			f.fast += int64(n)
+			return nil
+		}
+		f.reset(tx, prevouts, j)
 		if p, ok := preverify(cv, tx, j, prev, flags, hashes, f); ok {
 			f.handoff.Add(p.sigHash, p.sig, p.pubKey)
 			f.fast++
@@ -480,18 +487,21 @@ type prevoutFetcher struct {
 	// next is the input most likely asked for next.
 	next int
 
-	// The rest is the worker's room for preverify, made only when the
-	// build links libsecp256k1: the script pushes and multisig keys it
-	// reads, a P2WPKH script code, and handoff, the one-entry cache that
+	// The rest is the worker's room for verifyStandard and preverify,
+	// made only when the build links libsecp256k1: the script pushes,
+	// multisig keys and signatures they read, a P2WPKH script code, and
+	// handoff, the one-entry cache that
 	// hands the signature it found to txscript for the input about to run
 	// (txscript's cache evicts the entry before when it takes the next).
 	// The handoff is the worker's, apart from the shared cache, so that
 	// handing over takes no shared lock and evicts nothing there.
 	pushes     [][]byte
 	keys       [][]byte
+	sigs       [maxMultisigKeys][64]byte
 	scriptCode [25]byte
 	handoff    *txscript.SigCache
-	// fast counts the signatures preverify verified in the current chunk.
+	// fast counts the signatures libsecp256k1 verified in the current
+	// chunk.
 	fast int64
 }
 
