@@ -8,7 +8,7 @@ package script
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
 
-// Both functions parse and verify in one call, so a signature costs one
+// The functions parse and verify in one call, so a signature costs one
 // crossing into C. They return 1 only for a valid signature; any input
 // libsecp256k1 will not parse gives 0, and the caller leaves that
 // signature to txscript.
@@ -30,6 +30,16 @@ static int watchnode_verify_schnorr(const secp256k1_context* ctx, const unsigned
 	secp256k1_xonly_pubkey key;
 	if (!secp256k1_xonly_pubkey_parse(ctx, &key, xonly32)) return 0;
 	return secp256k1_schnorrsig_verify(ctx, sig64, hash32, 32, &key);
+}
+
+// BIP341's commitment check: output32 is internal32 tweaked by tweak32
+// (Q = P + tG), with the given parity of Q's y. libsecp256k1 fails a
+// tweak that is not below the curve order, as BIP341 does.
+static int watchnode_check_tap_tweak(const secp256k1_context* ctx, const unsigned char* output32,
+		int parity, const unsigned char* internal32, const unsigned char* tweak32) {
+	secp256k1_xonly_pubkey internal;
+	if (!secp256k1_xonly_pubkey_parse(ctx, &internal, internal32)) return 0;
+	return secp256k1_xonly_pubkey_tweak_add_check(ctx, output32, parity, &internal, tweak32);
 }
 */
 import "C"
@@ -71,6 +81,18 @@ func (l *libsecp256k1) verifySchnorr(sig, hash, xOnly []byte) bool {
 	}
 	return C.watchnode_verify_schnorr(l.ctx, (*C.uchar)(unsafe.Pointer(&sig[0])),
 		(*C.uchar)(unsafe.Pointer(&hash[0])), (*C.uchar)(unsafe.Pointer(&xOnly[0]))) == 1
+}
+
+func (l *libsecp256k1) checkTapTweak(output, internal, tweak []byte, oddY bool) bool {
+	if len(output) != 32 || len(internal) != 32 || len(tweak) != 32 {
+		return false
+	}
+	parity := C.int(0)
+	if oddY {
+		parity = 1
+	}
+	return C.watchnode_check_tap_tweak(l.ctx, (*C.uchar)(unsafe.Pointer(&output[0])), parity,
+		(*C.uchar)(unsafe.Pointer(&internal[0])), (*C.uchar)(unsafe.Pointer(&tweak[0]))) == 1
 }
 
 // close frees the context; no verification may be running.

@@ -8,6 +8,8 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/txscript/v2"
 )
 
 // TestFastCurveAgreesWithBtcec signs with btcec and checks that
@@ -69,6 +71,42 @@ func TestFastCurveAgreesWithBtcec(t *testing.T) {
 		if cv.verifySchnorr(sb, wrong[:], xOnly) || cv.verifySchnorr(bad, hash[:], xOnly) ||
 			cv.verifySchnorr(sb, hash[:], schnorr.SerializePubKey(other.PubKey())) {
 			t.Errorf("BIP340 %d: libsecp256k1 accepts a signature btcec rejects", i)
+		}
+	}
+}
+
+// TestTapTweakAgreesWithTxscript checks libsecp256k1's taproot
+// commitment check against txscript's ComputeTaprootOutputKey: the output
+// key txscript computes from an internal key and a script root must pass,
+// with its parity; the other parity, another root or another output key
+// must not, nor an internal key that is not on the curve.
+func TestTapTweakAgreesWithTxscript(t *testing.T) {
+	cv := requireFastCurve(t)
+	for i := range 50 {
+		internal := testKey(t, i).PubKey()
+		root := sha256.Sum256(fmt.Appendf(nil, "root %d", i))
+		output := txscript.ComputeTaprootOutputKey(internal, root[:])
+		oddY := output.SerializeCompressed()[0] == 3
+		p, q := schnorr.SerializePubKey(internal), schnorr.SerializePubKey(output)
+		tweak := chainhash.TaggedHash(chainhash.TagTapTweak, p, root[:])
+		other := sha256.Sum256(fmt.Appendf(nil, "other %d", i))
+		otherTweak := chainhash.TaggedHash(chainhash.TagTapTweak, p, other[:])
+		offCurve := make([]byte, 32)
+		offCurve[31] = 5 // x = 5: x^3 + 7 = 132 is no square mod p
+		for _, c := range []struct {
+			what                  string
+			output, internal, twk []byte
+			oddY, want            bool
+		}{
+			{"txscript's output key", q, p, tweak[:], oddY, true},
+			{"the other parity", q, p, tweak[:], !oddY, false},
+			{"another root", q, p, otherTweak[:], oddY, false},
+			{"another output key", p, p, tweak[:], oddY, false},
+			{"internal key off the curve", q, offCurve, tweak[:], oddY, false},
+		} {
+			if got := cv.checkTapTweak(c.output, c.internal, c.twk, c.oddY); got != c.want {
+				t.Errorf("%d, %s: libsecp256k1 says %v, want %v", i, c.what, got, c.want)
+			}
 		}
 	}
 }

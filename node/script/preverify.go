@@ -19,6 +19,11 @@ type curve interface {
 	// verifySchnorr reports whether sig (64 bytes) is a BIP340 signature
 	// of hash under the x-only key xOnly (32 bytes).
 	verifySchnorr(sig, hash, xOnly []byte) bool
+	// checkTapTweak reports whether the x-only key output (32 bytes) is
+	// the x-only key internal tweaked by tweak (32 bytes), Q = P + tG,
+	// and Q's y is odd exactly when oddY: BIP341's check of a script
+	// path's commitment.
+	checkTapTweak(output, internal, tweak []byte, oddY bool) bool
 	// close releases the library's memory once no verification runs.
 	close()
 }

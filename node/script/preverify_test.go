@@ -53,10 +53,11 @@ func TestPreverifyFindsEverySignature(t *testing.T) {
 // passes only if the engine looked up exactly the triple handed over.
 type yesCurve struct{}
 
-func (yesCurve) name() string                               { return "yes" }
-func (yesCurve) verifyECDSA(*[64]byte, []byte, []byte) bool { return true }
-func (yesCurve) verifySchnorr([]byte, []byte, []byte) bool  { return true }
-func (yesCurve) close()                                     {}
+func (yesCurve) name() string                                    { return "yes" }
+func (yesCurve) verifyECDSA(*[64]byte, []byte, []byte) bool      { return true }
+func (yesCurve) verifySchnorr([]byte, []byte, []byte) bool       { return true }
+func (yesCurve) checkTapTweak([]byte, []byte, []byte, bool) bool { return true }
+func (yesCurve) close()                                          {}
 
 // TestPreverifyHandsOverWhatTxscriptLooksUp corrupts, in one spend of
 // every kind, the signature txscript checks first, and runs the engine

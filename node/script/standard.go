@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // HASH160 is consensus; txscript uses this package too.
@@ -308,9 +309,7 @@ func standardTaproot(cv curve, tx *wire.MsgTx, j int, xOnly []byte, hashes *txsc
 			len(control) == 0 || control[0]&txscript.TaprootLeafMask != byte(txscript.BaseLeafVersion) {
 			return 0, false
 		}
-		var cb *txscript.ControlBlock
-		if cb, err = txscript.ParseControlBlock(control); err != nil ||
-			txscript.VerifyTaprootLeafCommitment(cb, xOnly, leaf) != nil {
+		if !tapCommits(cv, xOnly, leaf, control) {
 			return 0, false
 		}
 		key = leaf[1:33]
@@ -322,6 +321,23 @@ func standardTaproot(cv curve, tx *wire.MsgTx, j int, xOnly []byte, hashes *txsc
 		return 0, false
 	}
 	return 1, true
+}
+
+// tapCommits reports whether control, a BIP341 control block of the
+// base leaf version, proves that leaf is in the script tree of the output
+// key xOnly: its internal key tweaked by the tree's root gives xOnly, with
+// the parity it states. txscript's VerifyTaprootLeafCommitment does the
+// same with btcec's point arithmetic, which costs more than verifying the
+// leaf's signature.
+func tapCommits(cv curve, xOnly, leaf, control []byte) bool {
+	if len(control) < txscript.ControlBlockBaseSize || len(control) > txscript.ControlBlockMaxSize ||
+		(len(control)-txscript.ControlBlockBaseSize)%txscript.ControlBlockNodeSize != 0 {
+		return false
+	}
+	cb := txscript.ControlBlock{LeafVersion: txscript.BaseLeafVersion, InclusionProof: control[txscript.ControlBlockBaseSize:]}
+	internal := control[1:txscript.ControlBlockBaseSize]
+	tweak := chainhash.TaggedHash(chainhash.TagTapTweak, internal, cb.RootHash(leaf))
+	return cv.checkTapTweak(xOnly, internal, tweak[:], control[0]&1 == 1)
 }
 
 // parseECDSA parses a signature with its trailing sighash type byte as
