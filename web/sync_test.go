@@ -63,7 +63,7 @@ func syncSnapshot(f *fakeEngine) engine.Snapshot {
 	snap.Status.UTXO = &engine.UTXOStatus{Coins: 1234, Height: 100, CacheBytes: 1 << 20, CacheLimit: 450 << 20, BytesOnDisk: 5 << 20}
 	hist := engine.StageHistogram{Bounds: []float64{0.001, 1}, Counts: []uint64{1, 2}, Count: 2, Sum: 0.004}
 	snap.Status.Validation = &engine.ValidationStatus{Blocks: 100, Txs: 300, ChainTx: 301, Flushes: 2, VerificationProgress: 0.25, HasTxData: true,
-		SignatureLibrary: "libsecp256k1", FastSignatures: 4321,
+		SignatureLibrary: "libsecp256k1", FastSignatures: 4321, SignatureChecks: 5678,
 		Stages: map[string]engine.StageHistogram{"read": hist, "inputs": hist, "scripts": hist, "write": hist}}
 	snap.Peers = append([]engine.PeerInfo(nil), snap.Peers...)
 	snap.Peers[0].BlocksInFlight, snap.Peers[0].BlocksReceived = 16, 84
@@ -111,6 +111,9 @@ func TestSyncPage(t *testing.T) {
 	}
 	if lib, n := doc.Find(`[data-field="status.validation.signature_library"]`).Text(), doc.Find(`[data-field="status.validation.fast_signatures"]`).Text(); lib != "libsecp256k1" || n != "4,321" {
 		t.Errorf("signatures verified with %q, %q by libsecp256k1; want libsecp256k1, 4,321", lib, n)
+	}
+	if got := doc.Find(`[data-field="status.validation.signature_checks"]`).Text(); got != "5,678" {
+		t.Errorf("signature checks %q, want 5,678", got)
 	}
 	if doc.Find(`script[src="/static/sync.js"]`).Length() != 1 || doc.Find("#stage-chart").Length() != 1 {
 		t.Error("no sync.js or stage chart")

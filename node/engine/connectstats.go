@@ -61,9 +61,13 @@ type ValidationStatus struct {
 	HasTxData bool `json:"has_tx_data"`
 	// SignatureLibrary names what verifies signatures ("libsecp256k1"
 	// when the build links it, else "btcec"); FastSignatures counts the
-	// signatures libsecp256k1 verified (script.Verifier.FastVerified).
+	// signatures libsecp256k1 verified (script.Verifier.FastVerified),
+	// SignatureChecks every verification it made, valid or not, a
+	// multisig's tries against keys it does not match included
+	// (script.Verifier.SignatureChecks).
 	SignatureLibrary string                    `json:"signature_library"`
 	FastSignatures   int64                     `json:"fast_signatures"`
+	SignatureChecks  int64                     `json:"signature_checks"`
 	Stages           map[string]StageHistogram `json:"stages"`
 }
 

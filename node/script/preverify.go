@@ -28,6 +28,24 @@ type curve interface {
 	close()
 }
 
+// countingCurve counts the signature checks made through it, valid or
+// not (a multisig's try against a key it does not match is one). Each
+// worker has its own, so counting takes no atomic operation a signature.
+type countingCurve struct {
+	curve
+	checks int64
+}
+
+func (c *countingCurve) verifyECDSA(rs *[64]byte, hash, pubKey []byte) bool {
+	c.checks++
+	return c.curve.verifyECDSA(rs, hash, pubKey)
+}
+
+func (c *countingCurve) verifySchnorr(sig, hash, xOnly []byte) bool {
+	c.checks++
+	return c.curve.verifySchnorr(sig, hash, xOnly)
+}
+
 // preverified is what preverify found: a valid signature, keyed exactly
 // as txscript's signature cache keys it (sighash; the signature's bytes,
 // without the sighash type byte for ECDSA and with it for BIP340; the

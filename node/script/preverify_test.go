@@ -181,4 +181,16 @@ func TestVerifierUsesFastCurve(t *testing.T) {
 	if got := v.FastVerified(); got != int64(want) {
 		t.Errorf("FastVerified() = %d, want %d", got, want)
 	}
+	// And every check: blockgen signs a multisig with its first m keys,
+	// and CHECKMULTISIG walks from the last key, so an m-of-n spend
+	// makes n checks.
+	checks := 0
+	for _, r := range spends(chain) {
+		cb := chain[r.block]
+		in := cb.block.Msg.Transactions[r.tx].TxIn[r.input]
+		checks += keysTried(cb.prevouts[r.tx][r.input].PkScript, in)
+	}
+	if got := v.SignatureChecks(); got != int64(checks) {
+		t.Errorf("SignatureChecks() = %d, want %d", got, checks)
+	}
 }

@@ -56,6 +56,20 @@ func standardCases(tb testing.TB) []spendCase {
 // signaturesNeeded returns m for a multisig spend (bare, P2SH or P2WSH),
 // 1 for any other.
 func signaturesNeeded(pk []byte, in *wire.TxIn) int {
+	m, _ := multisigShape(pk, in)
+	return m
+}
+
+// keysTried returns n for a multisig spend (bare, P2SH or P2WSH), 1 for
+// any other.
+func keysTried(pk []byte, in *wire.TxIn) int {
+	_, n := multisigShape(pk, in)
+	return n
+}
+
+// multisigShape returns m and n of a multisig spend, 1 and 1 for any
+// other.
+func multisigShape(pk []byte, in *wire.TxIn) (int, int) {
 	script := pk
 	switch {
 	case isP2SH(pk):
@@ -66,10 +80,10 @@ func signaturesNeeded(pk []byte, in *wire.TxIn) int {
 	case isP2WSH(pk):
 		script = in.Witness[len(in.Witness)-1]
 	}
-	if _, m, ok := multisigKeys(script, nil); ok {
-		return m
+	if keys, m, ok := multisigKeys(script, nil); ok {
+		return m, len(keys)
 	}
-	return 1
+	return 1, 1
 }
 
 // withPrevout returns c with its own copies of the transaction and the

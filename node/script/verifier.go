@@ -83,10 +83,12 @@ type Verifier struct {
 	// workers settle standard spends with it (verifyStandard) and hand
 	// txscript the signatures of the rest (preverify).
 	curve curve
-	// fastVerified counts the signatures curve verified, over all checks.
-	fastVerified atomic.Int64
-	wg           sync.WaitGroup
-	close        sync.Once
+	// fastVerified counts the signatures curve verified, over all checks;
+	// signatureChecks counts every verification curve made, valid or not.
+	fastVerified    atomic.Int64
+	signatureChecks atomic.Int64
+	wg              sync.WaitGroup
+	close           sync.Once
 
 	mu sync.Mutex
 	// wake is signalled (with mu) when a check is queued or the Verifier
@@ -158,6 +160,13 @@ func (v *Verifier) SignatureLibrary() string {
 // far (zero when the build does not link it).
 func (v *Verifier) FastVerified() int64 { return v.fastVerified.Load() }
 
+// SignatureChecks returns how many signature verifications libsecp256k1
+// has made so far, valid or not: FastVerified plus the tries of a
+// multisig's signatures against keys they do not match (CHECKMULTISIG
+// makes them, in Core as here) and any signature that failed. It is the
+// work the signature floor of BENCHMARKS.md prices.
+func (v *Verifier) SignatureChecks() int64 { return v.signatureChecks.Load() }
+
 // Start queues every input of b for verification with flags and returns
 // at once, so the caller can fetch the next block's inputs while the
 // workers check this one. prevouts[i][j] is the output spent by input j of
@@ -226,6 +235,7 @@ func (v *Verifier) work() {
 	f := &prevoutFetcher{}
 	if v.curve != nil {
 		f = newPreverifyFetcher()
+		f.curve = &countingCurve{curve: v.curve}
 	}
 	for {
 		c, k, ok := v.next()
@@ -337,6 +347,10 @@ func (c *Check) run(k int, f *prevoutFetcher) {
 	c.verified.Add(int64(n))
 	c.v.fastVerified.Add(f.fast)
 	f.fast = 0
+	if f.curve != nil {
+		c.v.signatureChecks.Add(f.curve.checks)
+		f.curve.checks = 0
+	}
 	c.finish(1)
 }
 
@@ -354,7 +368,11 @@ func (c *Check) verify(ti, j int, f *prevoutFetcher) error {
 			st.hashes = txscript.NewTxSigHashes(tx, f)
 		}
 	})
-	return verifyInput(c.v.curve, c.sigCache, tx, prevouts, j, c.flags, st.hashes, f)
+	var cv curve // nil, not a nil *countingCurve, without libsecp256k1
+	if f.curve != nil {
+		cv = f.curve
+	}
+	return verifyInput(cv, c.sigCache, tx, prevouts, j, c.flags, st.hashes, f)
 }
 
 // verifyInput runs the scripts of input j of tx on a worker. When cv
@@ -500,6 +518,8 @@ type prevoutFetcher struct {
 	sigs       [maxMultisigKeys][64]byte
 	scriptCode [25]byte
 	handoff    *txscript.SigCache
+	// curve is the Verifier's curve, counting this worker's checks.
+	curve *countingCurve
 	// fast counts the signatures libsecp256k1 verified in the current
 	// chunk.
 	fast int64
