@@ -64,6 +64,25 @@ func BenchmarkLibsecp256k1ECDSAVerify(b *testing.B) {
 	}
 }
 
+// BenchmarkLibsecp256k1ECDSAVerifyParallel runs the same verification on
+// every core at once (GOMAXPROCS goroutines): its ns/op is the time per
+// verification of all the cores together, the floor a block's checks
+// can reach on this machine when the cores slow each other down (shared
+// caches, a busy host), against the one-core figure divided by cores.
+func BenchmarkLibsecp256k1ECDSAVerifyParallel(b *testing.B) {
+	cv := requireFastCurve(b)
+	rs, pub := benchECDSA()
+	b.RunParallel(func(pb *testing.PB) {
+		rs := rs
+		for pb.Next() {
+			if !cv.verifyECDSA(&rs, benchHash[:], pub) {
+				b.Error("signature does not verify")
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkLibsecp256k1SchnorrVerify is one libsecp256k1 BIP340
 // verification.
 func BenchmarkLibsecp256k1SchnorrVerify(b *testing.B) {

@@ -67,6 +67,11 @@ func TestPipelinedEqualsSequential(t *testing.T) {
 			got = append(got, res)
 		}
 		pend = next
+		// The overlays committed before drop out of the stack: only
+		// this block's and the one it was begun on are left.
+		if d := overlayDepth(pend.View()); d > 2 {
+			t.Fatalf("block %d: %d overlays below the pending block's view; committed ones are kept", b.Height, d)
+		}
 	}
 	res, err := pend.Finish()
 	if err != nil {
@@ -85,6 +90,19 @@ func TestPipelinedEqualsSequential(t *testing.T) {
 	}
 	if len(piped) != len(seq) || setHash(piped) != setHash(seq) {
 		t.Errorf("pipelined set: %d coins, hash %s; sequential: %d coins, hash %s", len(piped), setHash(piped), len(seq), setHash(seq))
+	}
+}
+
+// overlayDepth counts the overlays from v down to the first other view.
+func overlayDepth(v View) int {
+	n := 0
+	for {
+		o, ok := v.(*overlay)
+		if !ok {
+			return n
+		}
+		n++
+		v = o.base
 	}
 }
 

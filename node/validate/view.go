@@ -84,12 +84,19 @@ func newOverlay(base View, size int) *overlay {
 }
 
 // target is the view below o that holds what o's changes apply to: its
-// base, past the overlays already committed into their own bases.
+// base, past the overlays already committed into their own bases. o then
+// points at it directly: a committed overlay never comes back, and a
+// connector that begins every block on the overlay of the block before
+// would otherwise keep a chain of every overlay it ever made, walked by
+// every read (a fifth of a 500,000-transaction IBD's CPU, and growing).
+// Overlays are used by one goroutine at a time (the connector's), so
+// this write needs no lock.
 func (o *overlay) target() View {
 	base := o.base
 	for {
 		below, ok := base.(*overlay)
 		if !ok || !below.committed {
+			o.base = base
 			return base
 		}
 		base = below.base
