@@ -52,7 +52,7 @@ func BenchmarkSchnorrVerify(b *testing.B) {
 }
 
 // BenchmarkLibsecp256k1ECDSAVerify is one libsecp256k1 ECDSA
-// verification, through the same cgo call preverify makes: the floor
+// verification, through the same cgo call verifyStandard makes: the floor
 // when the build links it.
 func BenchmarkLibsecp256k1ECDSAVerify(b *testing.B) {
 	cv := requireFastCurve(b)
@@ -237,13 +237,13 @@ func BenchmarkVerifyBlock(b *testing.B) {
 
 // BenchmarkVerifyInput runs one input of each kind of the generated chain
 // on one goroutine as a worker does (midstate computed beforehand;
-// preverify with libsecp256k1 first when the build links it, then
-// txscript), and reports floor-ratio, the ECDSA floor's share of the
+// verifyStandard with libsecp256k1 when the build links it, txscript
+// otherwise), and reports floor-ratio, the ECDSA floor's share of the
 // input's cost (signature checks, see sigChecksOf, × one ECDSA
 // verification, see ecdsaCost / the input's time): what is left above 1
-// is btcd's engine, key parsing, sighashes (twice with libsecp256k1), the
-// signatures btcec still verifies, and for taproot Schnorr's and the
-// commitment's extra cost.
+// is the sighash, the hashes and parsing around the signatures (with
+// btcec, txscript's engine and key parsing too), and for taproot
+// Schnorr's and the script path's commitment's extra cost.
 func BenchmarkVerifyInput(b *testing.B) {
 	chain, err := testChain()
 	if err != nil {
@@ -261,7 +261,7 @@ func BenchmarkVerifyInput(b *testing.B) {
 			if cv != nil {
 				defer cv.close()
 			}
-			f := newPreverifyFetcher()
+			f := newStandardFetcher()
 			f.reset(tx, prevouts, 0)
 			hashes := txscript.NewTxSigHashes(tx, f)
 			for b.Loop() {

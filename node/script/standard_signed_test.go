@@ -69,7 +69,7 @@ func scriptOf(t *testing.T, b *txscript.ScriptBuilder) []byte {
 // and txscript accept.
 func TestStandardRefusesWhatScriptsForbid(t *testing.T) {
 	cv := requireFastCurve(t)
-	f := newPreverifyFetcher()
+	f := newStandardFetcher()
 	k1, k2, k3 := fixedKey("one"), fixedKey("two"), fixedKey("three")
 	pub := func(k *btcec.PrivateKey) []byte { return k.PubKey().SerializeCompressed() }
 	p2pkh := func(key []byte) []byte {

@@ -149,7 +149,7 @@ func runStandard(cv curve, c spendCase, f *prevoutFetcher) (int, bool) {
 // the signatures it needs, and txscript agrees that each is valid.
 func TestStandardSettlesEveryKind(t *testing.T) {
 	cv := requireFastCurve(t)
-	f := newPreverifyFetcher()
+	f := newStandardFetcher()
 	for _, c := range standardCases(t) {
 		if err := runEngine(c.tx, c.prevouts, c.j, c.flags, nil); err != nil {
 			t.Fatalf("%s: txscript rejects the spend: %v", c.name, err)
@@ -179,7 +179,7 @@ func TestStandardSettlesEveryKind(t *testing.T) {
 // shown on real failures.
 func TestStandardNeverAcceptsWhatTxscriptRejects(t *testing.T) {
 	cv := requireFastCurve(t)
-	f := newPreverifyFetcher()
+	f := newStandardFetcher()
 	for _, base := range standardCases(t) {
 		rejected, settled := 0, 0
 		for _, c := range variants(base) {
@@ -320,7 +320,7 @@ func FuzzVerifyStandard(f *testing.F) {
 		f.Add(txBuf.Bytes(), outBuf.Bytes(), uint8(c.j), bits)
 	}
 	cv := requireFastCurve(f)
-	fetcher := newPreverifyFetcher()
+	fetcher := newStandardFetcher()
 	f.Fuzz(func(t *testing.T, rawTx, rawPrevouts []byte, input, flagBits uint8) {
 		var tx, carrier wire.MsgTx
 		if tx.Deserialize(bytes.NewReader(rawTx)) != nil || carrier.Deserialize(bytes.NewReader(rawPrevouts)) != nil {
@@ -345,4 +345,13 @@ func FuzzVerifyStandard(f *testing.F) {
 			}
 		}
 	})
+}
+
+// prevoutCarrier wraps prevouts as the outputs of a transaction, which
+// wire serializes for the fuzzer's corpus.
+func prevoutCarrier(prevouts []*wire.TxOut) *wire.MsgTx {
+	tx := wire.NewMsgTx(2)
+	tx.AddTxIn(&wire.TxIn{})
+	tx.TxOut = prevouts
+	return tx
 }

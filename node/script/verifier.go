@@ -80,8 +80,7 @@ type Verifier struct {
 	sigCache        *txscript.SigCache
 	sigCacheEntries uint
 	// curve is libsecp256k1 when the build links it (nil otherwise); the
-	// workers settle standard spends with it (verifyStandard) and hand
-	// txscript the signatures of the rest (preverify).
+	// workers settle standard spends with it (verifyStandard).
 	curve curve
 	// fastVerified counts the signatures curve verified, over all checks;
 	// signatureChecks counts every verification curve made, valid or not.
@@ -234,7 +233,7 @@ func (v *Verifier) work() {
 	// handing it to txscript (an interface) allocates nothing.
 	f := &prevoutFetcher{}
 	if v.curve != nil {
-		f = newPreverifyFetcher()
+		f = newStandardFetcher()
 		f.curve = &countingCurve{curve: v.curve}
 	}
 	for {
@@ -377,28 +376,21 @@ func (c *Check) verify(ti, j int, f *prevoutFetcher) error {
 
 // verifyInput runs the scripts of input j of tx on a worker. When cv
 // (libsecp256k1) is there, verifyStandard settles the standard spends
-// first; whatever it does not settle goes to txscript's engine, with the
-// signature preverify found handed over, or with sigCache.
+// first; whatever it does not settle goes to txscript's engine, with
+// sigCache.
 func verifyInput(cv curve, sigCache *txscript.SigCache, tx *wire.MsgTx, prevouts []*wire.TxOut, j int,
 	flags txscript.ScriptFlags, hashes *txscript.TxSigHashes, f *prevoutFetcher) error {
 	prev := prevouts[j]
 	// An ANYONECANPAY taproot signature asks for input j's own prevout.
 	f.reset(tx, prevouts, j)
-	cache := sigCache
 	if cv != nil {
 		if n, ok := verifyStandard(cv, tx, j, prev, flags, hashes, f); ok {
 			f.fast += int64(n)
 			return nil
 		}
 		f.reset(tx, prevouts, j)
-		if p, ok := preverify(cv, tx, j, prev, flags, hashes, f); ok {
-			f.handoff.Add(p.sigHash, p.sig, p.pubKey)
-			f.fast++
-			cache = f.handoff
-		}
-		f.reset(tx, prevouts, j)
 	}
-	vm, err := txscript.NewEngine(prev.PkScript, tx, j, flags, cache, hashes, prev.Value, f)
+	vm, err := txscript.NewEngine(prev.PkScript, tx, j, flags, sigCache, hashes, prev.Value, f)
 	if err != nil {
 		return err
 	}
@@ -505,19 +497,13 @@ type prevoutFetcher struct {
 	// next is the input most likely asked for next.
 	next int
 
-	// The rest is the worker's room for verifyStandard and preverify,
-	// made only when the build links libsecp256k1: the script pushes,
-	// multisig keys and signatures they read, a P2WPKH script code, and
-	// handoff, the one-entry cache that
-	// hands the signature it found to txscript for the input about to run
-	// (txscript's cache evicts the entry before when it takes the next).
-	// The handoff is the worker's, apart from the shared cache, so that
-	// handing over takes no shared lock and evicts nothing there.
+	// The rest is the worker's room for verifyStandard, made only when
+	// the build links libsecp256k1: the script pushes, multisig keys and
+	// signatures it reads and a P2WPKH script code.
 	pushes     [][]byte
 	keys       [][]byte
 	sigs       [maxMultisigKeys][64]byte
 	scriptCode [25]byte
-	handoff    *txscript.SigCache
 	// curve is the Verifier's curve, counting this worker's checks.
 	curve *countingCurve
 	// fast counts the signatures libsecp256k1 verified in the current
@@ -525,11 +511,10 @@ type prevoutFetcher struct {
 	fast int64
 }
 
-// newPreverifyFetcher makes a fetcher with preverify's room, for a worker
-// of a Verifier whose build links libsecp256k1.
-func newPreverifyFetcher() *prevoutFetcher {
-	return &prevoutFetcher{pushes: make([][]byte, 0, maxPushes), keys: make([][]byte, 0, maxMultisigKeys),
-		handoff: txscript.NewSigCache(1)}
+// newStandardFetcher makes a fetcher with verifyStandard's room, for a
+// worker of a Verifier whose build links libsecp256k1.
+func newStandardFetcher() *prevoutFetcher {
+	return &prevoutFetcher{pushes: make([][]byte, 0, maxPushes), keys: make([][]byte, 0, maxMultisigKeys)}
 }
 
 // reset points f at tx's prevouts, expecting input next first.
