@@ -12,7 +12,6 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/txscript/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/watchnode/watchnode/internal/blockgen"
 )
@@ -110,32 +109,6 @@ func benchECDSA() ([64]byte, []byte) {
 	return rs, benchKey.PubKey().SerializeCompressed()
 }
 
-// sigChecksOf returns how many signature verifications spending kind
-// with in takes: one, except for multisig. CHECKMULTISIG (Core's and
-// btcd's alike) walks the keys from the last one down, trying the last
-// unmatched signature against each, and blockgen signs with the first m
-// of n keys, so an m-of-n spend tries n keys: 3 for the P2SH 2-of-3, 2 for
-// the P2WSH 1-of-2.
-func sigChecksOf(b *testing.B, kind string, in *wire.TxIn) int {
-	var script []byte
-	switch kind {
-	case kindP2SH:
-		tok := txscript.MakeScriptTokenizer(0, in.SignatureScript)
-		for tok.Next() {
-			script = tok.Data()
-		}
-	case kindP2WSH:
-		script = in.Witness[len(in.Witness)-1]
-	default:
-		return 1
-	}
-	keys, _, err := txscript.CalcMultiSigStats(script)
-	if err != nil {
-		b.Fatalf("%s spend whose script is no multisig: %v", kind, err)
-	}
-	return keys
-}
-
 // ecdsaCost measures one ECDSA verification on this goroutine, for the
 // floor ratio: the median of eleven batches, since on a shared machine
 // some batches measure the neighbours too. It measures libsecp256k1 when
@@ -176,7 +149,7 @@ var benchChain = sync.OnceValues(func() ([]chainBlock, error) {
 // BenchmarkVerifyBlock verifies the generated block with the most inputs
 // on GOMAXPROCS workers without a signature cache (a cache would answer
 // every iteration after the first). It reports sigchecks/s, the signature
-// verifications done per second (see sigChecksOf), and floor-ratio, that
+// verifications done per second (see keysTried), and floor-ratio, that
 // rate over the floor of GOMAXPROCS cores doing nothing but ECDSA
 // verifications (GOMAXPROCS / one verification's cost, measured here).
 func BenchmarkVerifyBlock(b *testing.B) {
@@ -197,7 +170,7 @@ func BenchmarkVerifyBlock(b *testing.B) {
 			if kind == "" {
 				b.Fatalf("tx %d input %d spends an output of no known kind", ti+1, j)
 			}
-			n := sigChecksOf(b, kind, in)
+			n := keysTried(best.prevouts[ti+1][j].PkScript, in)
 			sigChecks += n
 			if kind == kindP2TRKey || kind == kindP2TRScript {
 				schnorr += n
@@ -239,7 +212,7 @@ func BenchmarkVerifyBlock(b *testing.B) {
 // on one goroutine as a worker does (midstate computed beforehand;
 // verifyStandard with libsecp256k1 when the build links it, txscript
 // otherwise), and reports floor-ratio, the ECDSA floor's share of the
-// input's cost (signature checks, see sigChecksOf, × one ECDSA
+// input's cost (signature checks, see keysTried, × one ECDSA
 // verification, see ecdsaCost / the input's time): what is left above 1
 // is the sighash, the hashes and parsing around the signatures (with
 // btcec, txscript's engine and key parsing too), and for taproot
@@ -269,7 +242,7 @@ func BenchmarkVerifyInput(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			checks := sigChecksOf(b, k, tx.TxIn[r.input])
+			checks := keysTried(prevouts[r.input].PkScript, tx.TxIn[r.input])
 			perInput := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(float64(checks)*cost.Seconds()/perInput, "floor-ratio")
 		})

@@ -60,8 +60,12 @@ func signaturesNeeded(pk []byte, in *wire.TxIn) int {
 	return m
 }
 
-// keysTried returns n for a multisig spend (bare, P2SH or P2WSH), 1 for
-// any other.
+// keysTried returns how many signature verifications spending pk with in
+// takes in the generated chains: n for an m-of-n multisig (bare, P2SH or
+// P2WSH), 1 for any other. CHECKMULTISIG (Core's and btcd's alike) walks
+// the keys from the last one down, trying the last unmatched signature
+// against each, and blockgen signs with the first m of n keys, so every
+// key is tried: 3 for the P2SH 2-of-3, 2 for the P2WSH 1-of-2.
 func keysTried(pk []byte, in *wire.TxIn) int {
 	_, n := multisigShape(pk, in)
 	return n
