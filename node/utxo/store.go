@@ -352,15 +352,24 @@ func (s *Store) Spend(op wire.OutPoint) (Coin, bool, error) {
 // Add puts c at op. Overwriting an unspent coin is an error unless
 // overwrite says the caller means it (Core's possible_overwrite: the two
 // historic duplicate coinbases BIP30 excepts, and restoring undo data).
+//
+// Without overwrite the caller promises the disk has no unspent coin at op
+// (BIP30's lookup, or BIP34's unique coinbases), so only the cache is
+// checked and a coin the cache does not hold is new to the disk: Core's
+// AddCoin marks it FRESH the same way. Reading the disk here would cost a
+// second miss for every output a block creates.
 func (s *Store) Add(op wire.OutPoint, c Coin, overwrite bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
 		return s.err
 	}
-	e, err := s.lookup(op)
-	if err != nil {
-		return err
+	e := s.cache[op]
+	if overwrite {
+		var err error
+		if e, err = s.lookup(op); err != nil {
+			return err
+		}
 	}
 	switch {
 	case e == nil:

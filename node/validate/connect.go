@@ -238,7 +238,13 @@ func (v *Validator) Begin(view View, b *Block) (*Pending, error) {
 		}
 	}
 
-	ov := newOverlay(view, 2*len(txs))
+	// Every input spends and every output adds: sizing the overlay for
+	// all of them up front spares its map and change list their growth.
+	changes := 0
+	for _, tx := range txs {
+		changes += len(tx.TxIn) + len(tx.TxOut)
+	}
+	ov := newOverlay(view, changes)
 	prevouts := make([][]*wire.TxOut, len(txs))
 	csv := b.Height >= v.Params.CSVHeight
 	var prevMTP uint32
