@@ -165,7 +165,7 @@ func (bp *blockPipeline) writeLoop(ctx context.Context) {
 				}
 				unsynced = append(unsynced, c.job.Block.Hash)
 				if bp.e.connector != nil {
-					bp.e.connector.handoff.put(c.job.Block, c.job.Cost)
+					bp.e.connector.handoff.put(c.job.Block, c.job.Context.Height, c.job.Cost)
 				}
 			}
 			results = append(results, c.job.Result(c.err))

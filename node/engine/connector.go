@@ -54,6 +54,8 @@ type connector struct {
 
 	mu     sync.Mutex
 	target *netsync.ConnectBlocks // the newest target not yet taken
+	// newest is the newest target, taken or not, for the read-ahead.
+	newest atomic.Pointer[netsync.ConnectBlocks]
 	sig    chan struct{}
 }
 
@@ -93,7 +95,9 @@ func (c *connector) setTarget(j netsync.ConnectBlocks) {
 	c.mu.Lock()
 	c.target = &j
 	c.mu.Unlock()
+	c.newest.Store(&j)
 	signal(c.sig)
+	c.handoff.nudge()
 }
 
 func (c *connector) take() *netsync.ConnectBlocks {
@@ -112,6 +116,13 @@ func (c *connector) newer() bool {
 
 // run follows targets until ctx ends, then flushes the set.
 func (c *connector) run(ctx context.Context) {
+	var reader sync.WaitGroup
+	readCtx, stopReading := context.WithCancel(ctx)
+	reader.Go(func() { c.readAhead(readCtx) })
+	defer func() {
+		stopReading()
+		reader.Wait()
+	}()
 	defer func() {
 		if err := c.flush(); err != nil {
 			c.e.post(evStoreFailed{what: "UTXO set", err: err})
@@ -292,8 +303,9 @@ type pendingBlock struct {
 // is begun then).
 func (c *connector) begin(view *chain.View, hash chainhash.Hash, height int32, base validate.View) (pb *pendingBlock, broken *validate.RuleError, err error) {
 	pb = &pendingBlock{view: view, hash: hash, height: height, start: time.Now()}
-	b := c.handoff.take(hash)
+	b := c.handoff.take(hash, height)
 	if b == nil {
+
 		raw, err := c.blocks.ReadBlock(hash)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading block %d %s to connect it: %w", height, hash, err)

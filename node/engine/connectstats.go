@@ -65,7 +65,13 @@ type ValidationStatus struct {
 	// SignatureChecks every verification it made, valid or not, a
 	// multisig's tries against keys it does not match included
 	// (script.Verifier.SignatureChecks).
-	SignatureLibrary string                    `json:"signature_library"`
+	SignatureLibrary string `json:"signature_library"`
+	// BlocksHandedOver counts the blocks the connector got decoded from
+	// the download, BlocksReadBack those it read back from the store and
+	// decoded again (the handoff did not hold them: a restart, or a
+	// download running further ahead than the handoff's bound).
+	BlocksHandedOver uint64                    `json:"blocks_handed_over"`
+	BlocksReadBack   uint64                    `json:"blocks_read_back"`
 	FastSignatures   int64                     `json:"fast_signatures"`
 	SignatureChecks  int64                     `json:"signature_checks"`
 	Stages           map[string]StageHistogram `json:"stages"`

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"slices"
+	"sort"
 	"sync"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -17,27 +19,50 @@ const handoffBytes = 32 << 20
 // blockHandoff passes decoded blocks from the store pipeline's writer to
 // the connector, so that a block downloaded during IBD is connected without
 // being read back from disk and decoded a second time. It holds at most
-// handoffBytes: past that the oldest blocks are dropped, and the connector
-// reads those from the store as it would after a restart. Both sides take
-// its lock for a map operation only.
+// handoffBytes; the connector reads what it does not hold from the store,
+// as it would after a restart. Both sides take its lock for a map
+// operation and a short slice edit only.
+//
+// When it is full it keeps the lowest blocks, the ones the connector
+// takes next, and drops first what the connector has passed (a side
+// branch's block), then the highest. Dropping the oldest instead, as a
+// plain cache would, misses every block once the download runs ahead of
+// the connector by more than the bound: the connector then wants exactly
+// the blocks that were dropped first.
 type blockHandoff struct {
 	mu     sync.Mutex
 	blocks map[chainhash.Hash]handoffEntry
-	order  []chainhash.Hash // insertion order, with hashes already taken
-	bytes  int
+	// order is every held block by height, lowest first, with blocks
+	// already taken left in until they are passed or compacted away.
+	order []handoffItem
+	bytes int
+	// passed is the height of the block the connector asked for last:
+	// blocks at or below it are on a branch it left.
+	passed int32
+	// hits and misses count take's answers, for the metrics.
+	hits, misses uint64
+	// moved is signalled (without blocking) by every take and every new
+	// target, for the read-ahead waiting for the connector to move.
+	moved chan struct{}
 }
 
 type handoffEntry struct {
-	b    *consensus.Block
-	cost int
+	b      *consensus.Block
+	height int32
+	cost   int
+}
+
+type handoffItem struct {
+	height int32
+	hash   chainhash.Hash
 }
 
 func newBlockHandoff() *blockHandoff {
-	return &blockHandoff{blocks: make(map[chainhash.Hash]handoffEntry)}
+	return &blockHandoff{blocks: make(map[chainhash.Hash]handoffEntry), passed: -1, moved: make(chan struct{}, 1)}
 }
 
-// put offers a written block to the connector.
-func (h *blockHandoff) put(b *consensus.Block, cost int) {
+// put offers a written block at height to the connector.
+func (h *blockHandoff) put(b *consensus.Block, height int32, cost int) {
 	if cost > handoffBytes {
 		return
 	}
@@ -46,37 +71,67 @@ func (h *blockHandoff) put(b *consensus.Block, cost int) {
 	if _, ok := h.blocks[b.Hash]; ok {
 		return
 	}
-	h.blocks[b.Hash] = handoffEntry{b, cost}
-	h.order = append(h.order, b.Hash)
+	h.blocks[b.Hash] = handoffEntry{b, height, cost}
+	// Blocks arrive nearly in height order, so the search lands near
+	// the end and the insert moves few items.
+	i := sort.Search(len(h.order), func(i int) bool { return h.order[i].height > height })
+	h.order = slices.Insert(h.order, i, handoffItem{height, b.Hash})
 	h.bytes += cost
-	for h.bytes > handoffBytes && len(h.order) > 0 {
-		oldest := h.order[0]
-		h.order = h.order[1:]
-		if e, ok := h.blocks[oldest]; ok {
-			delete(h.blocks, oldest)
-			h.bytes -= e.cost
-		}
+	for h.bytes > handoffBytes {
+		h.dropOne()
 	}
 	if len(h.order) > 2*len(h.blocks)+64 {
-		// Most entries were taken: drop their hashes from the order.
-		kept := h.order[:0]
-		for _, hash := range h.order {
-			if _, ok := h.blocks[hash]; ok {
-				kept = append(kept, hash)
-			}
-		}
-		h.order = kept
+		h.compact()
 	}
 }
 
-// take returns the block with hash and forgets it, or nil.
-func (h *blockHandoff) take(hash chainhash.Hash) *consensus.Block {
+// dropOne drops the held block the connector will want last, or an
+// already taken one's item. h.bytes > 0 so order is not empty.
+func (h *blockHandoff) dropOne() {
+	var it handoffItem
+	if first := h.order[0]; first.height <= h.passed || !h.holds(first) {
+		it, h.order = first, h.order[1:]
+	} else {
+		it, h.order = h.order[len(h.order)-1], h.order[:len(h.order)-1]
+	}
+	if h.holds(it) {
+		h.bytes -= h.blocks[it.hash].cost
+		delete(h.blocks, it.hash)
+	}
+}
+
+func (h *blockHandoff) holds(it handoffItem) bool {
+	e, ok := h.blocks[it.hash]
+	return ok && e.height == it.height
+}
+
+// compact forgets the items of blocks already taken.
+func (h *blockHandoff) compact() {
+	kept := make([]handoffItem, 0, len(h.blocks))
+	for _, it := range h.order {
+		if h.holds(it) {
+			kept = append(kept, it)
+		}
+	}
+	h.order = kept
+}
+
+// take returns the block with hash, which the connector is about to
+// connect at height, and forgets it; nil when it is not held.
+func (h *blockHandoff) take(hash chainhash.Hash, height int32) *consensus.Block {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.passed = height
+	select {
+	case h.moved <- struct{}{}:
+	default:
+	}
 	e, ok := h.blocks[hash]
 	if !ok {
+		h.misses++
 		return nil
 	}
+	h.hits++
 	delete(h.blocks, hash)
 	h.bytes -= e.cost
 	return e.b
@@ -87,4 +142,38 @@ func (h *blockHandoff) size() (blocks, bytes int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.blocks), h.bytes
+}
+
+// counts reports take's answers since start: blocks handed over, and
+// blocks the connector had to read back.
+func (h *blockHandoff) counts() (hits, misses uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hits, h.misses
+}
+
+// wanted reports whether the connector will still ask for the block hash
+// at height and the handoff does not hold it: whether reading it ahead
+// is worth it.
+func (h *blockHandoff) wanted(hash chainhash.Hash, height int32) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, held := h.blocks[hash]
+	return !held && height > h.passed
+}
+
+// progress returns the height of the block the connector asked for last
+// and a channel signalled when it asks for another or gets a new target.
+func (h *blockHandoff) progress() (passed int32, moved <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.passed, h.moved
+}
+
+// nudge wakes the read-ahead: the connector has a new target.
+func (h *blockHandoff) nudge() {
+	select {
+	case h.moved <- struct{}{}:
+	default:
+	}
 }

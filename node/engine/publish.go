@@ -85,6 +85,7 @@ func (e *Engine) publish(now time.Time) {
 		v.SignatureLibrary = e.connector.scripts.SignatureLibrary()
 		v.FastSignatures = e.connector.scripts.FastVerified()
 		v.SignatureChecks = e.connector.scripts.SignatureChecks()
+		v.BlocksHandedOver, v.BlocksReadBack = e.connector.handoff.counts()
 		tipTime := now
 		if u.Best.Height >= 0 && u.Best.Height <= height && ss.Chain.HashAt(u.Best.Height) == u.Best.Hash {
 			tipTime = time.Unix(int64(ss.Chain.HeaderAt(u.Best.Height).Timestamp), 0)
