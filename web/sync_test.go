@@ -64,6 +64,7 @@ func syncSnapshot(f *fakeEngine) engine.Snapshot {
 	hist := engine.StageHistogram{Bounds: []float64{0.001, 1}, Counts: []uint64{1, 2}, Count: 2, Sum: 0.004}
 	snap.Status.Validation = &engine.ValidationStatus{Blocks: 100, Txs: 300, ChainTx: 301, Flushes: 2, VerificationProgress: 0.25, HasTxData: true,
 		SignatureLibrary: "libsecp256k1", FastSignatures: 4321, SignatureChecks: 5678,
+		BlocksHandedOver: 2156, BlocksReadBack: 125,
 		Stages: map[string]engine.StageHistogram{"read": hist, "inputs": hist, "scripts": hist, "write": hist}}
 	snap.Peers = append([]engine.PeerInfo(nil), snap.Peers...)
 	snap.Peers[0].BlocksInFlight, snap.Peers[0].BlocksReceived = 16, 84
@@ -114,6 +115,12 @@ func TestSyncPage(t *testing.T) {
 	}
 	if got := doc.Find(`[data-field="status.validation.signature_checks"]`).Text(); got != "5,678" {
 		t.Errorf("signature checks %q, want 5,678", got)
+	}
+	if got := doc.Find(`[data-field="status.validation.blocks_handed_over"]`).Text(); got != "2,156" {
+		t.Errorf("blocks handed over %q, want 2,156", got)
+	}
+	if got := doc.Find(`[data-field="status.validation.blocks_read_back"]`).Text(); got != "125" {
+		t.Errorf("blocks read back %q, want 125", got)
 	}
 	if doc.Find(`script[src="/static/sync.js"]`).Length() != 1 || doc.Find("#stage-chart").Length() != 1 {
 		t.Error("no sync.js or stage chart")

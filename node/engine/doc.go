@@ -75,7 +75,12 @@
 //     after catching up, and at shutdown. It times each block's stages
 //     (read, inputs, scripts, write; connectstats.go, under its own lock,
 //     which snapshots take only to copy) and posts a "block connected"
-//     event for blocks near the best header. ReadBlocks jobs (blocks to serve) each
+//     event for blocks near the best header. Its read-ahead goroutine
+//     (readahead.go, as long-lived as the connector) reads and decodes the
+//     stored blocks of the newest target that the handoff does not hold, at
+//     most readAheadBlocks above the block the connector asked for last,
+//     and puts them in the handoff: the connector reads a block itself only
+//     when it gets there first. ReadBlocks jobs (blocks to serve) each
 //     run on a goroutine of their own; the core keeps at most a few in
 //     flight.
 //
