@@ -69,6 +69,7 @@ type setStats struct {
 // store's size on disk too (after a flush), else the last size is kept.
 func (c *connector) publishStats(disk bool) {
 	st := &setStats{Stats: c.set.Stats()}
+	c.handoff.lend(st.CacheLimit - st.CacheBytes)
 	if disk {
 		st.DiskBytes = c.set.DiskBytes()
 	} else if old := c.stats.Load(); old != nil {

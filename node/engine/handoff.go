@@ -10,17 +10,19 @@ import (
 	"github.com/watchnode/watchnode/node/consensus"
 )
 
-// handoffBytes bounds the blocks the handoff keeps, by their cost (the
+// handoffBytes is what the blocks the handoff keeps may always cost (the
 // decoded message's estimate from the reader, which counts what decoding
 // allocated): 32 MiB, a few dozen full blocks, on top of the download
-// window's MaxBlockBytesPending.
+// window's MaxBlockBytesPending. The handoff may keep more while the coin
+// cache leaves part of -dbcache unused (lend).
 const handoffBytes = 32 << 20
 
 // blockHandoff passes decoded blocks from the store pipeline's writer to
 // the connector, so that a block downloaded during IBD is connected without
 // being read back from disk and decoded a second time. It holds at most
-// handoffBytes; the connector reads what it does not hold from the store,
-// as it would after a restart. Both sides take its lock for a map
+// handoffBytes plus what the connector lends it of the coin cache's unused
+// budget; the connector reads what it does not hold from the store, as it
+// would after a restart. Both sides take its lock for a map
 // operation and a short slice edit only.
 //
 // When it is full it keeps the lowest blocks, the ones the connector
@@ -36,6 +38,8 @@ type blockHandoff struct {
 	// already taken left in until they are passed or compacted away.
 	order []handoffItem
 	bytes int
+	// limit bounds bytes: handoffBytes plus the loan (lend).
+	limit int
 	// passed is the height of the block the connector asked for last:
 	// blocks at or below it are on a branch it left.
 	passed int32
@@ -58,16 +62,16 @@ type handoffItem struct {
 }
 
 func newBlockHandoff() *blockHandoff {
-	return &blockHandoff{blocks: make(map[chainhash.Hash]handoffEntry), passed: -1, moved: make(chan struct{}, 1)}
+	return &blockHandoff{blocks: make(map[chainhash.Hash]handoffEntry), passed: -1, limit: handoffBytes, moved: make(chan struct{}, 1)}
 }
 
 // put offers a written block at height to the connector.
 func (h *blockHandoff) put(b *consensus.Block, height int32, cost int) {
-	if cost > handoffBytes {
-		return
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if cost > h.limit {
+		return
+	}
 	if _, ok := h.blocks[b.Hash]; ok {
 		return
 	}
@@ -77,11 +81,26 @@ func (h *blockHandoff) put(b *consensus.Block, height int32, cost int) {
 	i := sort.Search(len(h.order), func(i int) bool { return h.order[i].height > height })
 	h.order = slices.Insert(h.order, i, handoffItem{height, b.Hash})
 	h.bytes += cost
-	for h.bytes > handoffBytes {
+	for h.bytes > h.limit {
 		h.dropOne()
 	}
 	if len(h.order) > 2*len(h.blocks)+64 {
 		h.compact()
+	}
+}
+
+// lend sets what the handoff may keep beyond handoffBytes: half of what
+// the coin cache does not use of its bound (-dbcache), so that the two
+// together never pass the bound plus handoffBytes. Early in IBD the coin
+// cache is far from full, and a download running ahead of the connector
+// then keeps its blocks decoded instead of reading them back; as the cache
+// fills the loan shrinks, and the highest blocks go first.
+func (h *blockHandoff) lend(cacheUnused int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.limit = handoffBytes + int(max(0, cacheUnused)/2)
+	for h.bytes > h.limit {
+		h.dropOne()
 	}
 }
 

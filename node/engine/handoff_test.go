@@ -102,3 +102,26 @@ func TestHandoffProgressSignals(t *testing.T) {
 		t.Fatal("no signal after a nudge")
 	}
 }
+
+// TestHandoffBorrowsUnusedCoinCache: half of what the coin cache leaves
+// unused may hold blocks too, and giving it back drops the highest.
+func TestHandoffBorrowsUnusedCoinCache(t *testing.T) {
+	const cost = handoffBytes / 4
+	h := newBlockHandoff()
+	h.lend(4 * handoffBytes) // twice handoffBytes lent: 12 blocks fit
+	for height := int32(1); height <= 20; height++ {
+		h.put(handoffBlock(height), height, cost)
+	}
+	if blocks, bytes := h.size(); blocks != 12 || bytes != 12*cost {
+		t.Fatalf("with the loan: %d blocks, %d bytes; want 12 and %d", blocks, bytes, 12*cost)
+	}
+	h.lend(-1) // the coin cache is over its bound: no loan
+	if blocks, _ := h.size(); blocks != 4 {
+		t.Fatalf("after the loan ended: %d blocks, want 4", blocks)
+	}
+	for height := int32(1); height <= 4; height++ {
+		if h.take(handoffBlock(height).Hash, height) == nil {
+			t.Errorf("block %d was dropped; the highest should go first", height)
+		}
+	}
+}
