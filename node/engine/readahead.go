@@ -26,7 +26,11 @@ const readAheadBlocks = 8
 // itself and reports the error; a block of a chain the connector leaves is
 // dropped from the handoff first. It runs until ctx ends.
 func (c *connector) readAhead(ctx context.Context) {
-	var next int32 // the next height to read
+	// The genesis block is never connected (a new set starts on it), and
+	// reading it would be the only index read of a node that syncs
+	// headers alone: a lookup in an index of a million headers caches
+	// its filter, a megabyte and more.
+	next := int32(1) // the next height to read
 	for {
 		passed, moved := c.handoff.progress()
 		next = max(next, passed+1)
