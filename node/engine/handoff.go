@@ -22,8 +22,8 @@ const handoffBytes = 32 << 20
 // being read back from disk and decoded a second time. It holds at most
 // handoffBytes plus what the connector lends it of the coin cache's unused
 // budget; the connector reads what it does not hold from the store, as it
-// would after a restart. Both sides take its lock for a map
-// operation and a short slice edit only.
+// would after a restart. The writer, the connector and its read-ahead
+// take its lock for a map operation and a short slice edit only.
 //
 // When it is full it keeps the lowest blocks, the ones the connector
 // takes next, and drops first what the connector has passed (a side
@@ -43,7 +43,7 @@ type blockHandoff struct {
 	// passed is the height of the block the connector asked for last:
 	// blocks at or below it are on a branch it left.
 	passed int32
-	// hits and misses count take's answers, for the metrics.
+	// hits and misses count take's answers, for the status.
 	hits, misses uint64
 	// moved is signalled (without blocking) by every take and every new
 	// target, for the read-ahead waiting for the connector to move.
