@@ -1,0 +1,46 @@
+package engine
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/watchnode/watchnode/internal/blockgen"
+	"github.com/watchnode/watchnode/node/protocol"
+)
+
+// TestReadAheadLeavesGenesis: a node that syncs headers and gets no block
+// must read no block ahead, the genesis block included (the set starts on
+// it, so the connector never takes it). Reading it was the only lookup
+// in the block index of a header-only sync, and at a million headers that
+// lookup cached a megabyte and more of the index.
+func TestReadAheadLeavesGenesis(t *testing.T) {
+	const n = 20
+	gen, err := blockgen.Generate(blockgen.Options{Seed: 9, Blocks: n, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var genesis bytes.Buffer
+	if err := protocol.Regtest.Params().GenesisBlock.Serialize(&genesis); err != nil {
+		t.Fatal(err)
+	}
+	raw := [][]byte{genesis.Bytes()}
+	for i := range gen.Blocks {
+		raw = append(raw, gen.Raw(i))
+	}
+	c := newServedChain(t, raw)
+	r := startEngine(t, Config{Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	var addr string
+	waitFor(t, "the engine to listen", func() bool { addr = r.e.Snapshot().Status.Listen; return addr != "" })
+	p := netPeer{dialRaw(t, addr), protocol.Regtest.Magic()}
+	p.handshake(950, n)
+	go c.serve(p, func(int) []byte { return nil })
+	waitFor(t, "the headers", func() bool { return r.e.Snapshot().Status.Headers == n })
+	waitFor(t, "a target for the connector", func() bool { return r.e.connector.newest.Load() != nil })
+	// The read-ahead wakes on every target; give it time to act on them.
+	time.Sleep(300 * time.Millisecond)
+	if held, cost := r.e.connector.handoff.size(); held != 0 {
+		t.Errorf("the handoff holds %d blocks (%d bytes) read ahead of a connector with nothing to connect", held, cost)
+	}
+	r.stop(t)
+}
