@@ -409,6 +409,21 @@ func newServedChain(t *testing.T, raw [][]byte) *servedChain {
 	return c
 }
 
+// newGeneratedChain is the regtest genesis block followed by the blocks
+// blockgen generates with opts.
+func newGeneratedChain(t *testing.T, opts blockgen.Options) *servedChain {
+	t.Helper()
+	gen, err := blockgen.Generate(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := [][]byte{serialize(t, protocol.Regtest.Params().GenesisBlock)}
+	for i := range gen.Blocks {
+		raw = append(raw, gen.Raw(i))
+	}
+	return newServedChain(t, raw)
+}
+
 // newMainnetChain is real mainnet blocks 0..n.
 func newMainnetChain(t *testing.T, n int) *servedChain {
 	t.Helper()

@@ -20,19 +20,7 @@ import (
 // after every crash.)
 func TestRestartResumesBlockDownload(t *testing.T) {
 	const n = 20
-	gen, err := blockgen.Generate(blockgen.Options{Seed: 9, Blocks: n, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var genesis bytes.Buffer
-	if err := protocol.Regtest.Params().GenesisBlock.Serialize(&genesis); err != nil {
-		t.Fatal(err)
-	}
-	raw := [][]byte{genesis.Bytes()}
-	for i := range gen.Blocks {
-		raw = append(raw, gen.Raw(i))
-	}
-	c := newServedChain(t, raw)
+	c := newGeneratedChain(t, blockgen.Options{Seed: 9, Blocks: n, Now: time.Now()})
 	cfg := Config{Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0"}
 	magic := protocol.Regtest.Magic()
 

@@ -306,7 +306,6 @@ func (c *connector) begin(view *chain.View, hash chainhash.Hash, height int32, b
 	pb = &pendingBlock{view: view, hash: hash, height: height, start: time.Now()}
 	b := c.handoff.take(hash, height)
 	if b == nil {
-
 		raw, err := c.blocks.ReadBlock(hash)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading block %d %s to connect it: %w", height, hash, err)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
@@ -16,19 +15,7 @@ import (
 // lookup cached a megabyte and more of the index.
 func TestReadAheadLeavesGenesis(t *testing.T) {
 	const n = 20
-	gen, err := blockgen.Generate(blockgen.Options{Seed: 9, Blocks: n, Now: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var genesis bytes.Buffer
-	if err := protocol.Regtest.Params().GenesisBlock.Serialize(&genesis); err != nil {
-		t.Fatal(err)
-	}
-	raw := [][]byte{genesis.Bytes()}
-	for i := range gen.Blocks {
-		raw = append(raw, gen.Raw(i))
-	}
-	c := newServedChain(t, raw)
+	c := newGeneratedChain(t, blockgen.Options{Seed: 9, Blocks: n, Now: time.Now()})
 	r := startEngine(t, Config{Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
 	var addr string
 	waitFor(t, "the engine to listen", func() bool { addr = r.e.Snapshot().Status.Listen; return addr != "" })
