@@ -557,3 +557,40 @@ func TestServeBlocksToASlowReader(t *testing.T) {
 		t.Error("the slow reader was dropped after reading")
 	}
 }
+
+// TestSyncPeerServesHeadersFirst: the peer we download headers from is
+// asked for no block while that download runs, since each would wait in
+// front of our next getheaders; once the sync caught up it serves blocks
+// like any other peer.
+func TestSyncPeerServesHeadersFirst(t *testing.T) {
+	h := newBlockHarness(t, 0)
+	c := newBlockChain(t, 2_100, h.Now()) // a full batch of headers, then a short one
+	r, sent := h.establishedAt(false, c.tip())
+	p := &blockPeer{r: r, c: c, mode: serveAll}
+	ghs := getHeadersIn(sent)
+	if len(ghs) != 1 {
+		t.Fatalf("handshake answered with %d getheaders, want 1", len(ghs))
+	}
+	r.Send(c.answer(ghs[0]))
+	var gotHeaders bool
+	for _, m := range r.Drain() {
+		switch m := m.(type) {
+		case *wire.MsgGetData:
+			t.Fatalf("getdata for %d blocks sent to the sync peer before its headers caught up", len(m.InvList))
+		case *wire.MsgGetHeaders:
+			gotHeaders = true
+			r.Send(c.answer(m))
+		}
+	}
+	if !gotHeaders {
+		t.Fatal("no getheaders followed the full batch")
+	}
+	if h.sync().Height() != c.tip() {
+		t.Fatalf("header height %d, want %d", h.sync().Height(), c.tip())
+	}
+	h.pump([]*blockPeer{p}, 0)
+	if len(p.asked) == 0 {
+		t.Fatal("the caught-up sync peer was never asked for a block")
+	}
+	h.checkAllStored(c)
+}

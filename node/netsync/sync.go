@@ -330,6 +330,8 @@ func (s *Sync) syncCaughtUp(id p2p.PeerID, sp *syncPeer) {
 			s.askTip(q.ID())
 		}
 	})
+	// It served headers first; now it may serve blocks too.
+	s.requestBlocks()
 }
 
 // askTip sends one getheaders from our tip to peer id, so a peer on a
