@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -67,12 +66,14 @@ func run(ctx context.Context, prog string, args []string, stdout, stderr io.Writ
 // keeps resident memory near the live data. Measured on a 1M-header sync
 // (BENCHMARKS.md): 180 -> 137 bytes per header, with the sync no slower
 // (fewer fresh pages to fault in). 25 saves more (115) but collects after
-// every second headers message while the heap is small.
+// every second headers message while the heap is small; and while it is
+// small, the GC policy (gctune.go) collects later still.
 const defaultGCPercent = 50
 
 func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+		// The policy is in gctune.go.
+		defer startGCTuner(gcHeapFloor, defaultGCPercent, gcMaxPercent).stop()
 	}
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data folder: %w", err)
