@@ -117,13 +117,17 @@ func New(cfg Config) (*Engine, error) {
 			return nil, err
 		}
 	}
+	var stores *openingStores
+	if cfg.DataDir != "" {
+		stores = e.startOpeningStores()
+	}
 	ch, err := e.openChain()
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, stores.discard())
 	}
 	var blocks *netsync.BlockStart
 	if cfg.DataDir != "" {
-		if blocks, err = e.openBlocks(ch); err != nil {
+		if blocks, err = e.openBlocks(ch, stores); err != nil {
 			return nil, errors.Join(fmt.Errorf("block store in %s: %w", cfg.DataDir, err), e.closeBlocks(), e.closeStore())
 		}
 		e.pipeline = newBlockPipeline(e, e.blocks)
