@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/p2p"
@@ -17,8 +18,30 @@ import (
 func (e *Engine) apply() {
 	e.carryOut(e.core.TakeActions())
 	if e.publishDue {
-		e.publishDue = false
-		e.publish(e.cfg.Now())
+		e.publishSoon(e.cfg.Now())
+	}
+}
+
+// publishSoon publishes the snapshot an action asked for, unless the last
+// one is younger than minPublishGap: then it arms the publish timer for
+// the rest of the gap, and the snapshot built then has every change made
+// meanwhile.
+func (e *Engine) publishSoon(now time.Time) {
+	if wait := e.published.Add(minPublishGap).Sub(now); wait > 0 {
+		if !e.publishArmed {
+			e.publishTimer.Reset(wait)
+			e.publishArmed = true
+		}
+		return
+	}
+	e.publish(now)
+}
+
+// publishWaited runs when the publish timer fires.
+func (e *Engine) publishWaited() {
+	e.publishArmed = false
+	if e.publishDue {
+		e.publishSoon(e.cfg.Now())
 	}
 }
 

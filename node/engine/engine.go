@@ -30,6 +30,15 @@ const tickInterval = 250 * time.Millisecond
 // publishInterval is how often a snapshot is published for observers.
 const publishInterval = 250 * time.Millisecond
 
+// minPublishGap is the least time between two snapshots the core asked for
+// (a block connected, the header sync caught up), twenty a second: more
+// than any eye follows. Without it a node downloading blocks built one per
+// connected block, each reading the 1,024 cells of the download window,
+// the status of every peer and the UTXO set's counters: 638 snapshots and
+// 0.21 s of the engine goroutine in a 5.5 s download of 200 MB. The
+// operator's commands still publish at once (do).
+const minPublishGap = 50 * time.Millisecond
+
 // Engine is the shell around the node's pure cores. See the package
 // documentation. Create it with New and run it with Run; the other
 // exported methods are safe to call from any goroutine.
@@ -73,9 +82,14 @@ type Engine struct {
 	keyLog    *keyLog       // -v2keylog; nil without one
 	publishAt time.Time     // when the next snapshot is due
 	// publishDue: an action asked for a snapshot; apply publishes it once
-	// the event is handled (never from the core's flusher).
-	publishDue bool
-	capturing  atomic.Bool // mirrors the core's switch, for readers
+	// the event is handled (never from the core's flusher), or, within
+	// minPublishGap of the last one, when publishTimer fires.
+	publishDue   bool
+	published    time.Time   // when the last snapshot was built
+	publishTimer *time.Timer // armed while a due snapshot waits out the gap
+	publishArmed bool
+	publishes    atomic.Int64 // snapshots built, for tests
+	capturing    atomic.Bool  // mirrors the core's switch, for readers
 	// fatal is set when the node must stop (a header store write failed).
 	fatal error
 }
@@ -99,7 +113,10 @@ func New(cfg Config) (*Engine, error) {
 		eventLog: NewRing[Event](eventLogSize),
 		linkLog:  NewRing[RequestLink](linkLogSize),
 		payloads: newPayloadStore(payloadBudget),
+		// Stopped until a snapshot waits out minPublishGap.
+		publishTimer: time.NewTimer(time.Hour),
 	}
+	e.publishTimer.Stop()
 	e.jobs.init(e)
 	now := cfg.Now()
 	pc := cfg.p2pConfig()
@@ -258,6 +275,8 @@ func (e *Engine) Run(ctx context.Context) error {
 				return e.shutdown()
 			case <-ticker.C:
 				e.tick()
+			case <-e.publishTimer.C:
+				e.publishWaited()
 			default:
 			}
 			continue
@@ -270,6 +289,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-e.wake:
 		case <-ticker.C:
 			e.tick()
+		case <-e.publishTimer.C:
+			e.publishWaited()
 		}
 	}
 }

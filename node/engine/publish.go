@@ -55,10 +55,12 @@ func addTraffic(total map[string]p2p.CommandTraffic, add map[string]p2p.CommandT
 
 // publish builds a snapshot from the cores' copies and the connections'
 // counters and stores it for observers. It runs on the engine goroutine,
-// a few times a second, and after the operator's commands; reads never
-// publish.
+// a few times a second, after the operator's commands, and when the core
+// asks (at most every minPublishGap); reads never publish.
 func (e *Engine) publish(now time.Time) {
 	e.publishAt = now.Add(publishInterval)
+	e.published, e.publishDue = now, false
+	e.publishes.Add(1)
 	ps := e.core.Snapshot(now)
 	ss := e.sync.Snapshot(now)
 	s := &Snapshot{Time: now, Peers: ps.Peers, Disconnects: ps.Disconnects, Bans: ps.Bans, AddedNodes: ps.AddedNodes, Chain: ss.Chain}
