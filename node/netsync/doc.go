@@ -55,7 +55,8 @@
 //
 // requestBlocks (after new headers, a block, a drop, and every tick) asks
 // each block peer with room, outbound peers first, for its next blocks in
-// one getdata, tracked by the core. A block answering our request goes to
+// one getdata, tracked by the core. The header sync peer is asked for none
+// until its headers caught up (headers first; requestBlocks says why). A block answering our request goes to
 // a StoreBlock job (the rules run there, off the core); its BlockStored
 // result comes back through JobDone once the block is written (its memory
 // is free then), and a BlocksSynced once the store made it durable: a
