@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // failingFile passes everything to the real file except the failAt-th
@@ -164,5 +165,65 @@ func TestWritesRebuildTheChain(t *testing.T) {
 		if string(file[int(h)*recordSize:int(h+1)*recordSize]) != string(want) {
 			t.Fatalf("record %d differs from the main chain", h)
 		}
+	}
+}
+
+// syncCountingFile counts the fsyncs that reach the file.
+type syncCountingFile struct {
+	storeFile
+	syncs atomic.Int32
+}
+
+func (f *syncCountingFile) Sync() error {
+	f.syncs.Add(1)
+	return f.storeFile.Sync()
+}
+
+// TestStoreSyncsAtMostEveryInterval: batches written back to back, as a
+// header sync brings them, share the fsyncs (at most one per
+// syncInterval, plus the first); Flush still syncs at once, and Close
+// leaves every record on disk.
+func TestStoreSyncsAtMostEveryInterval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), StoreFile)
+	cf := &syncCountingFile{}
+	s, stored, err := openStore(path, nil, StoreOptions{}, func(f *os.File) storeFile { cf.storeFile = f; return cf })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, writes, err := New(regtest(), stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, w := range writes {
+		s.Write(w)
+	}
+	const batches = 40
+	hs := gen(batches*100, 34)
+	for i := range batches {
+		acceptStored(t, c, s, hs[i*100:(i+1)*100])
+		time.Sleep(time.Millisecond) // the writer catches up between batches
+	}
+	elapsed := time.Since(start)
+	synced := cf.syncs.Load()
+	if bound := int32(elapsed/syncInterval) + 1; synced > bound {
+		t.Errorf("%d fsyncs for %d batches written in %v, want at most %d", synced, batches, elapsed, bound)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if cf.syncs.Load() == synced {
+		t.Error("Flush returned without an fsync of what was written")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, stored, err = OpenStore(path, nil, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(stored) != len(hs)+1 || stored[len(hs)] != hs[len(hs)-1] {
+		t.Fatalf("reopened %d headers, want %d", len(stored), len(hs)+1)
 	}
 }

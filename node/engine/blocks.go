@@ -280,7 +280,7 @@ func (e *Engine) openUTXO(ch *chain.Chain, start *netsync.BlockStart, opening *o
 		return err
 	}
 	scripts := script.NewVerifier(0, scriptCacheEntries)
-	e.connector = &connector{e: e, blocks: e.blocks, set: set, scripts: scripts, record: newConnectRecorder(),
+	e.connector = &connector{e: e, blocks: e.blocks, headers: e.store, set: set, scripts: scripts, record: newConnectRecorder(),
 		v: &validate.Validator{Params: e.cfg.Params, Scripts: scripts}, params: e.cfg.Params,
 		assumeValid: av, pruneTarget: e.cfg.PruneMiB << 20, handoff: newBlockHandoff(), sig: make(chan struct{}, 1)}
 	e.connector.publishStats(true)

@@ -33,8 +33,11 @@ import (
 // after a crash the blocks after its flushed best block are connected again
 // from the store.
 type connector struct {
-	e       *Engine
-	blocks  *blockstore.Store
+	e      *Engine
+	blocks *blockstore.Store
+	// headers is the header store, synced before each flush of the set:
+	// the set's best block must still have its header after a power loss.
+	headers *chain.Store
 	set     *utxo.Store
 	v       *validate.Validator
 	scripts *script.Verifier
@@ -451,9 +454,16 @@ func (c *connector) flushForPrune() bool {
 // most, while block files wait for pruning.
 const pruneFlushBlocks = 100
 
-// flush makes the undo data durable, then flushes the set, and tells the
-// engine, which may prune block files the set is now past.
+// flush makes the headers and the undo data durable, then flushes the
+// set (Core's FlushStateToDisk writes its block index before the chain
+// state too), and tells the engine, which may prune block files the set is
+// now past.
 func (c *connector) flush() error {
+	if c.headers != nil {
+		if err := c.headers.Flush(); err != nil {
+			return err
+		}
+	}
 	if err := c.blocks.Sync(); err != nil {
 		return err
 	}
