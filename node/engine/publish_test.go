@@ -14,9 +14,7 @@ import (
 func TestPublishesAreSpaced(t *testing.T) {
 	const n = 400
 	c := newGeneratedChain(t, blockgen.Options{Seed: 5, Blocks: n, Now: time.Now()})
-	r := startEngine(t, Config{Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	var addr string
-	waitFor(t, "the engine to listen", func() bool { addr = r.e.Snapshot().Status.Listen; return addr != "" })
+	r, addr := blockNode(t)
 	p := netPeer{dialRaw(t, addr), protocol.Regtest.Magic()}
 	start, before := time.Now(), r.e.publishes.Load()
 	p.handshake(951, n)

@@ -16,9 +16,7 @@ import (
 func TestReadAheadLeavesGenesis(t *testing.T) {
 	const n = 20
 	c := newGeneratedChain(t, blockgen.Options{Seed: 9, Blocks: n, Now: time.Now()})
-	r := startEngine(t, Config{Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	var addr string
-	waitFor(t, "the engine to listen", func() bool { addr = r.e.Snapshot().Status.Listen; return addr != "" })
+	r, addr := blockNode(t)
 	p := netPeer{dialRaw(t, addr), protocol.Regtest.Magic()}
 	p.handshake(950, n)
 	go c.serve(p, func(int) []byte { return nil })
