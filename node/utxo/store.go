@@ -68,34 +68,49 @@ type Stats struct {
 	MuHash chainhash.Hash
 }
 
-// entry is a coin in the cache. orig is the coin as the disk holds it when
-// inDB; coin is the coin now, unless spent. Only dirty entries are written
-// at a flush.
+// entry is a coin in the cache, held by value in the map and without a
+// pointer (its scripts are in the store's arena), so the collector never
+// scans the cache. orig is the coin as the disk holds it when inDB; coin
+// is the coin now, unless spent. Only dirty entries are written at a
+// flush.
 type entry struct {
-	coin  Coin
-	orig  Coin
+	coin  cachedCoin
+	orig  cachedCoin
 	inDB  bool
 	spent bool
 	dirty bool
 }
 
+// cachedCoin is a Coin whose script is in the arena.
+type cachedCoin struct {
+	value    int64
+	script   scriptRef
+	height   int32
+	coinbase bool
+}
+
 // entryOverhead estimates what one cache entry costs beyond its script
-// bytes: the map slot (an outpoint key of 36 bytes padded to 40, the entry
-// value of about 120 bytes, Go's map bucket and load factor overhead) and
-// the script allocations' headers. Core's memusage estimates its
+// bytes (which the arena counts): the map slot (an outpoint key of 36
+// bytes and the entry of 72, 112 with padding), Go's map group and load
+// factor overhead (about 130 bytes a coin in a full table, twice that just
+// after the table doubled). Core's memusage estimates its
 // CCoinsMap the same way, by counting the allocator's cost of each entry.
 const entryOverhead = 256
 
-func (e *entry) cost() int64 {
-	n := int64(entryOverhead + cap(e.coin.Out.PkScript))
-	if e.inDB && !sameBacking(e.orig.Out.PkScript, e.coin.Out.PkScript) {
-		n += int64(cap(e.orig.Out.PkScript))
-	}
-	return n
+// cached returns c with its script copied into the arena.
+func (s *Store) cached(c *Coin) cachedCoin {
+	return cachedCoin{value: c.Out.Value, script: s.arena.put(c.Out.PkScript), height: c.Height, coinbase: c.Coinbase}
 }
 
-func sameBacking(a, b []byte) bool {
-	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+// coin returns c as a Coin; its script is the arena's (see scriptArena).
+func (s *Store) coin(c cachedCoin) Coin {
+	return Coin{Out: wire.TxOut{Value: c.value, PkScript: s.arena.get(c.script)}, Height: c.height, Coinbase: c.coinbase}
+}
+
+// cacheUsage is the cache's estimated memory: its entries and the arena.
+// s.mu is held.
+func (s *Store) cacheUsage() int64 {
+	return int64(len(s.cache))*entryOverhead + s.arena.bytes
 }
 
 // Store is the UTXO set: coins on disk in pebble, under Bitcoin Core's
@@ -116,16 +131,16 @@ type Store struct {
 	log  *slog.Logger
 	fail func() error
 
-	mu         sync.Mutex
-	cache      map[wire.OutPoint]*entry
-	cacheBytes int64
-	limit      int64
-	best       Best
-	flushed    Best
-	coins      int64
-	muhash     *MuHash        // of the flushed set
-	final      chainhash.Hash // muhash finalized: Finalize costs a 3072-bit inversion
-	err        error
+	mu      sync.Mutex
+	cache   map[wire.OutPoint]entry
+	arena   scriptArena // the cache's scripts
+	limit   int64
+	best    Best
+	flushed Best
+	coins   int64
+	muhash  *MuHash        // of the flushed set
+	final   chainhash.Hash // muhash finalized: Finalize costs a 3072-bit inversion
+	err     error
 }
 
 // The keys: coins under 'C' (Core's DB_COIN) and one record of what the
@@ -157,7 +172,7 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the UTXO set directory: %w", err)
 	}
-	s := &Store{dir: opts.Dir, log: opts.Logger, fail: opts.FailWrites, cache: map[wire.OutPoint]*entry{}, limit: opts.CacheBytes, muhash: NewMuHash(), best: Best{Height: -1}}
+	s := &Store{dir: opts.Dir, log: opts.Logger, fail: opts.FailWrites, cache: map[wire.OutPoint]entry{}, limit: opts.CacheBytes, muhash: NewMuHash(), best: Best{Height: -1}}
 	if s.limit <= 0 {
 		s.limit = DefaultCacheMiB << 20
 	}
@@ -248,7 +263,7 @@ func (s *Store) SetBest(b Best) {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Best: s.best, Flushed: s.flushed, Coins: s.coins, CacheBytes: s.cacheBytes, CacheLimit: s.limit, MuHash: s.final}
+	return Stats{Best: s.best, Flushed: s.flushed, Coins: s.coins, CacheBytes: s.cacheUsage(), CacheLimit: s.limit, MuHash: s.final}
 }
 
 // DiskBytes returns the store's size on disk (pebble's metrics, which walk
@@ -266,39 +281,39 @@ func (s *Store) DiskBytes() int64 {
 func (s *Store) NeedsFlush() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cacheBytes >= s.limit
+	return s.cacheUsage() >= s.limit
 }
 
 // lookup returns op's cache entry, reading it from disk into the cache on a
-// miss; nil when the set has no such coin. s.mu is held.
-func (s *Store) lookup(op wire.OutPoint) (*entry, error) {
+// miss; ok is false when the set has no such coin. s.mu is held.
+func (s *Store) lookup(op wire.OutPoint) (e entry, ok bool, err error) {
 	if e, ok := s.cache[op]; ok {
-		return e, nil
+		return e, true, nil
 	}
 	var kb [1 + 32 + 10]byte
 	v, c, err := s.db.Get(coinKey(kb[:0], op))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
+		return entry{}, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading coin %v: %w", op, err)
+		return entry{}, false, fmt.Errorf("reading coin %v: %w", op, err)
 	}
 	coin, n, err := DecodeCoin(v)
 	if err == nil && n != len(v) {
 		err = fmt.Errorf("%d bytes after the coin", len(v)-n)
 	}
 	if err == nil {
-		// pebble's value is only valid until c is closed.
-		coin.Out.PkScript = append([]byte(nil), coin.Out.PkScript...)
+		// pebble's value is only valid until c is closed: the arena
+		// copies the script.
+		cc := s.cached(&coin)
+		e = entry{coin: cc, orig: cc, inDB: true}
 	}
 	c.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%w: coin %v: %v", ErrCorrupt, op, err)
+		return entry{}, false, fmt.Errorf("%w: coin %v: %v", ErrCorrupt, op, err)
 	}
-	e := &entry{coin: coin, orig: coin, inDB: true}
 	s.cache[op] = e
-	s.cacheBytes += e.cost()
-	return e, nil
+	return e, true, nil
 }
 
 // Get returns the unspent coin at op, if the set has it.
@@ -308,11 +323,11 @@ func (s *Store) Get(op wire.OutPoint) (Coin, bool, error) {
 	if s.db == nil {
 		return Coin{}, false, errors.New("UTXO set is closed")
 	}
-	e, err := s.lookup(op)
-	if err != nil || e == nil || e.spent {
+	e, ok, err := s.lookup(op)
+	if err != nil || !ok || e.spent {
 		return Coin{}, false, err
 	}
-	return e.coin, true, nil
+	return s.coin(e.coin), true, nil
 }
 
 // Has reports whether the set has an unspent coin at op (BIP30's check).
@@ -329,23 +344,22 @@ func (s *Store) Spend(op wire.OutPoint) (Coin, bool, error) {
 	if s.err != nil {
 		return Coin{}, false, s.err
 	}
-	e, err := s.lookup(op)
-	if err != nil || e == nil || e.spent {
+	e, ok, err := s.lookup(op)
+	if err != nil || !ok || e.spent {
 		return Coin{}, false, err
 	}
-	c := e.coin
+	c := s.coin(e.coin)
 	s.coins--
 	if !e.inDB {
 		// Created since the last flush: the disk never knew it, so
-		// spending it leaves nothing to write (Core's FRESH coins).
-		s.cacheBytes -= e.cost()
+		// spending it leaves nothing to write (Core's FRESH coins). Its
+		// script stays in the arena until the flush.
 		delete(s.cache, op)
 		return c, true, nil
 	}
-	s.cacheBytes -= e.cost()
 	e.spent, e.dirty = true, true
-	e.coin = Coin{}
-	s.cacheBytes += e.cost()
+	e.coin = cachedCoin{}
+	s.cache[op] = e
 	return c, true, nil
 }
 
@@ -364,29 +378,26 @@ func (s *Store) Add(op wire.OutPoint, c Coin, overwrite bool) error {
 	if s.err != nil {
 		return s.err
 	}
-	e := s.cache[op]
+	e, ok := s.cache[op]
 	if overwrite {
 		var err error
-		if e, err = s.lookup(op); err != nil {
+		if e, ok, err = s.lookup(op); err != nil {
 			return err
 		}
 	}
 	switch {
-	case e == nil:
-		e = &entry{}
-		s.cache[op] = e
+	case !ok:
+		e = entry{}
 		s.coins++
 	case e.spent:
-		s.cacheBytes -= e.cost()
 		s.coins++
 	case overwrite:
 		// An unspent coin replaced: the count stays.
-		s.cacheBytes -= e.cost()
 	default:
 		return fmt.Errorf("adding coin %v: the set already has it unspent", op)
 	}
-	e.coin, e.spent, e.dirty = c, false, true
-	s.cacheBytes += e.cost()
+	e.coin, e.spent, e.dirty = s.cached(&c), false, true
+	s.cache[op] = e
 	return nil
 }
 
@@ -415,7 +426,8 @@ func (s *Store) Flush() error {
 		}
 		kb = coinKey(kb[:0], op)
 		if e.inDB {
-			hb = AppendMuHashCoin(hb[:0], op, e.orig.Height, e.orig.Coinbase, &e.orig.Out)
+			orig := s.coin(e.orig)
+			hb = AppendMuHashCoin(hb[:0], op, orig.Height, orig.Coinbase, &orig.Out)
 			mh.Remove(hb)
 		}
 		if e.spent {
@@ -426,11 +438,12 @@ func (s *Store) Flush() error {
 			}
 			continue
 		}
-		vb = AppendCoin(vb[:0], &e.coin)
+		coin := s.coin(e.coin)
+		vb = AppendCoin(vb[:0], &coin)
 		if err := b.Set(kb, vb, nil); err != nil {
 			return s.failed(err)
 		}
-		hb = AppendMuHashCoin(hb[:0], op, e.coin.Height, e.coin.Coinbase, &e.coin.Out)
+		hb = AppendMuHashCoin(hb[:0], op, coin.Height, coin.Coinbase, &coin.Out)
 		mh.Insert(hb)
 	}
 	rec := make([]byte, 0, bestRecordSize)
@@ -458,7 +471,7 @@ func (s *Store) Flush() error {
 	s.final = mh.Finalize()
 	s.flushed = s.best
 	clear(s.cache)
-	s.cacheBytes = 0
+	s.arena.reset()
 	return nil
 }
 
