@@ -5,7 +5,8 @@
 // (Core's Coin serialization, coin.go and compress.go), with a write-back
 // cache in front bounded by -dbcache, as Core's CCoinsViewCache over
 // CCoinsViewDB. Coins created and spent between two flushes never reach
-// the disk. A Flush writes every change, the block the set reflects, the
+// the disk. The cache holds no pointer (arena.go keeps its scripts in
+// large blocks), so the garbage collector does not scan it. A Flush writes every change, the block the set reflects, the
 // coin count and the MuHash accumulator in one synced batch, so the disk
 // always holds a set consistent with exactly one block; Close without a
 // Flush drops the cache, and the next Open starts from the flushed block.
