@@ -272,7 +272,9 @@ func (s *Sync) HaveBlock(hash chainhash.Hash) bool {
 // asked of it would wait in front of our next getheaders, and the best
 // chain, which the window follows, would be learned later. Core asks the
 // sync peer for blocks too; we choose not to. Other peers download blocks
-// meanwhile; a node with one peer starts its blocks once its headers are
+// meanwhile, once they have shown what they have (an initial sync asks
+// them for their tips only when it caught up, so it gets its first blocks
+// then); a node with one peer starts its blocks once its headers are
 // in (on mainnet minutes, against the hours of the block download), and
 // on a 40,000-block regtest chain from btcd this took the header sync from
 // process start from 150 to 106 ms (BENCHMARKS.md).
@@ -295,7 +297,7 @@ func (s *Sync) requestBlocks() {
 		p, _ := s.core.Peer(id)
 		sp := s.peers[id]
 		if sp == nil || !p.HasRoom() || (outbound && p.Inbound()) || id == s.peer {
-			// The sync peer serves headers first (see headersFirst).
+			// The sync peer serves headers first (see above).
 			continue
 		}
 		reqs := b.window.next(now, id, s.blockAvailability(sp), b.tip(), s)
