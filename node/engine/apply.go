@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/watchnode/watchnode/node/netsync"
@@ -81,6 +82,17 @@ func (e *Engine) carryOut(actions []p2p.Action) {
 			e.publishDue = true
 		}
 	}
+}
+
+// flushEarly carries out the actions a handler flushes before its slow part
+// (header sync's next getheaders, sent before the batch is validated), then
+// yields the processor. The writer goroutine just woken is queued to run
+// next on this very thread, so it writes at once: left to another CPU, the
+// wake-up took 0.27 ms (median; 1.1 ms at p90) on a two-core VM, 20 times
+// a batch on the critical path of a 40,000-header sync (BENCHMARKS.md).
+func (e *Engine) flushEarly(actions []p2p.Action) {
+	e.carryOut(actions)
+	runtime.Gosched()
 }
 
 // runJob starts job off the engine goroutine.

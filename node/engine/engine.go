@@ -156,7 +156,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, errors.Join(err, e.closeBlocks(), e.closeStore())
 	}
-	e.core.SetFlusher(e.carryOut)
+	e.core.SetFlusher(e.flushEarly)
 	e.capturing.Store(e.core.Capturing())
 	e.publish(now)
 	return e, nil

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"time"
 
-	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/watchnode/watchnode/node/consensus"
 	"github.com/watchnode/watchnode/node/p2p"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -508,33 +505,4 @@ func (c *Conn) written(r p2p.WriteReport, completed []Outbound, sizes []int) {
 	if c.cfg.Reports != nil && !c.closing() {
 		c.cfg.Reports.Written(c.cfg.ID, r)
 	}
-}
-
-// hashInParallel hashes a headers message's headers on two goroutines: the
-// hashing is on header sync's critical path (the next request waits for
-// the message, and the message for its hashes), and during a sync the
-// other core is mostly idle at that moment (the serving peer is waiting
-// for our request, our engine has validated the previous batch).
-// Measured: 1M headers node to node, 1.36 s with the hashing on one
-// goroutine; see BENCHMARKS.md.
-func hashInParallel(hs []consensus.Header, out []chainhash.Hash) {
-	const minParallel = 256
-	if len(hs) < minParallel || runtime.GOMAXPROCS(0) < 2 {
-		for i := range hs {
-			out[i] = hs[i].Hash()
-		}
-		return
-	}
-	half := len(hs) / 2
-	done := make(chan struct{})
-	go func() {
-		for i := half; i < len(hs); i++ {
-			out[i] = hs[i].Hash()
-		}
-		close(done)
-	}()
-	for i := range hs[:half] {
-		out[i] = hs[i].Hash()
-	}
-	<-done
 }
