@@ -65,8 +65,8 @@ type Server struct {
 	// handler is files behind the auth gate (auth.go).
 	handler     http.Handler
 	requireAuth bool
-	decoderDir  string        // where decoder.wasm and wasm_exec.js are (decoder.go)
-	workers     chan struct{} // one token per request being handled
+	decoderDir  string      // where decoder.wasm and wasm_exec.js are (decoder.go)
+	workers     *workerPool // runs the handlers of pages and API calls (limit)
 }
 
 // New returns a server for eng; token authorizes the mutating API calls.
@@ -74,7 +74,7 @@ func New(eng Engine, token string, log *slog.Logger, opts ...Option) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), files: http.NewServeMux(), hub: NewHub(eng, log), workers: make(chan struct{}, httpWorkers())}
+	s := &Server{eng: eng, token: token, log: log, mux: http.NewServeMux(), files: http.NewServeMux(), hub: NewHub(eng, log), workers: newWorkerPool(httpWorkers(), workerRest)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -118,26 +118,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(w, r)
 }
 
-// limit serves next with one of the workers, waiting for one to be free.
+// limit serves next on one of the workers (workerPool), waiting for one to
+// be free.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case s.workers <- struct{}{}:
-		case <-r.Context().Done():
-			return
-		}
-		start := time.Now()
-		// A worker rests as long as it worked (up to maxRest) before taking
-		// the next request: clients that never pause get at most half of the
-		// workers' time, and a dashboard's few requests a second never notice.
-		// Measured: 50 clients as fast as they can, one worker on 2 cores:
-		// sync 2.4x slower without the rest, 1.09x with it (BENCHMARKS.md).
-		// Deferred, so a handler's panic (which net/http recovers) gives the
-		// worker back too: with one worker, a lost one would stall every page.
-		defer func() { time.AfterFunc(min(time.Since(start), maxRest), func() { <-s.workers }) }()
-		next.ServeHTTP(w, r)
+		s.workers.do(r.Context(), func() { next.ServeHTTP(w, r) })
 	})
 }
+
+// workerRest is how long a worker rests after a request that took d, before
+// it takes the next: as long as it worked, up to maxRest. Clients that never
+// pause get at most half of the workers' time, and a dashboard's few
+// requests a second never notice. Measured: 50 clients as fast as they
+// can, one worker on 2 cores: sync 2.4x slower without the rest, 1.09x
+// with it (BENCHMARKS.md). The low priority of the workers' threads
+// (workerPool) gives the node the rest of the CPU it needs.
+func workerRest(d time.Duration) time.Duration { return min(d, maxRest) }
 
 // maxRest bounds a worker's rest after a long request.
 const maxRest = 100 * time.Millisecond

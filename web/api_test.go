@@ -397,8 +397,13 @@ func TestWorkerLimit(t *testing.T) {
 	s := New(f, "secret", nil)
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	for range cap(s.workers) {
-		s.workers <- struct{}{} // every worker busy
+	release := make(chan struct{})
+	taken := make(chan struct{})
+	for range s.workers.size { // every worker busy
+		go s.workers.do(context.Background(), func() { taken <- struct{}{}; <-release })
+	}
+	for range s.workers.size {
+		<-taken
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -424,7 +429,7 @@ func TestWorkerLimit(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	<-s.workers // one free: the call goes through
+	close(release) // free again (after their rests): the call goes through
 	if code, _ := do(t, srv, "GET", "/api/status", "", ""); code != http.StatusOK {
 		t.Fatalf("status %d with a free worker", code)
 	}
@@ -468,19 +473,19 @@ func TestWorkerFreedAfterPanic(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
 		return srv.Client().Do(req)
 	}
-	for i := range cap(s.workers) + 1 {
+	for i := range s.workers.size + 1 {
 		resp, err := get("/api/panic")
 		if err == nil {
 			resp.Body.Close()
 			t.Fatalf("a panicking handler answered %d", resp.StatusCode)
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("panicking call %d waited for a worker: %d workers, the earlier panics kept theirs", i+1, cap(s.workers))
+			t.Fatalf("panicking call %d waited for a worker: %d workers, the earlier panics kept theirs", i+1, s.workers.size)
 		}
 	}
 	resp, err := get("/api/status")
 	if err != nil {
-		t.Fatalf("after %d panics no worker was left: %v", cap(s.workers)+1, err)
+		t.Fatalf("after %d panics no worker was left: %v", s.workers.size+1, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

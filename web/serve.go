@@ -32,6 +32,7 @@ func Serve(ctx context.Context, ln net.Listener, s *Server) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 	}
+	s.workers.close()
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}

@@ -40,6 +40,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if base := os.Getenv(httpLoadEnv); base != "" {
+		clients, _ := strconv.Atoi(os.Getenv(httpLoadClientsEnv))
+		runHTTPLoad(base, clients)
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "watchnode-test-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// workerPool runs the handlers of pages and API calls on a few goroutines
+// of its own, each locked to an OS thread that runs at the lowest
+// scheduling priority the system offers (lowerThreadPriority). Clients
+// hitting the server as fast as they can then get the CPU the node's own
+// threads (peers, sync, validation) leave free, not an equal share of it:
+// on a two-core machine an equal share was a measured 1.4x slower header
+// sync and 1.7x the ping handling latency (BENCHMARKS.md).
+//
+// Why locked threads, not a goroutine priority: Go has none, and the
+// kernel schedules threads. A thread's priority cannot be raised back
+// without privileges, so a worker's thread is never handed back to the
+// runtime: the worker exits still locked, and Go ends the thread with it.
+// Threads the runtime starts while a worker runs are started by its
+// template thread (a locked thread's state is not cloned), so nothing
+// else inherits the low priority.
+type workerPool struct {
+	size  int
+	jobs  chan poolJob
+	quit  chan struct{}
+	start sync.Once
+	stop  sync.Once
+	wg    sync.WaitGroup
+	// rest is how long a worker rests after a job that took d.
+	rest func(d time.Duration) time.Duration
+}
+
+// poolJob is one handler call and where its end is reported.
+type poolJob struct {
+	run  func()
+	done chan any // the handler's panic value, or nil
+}
+
+func newWorkerPool(size int, rest func(time.Duration) time.Duration) *workerPool {
+	return &workerPool{size: size, jobs: make(chan poolJob), quit: make(chan struct{}), rest: rest}
+}
+
+// do runs f on a worker and returns when it has finished, or returns false
+// without running it when ctx ends or the pool stops before a worker is
+// free. A panic in f is raised again here, on the caller's goroutine,
+// where net/http recovers and logs it as it would have without the pool.
+func (p *workerPool) do(ctx context.Context, f func()) bool {
+	p.start.Do(func() {
+		for range p.size {
+			p.wg.Go(p.work)
+		}
+	})
+	j := poolJob{run: f, done: make(chan any, 1)}
+	select {
+	case p.jobs <- j:
+	case <-ctx.Done():
+		return false
+	case <-p.quit:
+		return false
+	}
+	if v := <-j.done; v != nil {
+		panic(v)
+	}
+	return true
+}
+
+// close stops the workers once their current jobs end and waits for them.
+func (p *workerPool) close() {
+	p.stop.Do(func() { close(p.quit) })
+	p.wg.Wait()
+}
+
+func (p *workerPool) work() {
+	runtime.LockOSThread() // never unlocked: see workerPool
+	lowerThreadPriority()
+	for {
+		select {
+		case j := <-p.jobs:
+			start := time.Now()
+			j.done <- runJob(j.run)
+			if d := p.rest(time.Since(start)); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-p.quit:
+					return
+				}
+			}
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// runJob runs f and returns its panic value, if any.
+func runJob(f func()) (v any) {
+	defer func() { v = recover() }()
+	f()
+	return nil
+}
