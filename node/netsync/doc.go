@@ -34,7 +34,11 @@
 // chain work the headers go through a Presync first and nothing is stored
 // until the chain proves its work. A short batch ends the sync: we are
 // caught up, and ask every other peer for its tip, so no single peer
-// decides our chain.
+// decides our chain. Each getheaders has its timeout (headersTimeoutBase
+// plus headersTimeoutPerHeader for each header expected), and
+// the whole sync its deadline (synctimeout.go, Core's
+// HEADERS_DOWNLOAD_TIMEOUT): Tick drops a sync peer past it, when another
+// outbound peer can take over, until our best header is under a day old.
 //
 // # Blocks (window.go, blocks.go, blockserve.go)
 //

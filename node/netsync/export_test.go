@@ -15,12 +15,17 @@ const (
 	MaxUnconnecting         = maxUnconnecting
 	HeadersTimeoutBase      = headersTimeoutBase
 	HeadersTimeoutPerHeader = headersTimeoutPerHeader
+	SyncTimeoutBase         = syncTimeoutBase
+	SyncTimeoutPerHeader    = syncTimeoutPerHeader
 	MaxPrepared             = maxPrepared
 	PreparedTTL             = preparedTTL
 )
 
 func (s *Sync) State() string        { return s.state }
 func (s *Sync) SyncPeer() p2p.PeerID { return s.peer }
+
+// SyncDeadline is when the current sync times out (zero: never).
+func (s *Sync) SyncDeadline() time.Time { return s.syncDeadline }
 
 // PeerState is a test's view of what sync knows of a peer.
 type PeerState struct {

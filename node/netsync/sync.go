@@ -29,6 +29,17 @@ const (
 	maxAnnounce = 8
 	// rateWindow is the span over which headers/s is measured.
 	rateWindow = 10 * time.Second
+	// syncTimeoutBase and syncTimeoutPerHeader bound a whole sync from one
+	// peer, as Core's HEADERS_DOWNLOAD_TIMEOUT_BASE (15 min) and _PER_HEADER
+	// (1 ms) do: a peer that answers every getheaders just in time would
+	// otherwise hold a new node's sync, and so its blocks (headers first),
+	// for as long as it likes.
+	syncTimeoutBase      = 15 * time.Minute
+	syncTimeoutPerHeader = time.Millisecond
+	// syncRecentAge: once the best header is this recent, the sync is
+	// caught up enough that the whole-sync timeout no longer applies
+	// (Core's 24 hours).
+	syncRecentAge = 24 * time.Hour
 )
 
 // Sync states reported in the status.
@@ -49,6 +60,12 @@ type Sync struct {
 
 	state string
 	peer  p2p.PeerID // the sync peer, 0 when none
+	// syncDeadline is when the sync peer's whole sync times out (see
+	// checkSyncTimeout); zero when none applies. syncStart and
+	// syncStartHeight are when and where that sync started.
+	syncDeadline    time.Time
+	syncStart       time.Time
+	syncStartHeight int32
 	// presync is set while the chain is below the minimum chain work: the
 	// sync peer's headers go through it before anything is stored.
 	presync *chain.Presync
@@ -160,6 +177,7 @@ func (s *Sync) PeerDropped(id p2p.PeerID) {
 
 // Tick implements p2p.Sync.
 func (s *Sync) Tick() {
+	s.checkSyncTimeout()
 	s.maintain()
 	if s.blocks != nil {
 		s.expireBlocks()
@@ -227,6 +245,8 @@ func (s *Sync) maintain() {
 	}
 	s.peer = best.ID()
 	s.state = StateSyncing
+	s.syncDeadline = s.syncTimeout()
+	s.syncStart, s.syncStartHeight = s.core.Now(), s.chain.Height()
 	s.chain.Reserve(best.StartHeight())
 	if s.chain.NeedsPresync() {
 		s.presync = s.chain.NewPresync()
@@ -271,6 +291,7 @@ func (s *Sync) pickSyncPeer() (p2p.Peer, bool) {
 // resetSyncPeer forgets the sync peer and any presync of its chain.
 func (s *Sync) resetSyncPeer() {
 	s.peer = 0
+	s.syncDeadline = time.Time{}
 	s.presync = nil
 	if s.state != StateSynced {
 		s.state = StateIdle
@@ -324,6 +345,7 @@ func (s *Sync) syncCaughtUp(id p2p.PeerID, sp *syncPeer) {
 	}
 	s.state = StateSynced
 	s.peer = 0
+	s.syncDeadline = time.Time{}
 	sp.syncDone = true
 	s.core.Peers(func(q p2p.Peer) {
 		if qs, ok := s.peers[q.ID()]; ok && q.ID() != id && q.Established() && !qs.tipAsked {
