@@ -17,9 +17,9 @@ func threadNice(t *testing.T) int {
 	return 20 - prio
 }
 
-// Handlers run on threads at the lowest priority; the caller's thread, and
+// Handlers run on threads at workerNice; the caller's thread, and
 // so the node's, keeps its own.
-func TestWorkersRunAtTheLowestPriority(t *testing.T) {
+func TestWorkersRunAtALowPriority(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := threadNice(t)
@@ -28,8 +28,8 @@ func TestWorkersRunAtTheLowestPriority(t *testing.T) {
 	for range 4 {
 		var nice int
 		p.do(context.Background(), func() { nice = threadNice(t) })
-		if nice != lowestPriority {
-			t.Fatalf("a handler ran at nice %d, want %d", nice, lowestPriority)
+		if nice != workerNice {
+			t.Fatalf("a handler ran at nice %d, want %d", nice, workerNice)
 		}
 	}
 	if after := threadNice(t); after != before {

@@ -8,12 +8,14 @@ import (
 )
 
 // workerPool runs the handlers of pages and API calls on a few goroutines
-// of its own, each locked to an OS thread that runs at the lowest
-// scheduling priority the system offers (lowerThreadPriority). Clients
+// of its own, each locked to an OS thread that runs at a low scheduling
+// priority (lowerThreadPriority, nice 10 on Linux). Clients
 // hitting the server as fast as they can then get the CPU the node's own
-// threads (peers, sync, validation) leave free, not an equal share of it:
-// on a two-core machine an equal share was a measured 1.4x slower header
-// sync and 1.7x the ping handling latency (BENCHMARKS.md).
+// threads (peers, sync, validation) leave free, mostly, not an equal share:
+// on a two-core machine, in alternated runs under 50 clients, ping handling
+// p99 was 1.71–1.78x its idle figure with an equal share, 1.51–1.67x at
+// nice 10, and header sync 1.14–1.27x slower against 1.08–1.14x
+// (BENCHMARKS.md).
 //
 // Why locked threads, not a goroutine priority: Go has none, and the
 // kernel schedules threads. A thread's priority cannot be raised back
@@ -22,6 +24,17 @@ import (
 // Threads the runtime starts while a worker runs are started by its
 // template thread (a locked thread's state is not cloned), so nothing
 // else inherits the low priority.
+//
+// The price is a priority inversion when other processes keep every core
+// busy: a worker the kernel preempts while it holds a lock the node's
+// goroutines take too (the message log's, read by /api/messages) or its
+// P during a collection's stop-the-world makes them wait until the kernel
+// gives it a moment, tens of milliseconds at worst where a normal thread
+// would wait a few. The node's own goroutines never starve a worker: Go
+// runs at most GOMAXPROCS of them at once, so on an otherwise idle
+// machine a worker always finds a core. We take that price for the
+// measured gain under a flood of calls, and keep it small with a nice
+// value of 10, not 19 (see workerNice).
 type workerPool struct {
 	size  int
 	jobs  chan poolJob
