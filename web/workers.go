@@ -13,9 +13,9 @@ import (
 // hitting the server as fast as they can then get the CPU the node's own
 // threads (peers, sync, validation) leave free, mostly, not an equal share:
 // on a two-core machine, in alternated runs under 50 clients, ping handling
-// p99 was 1.71–1.78x its idle figure with an equal share, 1.51–1.67x at
-// nice 10, and header sync 1.14–1.27x slower against 1.08–1.14x
-// (BENCHMARKS.md).
+// p99 was 1.82–2.54x its idle figure with plain goroutines, 1.71–1.78x
+// with locked threads at nice 0, 1.47–1.68x at nice 10; header sync was
+// 1.11–1.27x slower against 1.05–1.14x (BENCHMARKS.md).
 //
 // Why locked threads, not a goroutine priority: Go has none, and the
 // kernel schedules threads. A thread's priority cannot be raised back
