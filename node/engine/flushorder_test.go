@@ -45,8 +45,7 @@ func (f *heldSyncFile) release() { f.once.Do(func() { close(f.held) }) }
 func TestUTXOFlushWaitsForTheHeaderStore(t *testing.T) {
 	const n = 30
 	c := newGeneratedChain(t, blockgen.Options{Seed: 23, Blocks: n, TxPerBlock: 2, Now: time.Now()})
-	var file *heldSyncFile
-	var opened sync.Mutex // file is set on New's goroutine, read here
+	var held *heldSyncFile // set by New, which startEngine calls on this goroutine
 	var commits atomic.Int32
 	cfg := Config{
 		Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
@@ -55,17 +54,12 @@ func TestUTXOFlushWaitsForTheHeaderStore(t *testing.T) {
 			return nil, errors.New("no dialling out in this test")
 		},
 		storeFile: func(f *os.File) chain.WritableFile {
-			opened.Lock()
-			defer opened.Unlock()
-			file = newHeldSyncFile(f)
-			return file
+			held = newHeldSyncFile(f)
+			return held
 		},
 		utxoFailWrites: func() error { commits.Add(1); return nil },
 	}
 	r := startEngine(t, cfg)
-	opened.Lock()
-	held := file
-	opened.Unlock()
 	// Cleanups run last first: the fsync is released before the engine
 	// stops (its final flush waits for it too), even when the test fails.
 	t.Cleanup(held.release)
@@ -80,7 +74,7 @@ func TestUTXOFlushWaitsForTheHeaderStore(t *testing.T) {
 		return st.Headers == n && st.Blocks == n
 	})
 	if held.synced.Load() == 0 {
-		t.Fatal("the header store never began an fsync of the new headers")
+		t.Fatal("the header store never began an fsync")
 	}
 	// The connector flushes the set once idle for idleFlush.
 	time.Sleep(idleFlush + 2*time.Second)

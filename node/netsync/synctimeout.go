@@ -12,7 +12,7 @@ import (
 // peer claims (a peer announcing a huge height would buy itself days).
 func (s *Sync) syncTimeout() time.Time {
 	now := s.core.Now()
-	behind := now.Sub(time.Unix(int64(s.chain.TipHeader().Timestamp), 0))
+	behind := s.tipAge(now)
 	if behind <= syncRecentAge {
 		return time.Time{}
 	}
@@ -32,7 +32,7 @@ func (s *Sync) checkSyncTimeout() {
 		return
 	}
 	now := s.core.Now()
-	behind := now.Sub(time.Unix(int64(s.chain.TipHeader().Timestamp), 0))
+	behind := s.tipAge(now)
 	if behind <= syncRecentAge {
 		s.syncDeadline = time.Time{}
 		return
@@ -44,6 +44,11 @@ func (s *Sync) checkSyncTimeout() {
 	s.core.Drop(s.peer, p2p.Because(p2p.DropStall, "headers sync timed out: %d headers in %s (allowed %s), our best header still %d days behind the clock",
 		s.chain.Height()-s.syncStartHeight, now.Sub(s.syncStart).Round(time.Second),
 		s.syncDeadline.Sub(s.syncStart).Round(time.Second), int64(behind/(24*time.Hour))))
+}
+
+// tipAge is how far our best header's time is behind now.
+func (s *Sync) tipAge(now time.Time) time.Duration {
+	return now.Sub(time.Unix(int64(s.chain.TipHeader().Timestamp), 0))
 }
 
 // otherOutboundPeer reports whether an established outbound peer other than

@@ -76,8 +76,8 @@ func TestHeaderSyncWholeTimeout(t *testing.T) {
 	answerPings(in, inSent)
 	gh = h.dribble(s, c, gh, wait, func() bool { return h.Now().After(deadline.Add(time.Minute)) }, in)
 	if !s.Alive() || h.syncPeer() != s.ID {
-		t.Logf("last disconnect: %+v at height %d", h.LastDisconnect(), h.chain().Height())
-		t.Fatalf("the slow sync peer was dropped with only an inbound peer to take over (alive %v, sync peer %d)", s.Alive(), h.syncPeer())
+		t.Fatalf("the slow sync peer was dropped with only an inbound peer to take over (alive %v, sync peer %d, at height %d; last disconnect %+v)",
+			s.Alive(), h.syncPeer(), h.chain().Height(), h.LastDisconnect())
 	}
 
 	// An outbound peer arrives: the next tick drops the slow one and hands
