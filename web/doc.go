@@ -10,9 +10,10 @@
 //     are served on them directly; every page and API call is handed to the
 //     Server's workerPool (workers.go): half the cores, at most 4, as Core's
 //     RPC threads, each locked to an OS thread at a low scheduling
-//     priority (nice 10) and resting after each call as long as it worked. A flood
-//     of calls then takes the CPU the node leaves idle and at most half of
-//     a worker's time.
+//     priority (nice 10) and resting after each call as long as it worked,
+//     on a timerfd read through the network poller, not a Go timer
+//     (rest_linux.go says why). A flood of calls then takes the CPU the node
+//     leaves idle and at most half of a worker's time.
 //   - The Hub's Run goroutine ticks a few times a second: it reads the newest
 //     snapshot, computes each client's deltas, samples and log lines, and
 //     wakes the clients' writers. Each WebSocket client has a writer and a

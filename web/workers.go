@@ -15,7 +15,8 @@ import (
 // on a two-core machine, in alternated runs under 50 clients, ping handling
 // p99 was 1.82–2.54x its idle figure with plain goroutines, 1.71–1.78x
 // with locked threads at nice 0, 1.47–1.68x at nice 10; header sync was
-// 1.11–1.27x slower against 1.05–1.14x (BENCHMARKS.md).
+// 1.11–1.27x slower against 1.05–1.14x (BENCHMARKS.md). Workers rest on a
+// restTimer, not a Go timer: see rest_linux.go.
 //
 // Why locked threads, not a goroutine priority: Go has none, and the
 // kernel schedules threads. A thread's priority cannot be raised back
@@ -89,21 +90,32 @@ func (p *workerPool) close() {
 func (p *workerPool) work() {
 	runtime.LockOSThread() // never unlocked: see workerPool
 	lowerThreadPriority()
+	timer, err := newRestTimer()
+	if err != nil {
+		timer = nil // rests on Go's timer instead (restTimer says what that costs)
+	} else {
+		defer timer.close()
+	}
 	for {
 		select {
 		case j := <-p.jobs:
 			start := time.Now()
 			j.done <- runJob(j.run)
-			if d := p.rest(time.Since(start)); d > 0 {
-				select {
-				case <-time.After(d):
-				case <-p.quit:
-					return
-				}
-			}
+			p.sleep(timer, p.rest(time.Since(start)))
 		case <-p.quit:
 			return
 		}
+	}
+}
+
+// sleep rests a worker for d. The rest is not cut short when the pool
+// closes: it is bounded (maxRest), and so is how long close waits.
+func (p *workerPool) sleep(timer *restTimer, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	if timer == nil || timer.sleep(d) != nil {
+		time.Sleep(d)
 	}
 }
 

@@ -49,3 +49,38 @@ func TestWorkerPoolCanceledWait(t *testing.T) {
 	}
 	close(release)
 }
+
+// A worker rests as long as rest says before it takes the next job, on its
+// rest timer (a timerfd on Linux), and the timer can be armed again.
+func TestWorkerRests(t *testing.T) {
+	const rest = 30 * time.Millisecond
+	p := newWorkerPool(1, func(time.Duration) time.Duration { return rest })
+	defer p.close()
+	var ended time.Time
+	p.do(context.Background(), func() { ended = time.Now() })
+	for range 3 {
+		var started time.Time
+		p.do(context.Background(), func() { started = time.Now() })
+		if gap := started.Sub(ended); gap < rest {
+			t.Fatalf("the next job started %v after the last one ended, before the worker's %v rest", gap, rest)
+		}
+		ended = started
+	}
+}
+
+func TestRestTimerSleeps(t *testing.T) {
+	timer, err := newRestTimer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer timer.close()
+	for _, d := range []time.Duration{0, time.Millisecond, 20 * time.Millisecond} {
+		start := time.Now()
+		if err := timer.sleep(d); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took < d {
+			t.Errorf("sleep(%v) returned after %v", d, took)
+		}
+	}
+}
