@@ -90,10 +90,8 @@ func (p *workerPool) close() {
 func (p *workerPool) work() {
 	runtime.LockOSThread() // never unlocked: see workerPool
 	lowerThreadPriority()
-	timer, err := newRestTimer()
-	if err != nil {
-		timer = nil // rests on Go's timer instead (restTimer says what that costs)
-	} else {
+	timer, err := newRestTimer() // nil on error: rest then falls back to Go's timer
+	if err == nil {
 		defer timer.close()
 	}
 	for {
@@ -101,16 +99,17 @@ func (p *workerPool) work() {
 		case j := <-p.jobs:
 			start := time.Now()
 			j.done <- runJob(j.run)
-			p.sleep(timer, p.rest(time.Since(start)))
+			rest(timer, p.rest(time.Since(start)))
 		case <-p.quit:
 			return
 		}
 	}
 }
 
-// sleep rests a worker for d. The rest is not cut short when the pool
-// closes: it is bounded (maxRest), and so is how long close waits.
-func (p *workerPool) sleep(timer *restTimer, d time.Duration) {
+// rest puts a worker to sleep for d on its timer, or on Go's when it has
+// none or the timer fails. The rest is not cut short when the pool closes:
+// it is bounded (maxRest), and so is how long close waits.
+func rest(timer *restTimer, d time.Duration) {
 	if d <= 0 {
 		return
 	}
