@@ -99,17 +99,17 @@ func (p *workerPool) work() {
 		case j := <-p.jobs:
 			start := time.Now()
 			j.done <- runJob(j.run)
-			rest(timer, p.rest(time.Since(start)))
+			restOn(timer, p.rest(time.Since(start)))
 		case <-p.quit:
 			return
 		}
 	}
 }
 
-// rest puts a worker to sleep for d on its timer, or on Go's when it has
+// restOn puts a worker to sleep for d on its timer, or on Go's when it has
 // none or the timer fails. The rest is not cut short when the pool closes:
 // it is bounded (maxRest), and so is how long close waits.
-func rest(timer *restTimer, d time.Duration) {
+func restOn(timer *restTimer, d time.Duration) {
 	if d <= 0 {
 		return
 	}
