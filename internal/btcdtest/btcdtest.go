@@ -540,6 +540,17 @@ func (n *Node) Running() bool {
 	return n.proc != nil && !n.proc.exited()
 }
 
+// Pid is btcd's process id, or 0 while it is not running (benchmarks read
+// its CPU time from /proc).
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.proc == nil || n.proc.exited() {
+		return 0
+	}
+	return n.proc.cmd.Process.Pid
+}
+
 // Kill sends btcd SIGKILL and waits for it to exit, simulating a crash. It
 // does nothing if btcd is not running. Connected peers see their TCP
 // connections reset or closed.

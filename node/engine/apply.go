@@ -97,6 +97,13 @@ func (e *Engine) flushEarly(actions []p2p.Action) {
 
 // runJob starts job off the engine goroutine.
 func (e *Engine) runJob(job p2p.Job) {
+	if e.late != nil {
+		switch job.(type) {
+		case netsync.StoreBlock, netsync.ReadBlocks, netsync.ConnectBlocks:
+			e.late.held = append(e.late.held, job)
+			return
+		}
+	}
 	switch j := job.(type) {
 	case netsync.StoreHeaders:
 		e.storeHeaders(j.Write)

@@ -1,11 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -13,12 +10,8 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 
 	"github.com/watchnode/watchnode/node/blockstore"
-	"github.com/watchnode/watchnode/node/chain"
 	"github.com/watchnode/watchnode/node/netsync"
 	"github.com/watchnode/watchnode/node/p2p"
-	"github.com/watchnode/watchnode/node/script"
-	"github.com/watchnode/watchnode/node/utxo"
-	"github.com/watchnode/watchnode/node/validate"
 )
 
 // blockPipeline runs the StoreBlock jobs: check workers (one per core) run
@@ -187,109 +180,6 @@ func (e *Engine) readBlocks(j netsync.ReadBlocks) {
 		})
 		e.post(evJobsDone{results: []p2p.Job{res}})
 	})
-}
-
-// openingStores are the block store and the UTXO set of the data folder,
-// opening while the header chain loads (opening.go).
-type openingStores struct {
-	blocks *opening[*blockstore.Store]
-	utxo   *opening[*utxo.Store]
-}
-
-// startOpeningStores starts opening the block store and the UTXO set.
-func (e *Engine) startOpeningStores() *openingStores {
-	return &openingStores{
-		blocks: startOpening(func() (*blockstore.Store, error) {
-			return blockstore.Open(blockstore.Options{Dir: e.cfg.DataDir, Magic: e.cfg.Network.Magic(),
-				MaxFileSize: e.cfg.blockFileSize, Logger: e.log.With("component", "blockstore")})
-		}),
-		utxo: startOpening(func() (*utxo.Store, error) {
-			return utxo.Open(utxo.Options{Dir: filepath.Join(e.cfg.DataDir, "chainstate"),
-				CacheBytes: e.cfg.DBCacheMiB << 20, Logger: e.log.With("component", "utxo"), FailWrites: e.cfg.utxoFailWrites})
-		}),
-	}
-}
-
-// discard closes whichever of the stores opened: the start failed. A nil
-// openingStores discards nothing.
-func (o *openingStores) discard() error {
-	if o == nil {
-		return nil
-	}
-	return errors.Join(o.blocks.discard(), o.utxo.discard())
-}
-
-// openBlocks takes the block store once open, stores the genesis block if
-// it is missing (Core writes it at its first start too, so it can be
-// served and read like any other), and finds how far the best header
-// chain's blocks are stored: the core's start. Then it takes the UTXO set.
-func (e *Engine) openBlocks(ch *chain.Chain, stores *openingStores) (*netsync.BlockStart, error) {
-	store, err := stores.blocks.wait()
-	if err != nil {
-		return nil, errors.Join(err, stores.utxo.discard())
-	}
-	e.blocks = store
-	genesis := e.cfg.Network.Params().GenesisBlock
-	var buf bytes.Buffer
-	if err := genesis.Serialize(&buf); err != nil {
-		return nil, errors.Join(fmt.Errorf("serializing the genesis block: %w", err), stores.utxo.discard())
-	}
-	if hash := genesis.BlockHash(); !store.Has(hash) {
-		if _, err := store.WriteBlock(hash, 0, buf.Bytes()); err != nil {
-			return nil, errors.Join(err, stores.utxo.discard())
-		}
-		if err := store.Sync(); err != nil {
-			return nil, errors.Join(err, stores.utxo.discard())
-		}
-	}
-	start := &netsync.BlockStart{Stored: make(map[chainhash.Hash]int32)}
-	if store.HavePruned() {
-		// Pruning deleted only blocks connected long before: the walk
-		// starts above them.
-		start.Connected = min(store.PruneHeight(), ch.Height())
-	}
-	for start.Connected < ch.Height() && store.Has(ch.HashAt(start.Connected+1)) {
-		start.Connected++
-	}
-	for h := start.Connected + 2; h <= min(ch.Height(), start.Connected+netsync.BlockDownloadWindow); h++ {
-		if hash := ch.HashAt(h); store.Has(hash) {
-			start.Stored[hash] = h
-		}
-	}
-	e.log.Info("block store opened", "stored", start.Connected, "stored_ahead", len(start.Stored),
-		"headers", ch.Height(), "size_on_disk", store.SizeOnDisk())
-	if err := e.openUTXO(ch, start, stores.utxo); err != nil {
-		return nil, err
-	}
-	return start, nil
-}
-
-// openUTXO takes the UTXO set of the data folder's chainstate directory
-// once open, makes the connector that writes it, and tells the core where
-// the set is: the height on the best header chain of the block it
-// reflects, or of the last block that block shares with the chain (the
-// connector disconnects the rest).
-func (e *Engine) openUTXO(ch *chain.Chain, start *netsync.BlockStart, opening *opening[*utxo.Store]) error {
-	set, err := opening.wait()
-	if err != nil {
-		return err
-	}
-	e.utxo = set
-	av, err := e.cfg.assumeValid()
-	if err != nil {
-		return err
-	}
-	scripts := script.NewVerifier(0, scriptCacheEntries)
-	e.connector = &connector{e: e, blocks: e.blocks, headers: e.store, set: set, scripts: scripts, record: newConnectRecorder(),
-		v: &validate.Validator{Params: e.cfg.Params, Scripts: scripts}, params: e.cfg.Params,
-		assumeValid: av, pruneTarget: e.cfg.PruneMiB << 20, handoff: newBlockHandoff(), sig: make(chan struct{}, 1)}
-	e.connector.publishStats(true)
-	best := set.Best()
-	start.Validate = true
-	start.Validated = max(0, ch.CommonHeight(&best.Hash))
-	e.log.Info("UTXO set opened", "best", best.Height, "hash", best.Hash, "on_chain_at", start.Validated,
-		"coins", set.Stats().Coins, "assumevalid", av, "signatures", scripts.SignatureLibrary())
-	return nil
 }
 
 // scriptCacheEntries sizes the signature cache: Core's default

@@ -300,7 +300,7 @@ func (e *Engine) readStored(hash chainhash.Hash) ([]byte, error) {
 	e.blocksMu.RLock()
 	defer e.blocksMu.RUnlock()
 	if e.blocks == nil || e.blocksClosed {
-		return nil, fmt.Errorf("%w: %s (the node keeps no blocks)", ErrNoBlockData, hash)
+		return nil, fmt.Errorf("%w: %s (%s)", ErrNoBlockData, hash, e.noStoreReason("blocks"))
 	}
 	raw, err := e.blocks.ReadBlock(hash)
 	if errors.Is(err, blockstore.ErrNotFound) {
@@ -316,7 +316,7 @@ func (e *Engine) readStoredAt(info chain.HeaderInfo) ([]byte, error) {
 	e.blocksMu.RLock()
 	defer e.blocksMu.RUnlock()
 	if e.blocks == nil || e.blocksClosed {
-		return nil, fmt.Errorf("%w: %s (the node keeps no blocks)", ErrNoBlockData, info.Hash)
+		return nil, fmt.Errorf("%w: %s (%s)", ErrNoBlockData, info.Hash, e.noStoreReason("blocks"))
 	}
 	raw, err := e.blocks.ReadBlockAt(info.Hash, info.Height)
 	if errors.Is(err, blockstore.ErrNotFound) {

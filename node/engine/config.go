@@ -101,6 +101,9 @@ type Config struct {
 	// utxoFailWrites, when set (by tests), makes the UTXO set's commits
 	// fail with its error, as a full disk would.
 	utxoFailWrites func() error
+	// storesHeld, when set (by tests), holds a fresh start's opened stores
+	// until it is closed, as a slow disk would (stores.go).
+	storesHeld <-chan struct{}
 }
 
 // Defaults, chosen as Bitcoin Core chooses them where it has an equivalent.

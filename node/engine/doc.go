@@ -16,6 +16,14 @@
 //     against the API's readers.
 //   - The UTXO set (node/utxo) is the connector's to write (connector.go);
 //     the API reads it (gettxout) under the set's own short lock.
+//   - Both stores open on goroutines of their own while the header chain
+//     loads (opening.go). A restart waits for them in New, because the
+//     core's start depends on what they hold. A fresh start (a header
+//     chain of the genesis block alone) does not: its start is known
+//     (genesisStart), so the core starts and dials at once, and the stores
+//     are attached on the engine goroutine when they open (stores.go).
+//     Until then the block jobs the core asks for are held in order, and
+//     the API's readers are told the stores are still opening.
 //   - The engine owns one connection per admitted peer (connection in
 //     conns.go): the socket, its peer.Conn goroutines, the inbound queue
 //     (decoded messages, bounded by their cost through a peer.Pool shared
@@ -86,8 +94,8 @@
 //
 // # Stopping
 //
-// Run returns when its context ends, or when a header store, block store or
-// UTXO set write fails: the node's state in memory would run ahead of the disk, so it
+// Run returns when its context ends, when a fresh start's stores fail to
+// open, or when a header store, block store or UTXO set write fails: the node's state in memory would run ahead of the disk, so it
 // stops with an error that says so, as Bitcoin Core stops when it cannot
 // write. Either way it drops every peer ("shutdown"), saves the address
 // book, waits for every goroutine and job it started (blocks still queued

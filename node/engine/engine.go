@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
+
 	"github.com/watchnode/watchnode/node/addrman"
 	"github.com/watchnode/watchnode/node/blockstore"
 	"github.com/watchnode/watchnode/node/chain"
@@ -57,6 +59,10 @@ type Engine struct {
 	// a data folder.
 	utxo      *utxo.Store
 	connector *connector
+	// late is a fresh start's stores while they open after the first
+	// dial (stores.go); nil once attached, and on any other start.
+	late        *lateStores
+	assumeValid chainhash.Hash // the block -assumevalid names, or zero
 	// blocksMu guards blocksClosed against the API's readers.
 	blocksMu     sync.RWMutex
 	blocksClosed bool
@@ -124,6 +130,9 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("seeding random source: %w", err)
 	}
 	var err error
+	if e.assumeValid, err = cfg.assumeValid(); err != nil {
+		return nil, err
+	}
 	if cfg.DataDir != "" {
 		e.addrsPath = filepath.Join(cfg.DataDir, "peers.json")
 		e.bansPath = filepath.Join(cfg.DataDir, "bans.json")
@@ -143,18 +152,26 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.Join(err, stores.discard())
 	}
 	var blocks *netsync.BlockStart
-	if cfg.DataDir != "" {
+	switch {
+	case cfg.DataDir == "":
+	case ch.Height() == 0:
+		blocks = genesisStart()
+		e.late = &lateStores{opening: stores}
+	default:
 		if blocks, err = e.openBlocks(ch, stores); err != nil {
-			return nil, errors.Join(fmt.Errorf("block store in %s: %w", cfg.DataDir, err), e.closeBlocks(), e.closeStore())
+			return nil, errors.Join(fmt.Errorf("stores in %s: %w", cfg.DataDir, err), e.closeStore())
 		}
-		e.pipeline = newBlockPipeline(e, e.blocks)
 	}
 	e.core, err = p2p.New(pc, now, func(c *p2p.Core) p2p.Sync {
 		e.sync = netsync.New(c, ch, blocks)
 		return e.sync
 	})
 	if err != nil {
-		return nil, errors.Join(err, e.closeBlocks(), e.closeStore())
+		var late error
+		if e.late != nil {
+			late = e.late.opening.discard()
+		}
+		return nil, errors.Join(err, e.closeBlocks(), e.closeStore(), late)
 	}
 	e.core.SetFlusher(e.flushEarly)
 	e.capturing.Store(e.core.Capturing())
@@ -255,6 +272,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	if e.connector != nil {
 		e.wg.Go(func() { e.connector.run(ctx) })
+	}
+	if late := e.late; late != nil {
+		e.wg.Go(func() { e.finishOpening(late) })
 	}
 	e.core.Start(e.cfg.Now())
 	e.apply()
@@ -372,6 +392,8 @@ func (e *Engine) shutdown() error {
 					ev.capture.Close()
 				}
 				ev.nc.Close()
+			case evStoresOpened:
+				ev.close()
 			}
 		}
 	}

@@ -103,6 +103,8 @@ func (e *Engine) handle(ev event) {
 		e.captureOpened(ev)
 	case evStoreFailed:
 		e.storeFailed(ev.what, ev.err, now)
+	case evStoresOpened:
+		e.storesOpened(ev)
 	case evJobsDone:
 		for _, r := range ev.results {
 			e.core.JobDone(now, r)

@@ -10,7 +10,8 @@ import "io"
 // databases on their own goroutines while it loads the headers, and waits
 // for each only where it first needs it: a node starting afresh against
 // btcd reached its first peer 15.6–17.0 ms after process start, against
-// 19.7–24.5 ms opening them one after the other (BENCHMARKS.md).
+// 19.7–24.5 ms opening them one after the other (BENCHMARKS.md). A fresh
+// start waits for them later still, after its first dial (stores.go).
 type opening[T io.Closer] struct {
 	done chan struct{}
 	v    T

@@ -46,7 +46,7 @@ func (e *Engine) TxOut(_ context.Context, txid string, vout uint32) (TxOutView, 
 	e.blocksMu.RLock()
 	defer e.blocksMu.RUnlock()
 	if e.utxo == nil || e.blocksClosed {
-		return TxOutView{}, fmt.Errorf("%w: the node keeps no UTXO set", ErrNoCoin)
+		return TxOutView{}, fmt.Errorf("%w: %s", ErrNoCoin, e.noStoreReason("UTXO set"))
 	}
 	best := e.utxo.Best()
 	c, ok, err := e.utxo.Get(wire.OutPoint{Hash: *hash, Index: vout})
@@ -180,7 +180,7 @@ func (e *Engine) readUndo(hash chainhash.Hash) (*utxo.BlockUndo, error) {
 	e.blocksMu.RLock()
 	defer e.blocksMu.RUnlock()
 	if e.blocks == nil || e.blocksClosed {
-		return nil, fmt.Errorf("%w: %s (the node keeps no blocks)", ErrNoBlockData, hash)
+		return nil, fmt.Errorf("%w: %s (%s)", ErrNoBlockData, hash, e.noStoreReason("blocks"))
 	}
 	raw, err := e.blocks.ReadUndo(hash)
 	if errors.Is(err, blockstore.ErrNotFound) {
