@@ -371,6 +371,15 @@ func (e *Engine) shutdown() error {
 	for {
 		select {
 		case <-done:
+			// Events posted before the goroutines ended may still wait.
+			for drained := false; !drained; {
+				select {
+				case ev := <-e.events:
+					discardEvent(ev)
+				default:
+					drained = true
+				}
+			}
 			e.jobs.wait()
 			e.publish(now)
 			err := e.fatal
@@ -382,19 +391,24 @@ func (e *Engine) shutdown() error {
 			}
 			return err
 		case ev := <-e.events:
-			switch ev := ev.(type) {
-			case evConnected:
-				ev.nc.Close()
-			case evCaptureOpened:
-				// Its connection never started: nothing else will close
-				// its files (Stop would only stop writing to them).
-				if ev.capture != nil {
-					ev.capture.Close()
-				}
-				ev.nc.Close()
-			case evStoresOpened:
-				ev.close()
-			}
+			discardEvent(ev)
 		}
+	}
+}
+
+// discardEvent closes what an event that comes during shutdown holds.
+func discardEvent(ev event) {
+	switch ev := ev.(type) {
+	case evConnected:
+		ev.nc.Close()
+	case evCaptureOpened:
+		// Its connection never started: nothing else will close its
+		// files (Stop would only stop writing to them).
+		if ev.capture != nil {
+			ev.capture.Close()
+		}
+		ev.nc.Close()
+	case evStoresOpened:
+		ev.close()
 	}
 }
