@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/wire/v2"
+
 	"github.com/watchnode/watchnode/internal/blockgen"
 	"github.com/watchnode/watchnode/node/protocol"
 )
@@ -15,11 +17,13 @@ import (
 // folder starts its core without waiting for the block store and the UTXO
 // set. Here they are held open-but-unattached, as a slow disk would: a
 // peer connects, the headers sync, and the blocks the peer serves arrive
-// and wait, none stored, none connected. Once the stores are attached the
-// held jobs run and every block is stored and connected.
+// and wait, none stored, none connected; another peer's getdata waits too.
+// Once the stores are attached the held jobs run: the getdata is answered,
+// and every block is stored and connected.
 func TestFreshStartSyncsBeforeTheStoresOpen(t *testing.T) {
 	const n = 20
 	c := newGeneratedChain(t, blockgen.Options{Seed: 11, Blocks: n, Now: time.Now()})
+	genesis := c.headers[0].BlockHash()
 	held := make(chan struct{})
 	r := startEngine(t, Config{Network: protocol.Regtest, DataDir: t.TempDir(), Listen: "127.0.0.1:0", storesHeld: held})
 	var addr string
@@ -45,7 +49,20 @@ func TestFreshStartSyncsBeforeTheStoresOpen(t *testing.T) {
 		t.Errorf("reading block 1 before the stores were attached: %v, want an error saying the stores are still opening", err)
 	}
 
+	// Another peer asks for the genesis block: the read waits for the
+	// store, and is served once it is attached.
+	q := netPeer{dialRaw(t, addr), protocol.Regtest.Magic()}
+	q.handshake(952, 0)
+	gd := wire.NewMsgGetData()
+	gd.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessBlock, &genesis))
+	if err := q.sendMsgs(gd); err != nil {
+		t.Fatal(err)
+	}
+
 	close(held)
+	if m, ok := q.readUntil(wire.CmdBlock).(*wire.MsgBlock); !ok || m.BlockHash() != genesis {
+		t.Errorf("asked for the genesis block while the stores were held, got %v", m)
+	}
 	waitForWithin(t, 30*time.Second, "every block connected", func() bool { return r.e.Snapshot().Status.Blocks == n })
 	if got := len(storedHashes(t, r.e)); got != n+1 {
 		t.Errorf("%d blocks in the store, want %d (genesis and %d served)", got, n+1, n)
