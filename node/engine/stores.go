@@ -151,8 +151,8 @@ func (e *Engine) attachStores(store *blockstore.Store, set *utxo.Store) {
 
 // lateStores is a fresh node's start: the core starts at genesisStart and
 // the engine dials its first peers while the block store and the UTXO set
-// open, which took 4–12 ms of a start against btcd that is otherwise
-// about 40 ms (BENCHMARKS.md). Until they are attached, the block jobs the
+// open: waiting for them took 4–12 ms of the 60–75 ms from process start
+// to synced with btcd's 40,000 headers (BENCHMARKS.md). Until they are attached, the block jobs the
 // core asks for wait in order (held): the core bounds them as it bounds
 // every job, by the bytes and requests it has outstanding.
 type lateStores struct {
