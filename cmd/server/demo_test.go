@@ -107,6 +107,26 @@ func TestDemoScript(t *testing.T) {
 	}
 }
 
+// logDemoTails logs the end of each node's log in the demo's folder: the
+// folder goes with the test, and "node A exited" says nothing of why.
+func logDemoTails(t *testing.T, env []string) {
+	var dir string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "DEMO_DIR="); ok {
+			dir = v
+		}
+	}
+	for _, f := range []string{"a.log", "b.log"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Logf("%s: %v", f, err)
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		t.Logf("the last lines of %s:\n%s", f, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
+}
+
 // slowMiningBtcctl writes a btcctl wrapper that, for "generate", creates
 // the file mining, waits 0.5 s, runs the real btcctl and removes the file,
 // so a test can signal the demo while it waits for a mined block. It
@@ -151,6 +171,7 @@ func runDemo(t *testing.T, env []string, sig syscall.Signal, group bool, check f
 		<-done
 		if t.Failed() {
 			t.Logf("demo output:\n%s", out.String())
+			logDemoTails(t, env)
 		}
 	}()
 	check(done)
