@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -261,4 +262,77 @@ func TestDemoFolderGuard(t *testing.T) {
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("FRESH=1 did not start the demo's own folder afresh")
 	}
+}
+
+// TestDemoNamesANodeThatStops: a node that stops on its own (here node A
+// alone, sent SIGTERM) stops the demo with status 1 and names the node,
+// after the short wait that lets a signal to the whole group be reported
+// as that signal instead.
+func TestDemoNamesANodeThatStops(t *testing.T) {
+	btcd, btcctl := btcdtest.Binaries(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	env := append(os.Environ(), "DEMO_DIR="+dir, "SERVER="+serverBin, "BTCD="+btcd, "BTCCTL="+btcctl, "DEMO_MINE_INTERVAL=0.2", "FRESH=")
+	ports := map[string]string{}
+	for _, v := range []string{"DEMO_BTCD_PORT", "DEMO_BTCD_RPC_PORT", "DEMO_A_PORT", "DEMO_B_PORT", "DEMO_A_HTTP_PORT", "DEMO_B_HTTP_PORT"} {
+		ports[v] = freePortNumber(t)
+		env = append(env, v+"="+ports[v])
+	}
+	a := &nodeProc{t: t, http: "127.0.0.1:" + ports["DEMO_A_HTTP_PORT"]}
+	cmd := exec.Command("../../scripts/demo.sh")
+	cmd.Env = env
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the demo: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		if t.Failed() {
+			t.Logf("demo output:\n%s", out.String())
+		}
+	}()
+	waitUntil(t, done, 60*time.Second, "node A's dashboard to answer", func() bool {
+		var s engine.Status
+		return a.tryGet("/api/status", &s) == nil
+	})
+	pid := processWithArg(t, "-datadir="+filepath.Join(dir, "a"))
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(demoStopLimit):
+		t.Fatalf("the demo did not exit within %s of node A stopping", demoStopLimit)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(out.String(), "demo: node A exited") {
+		t.Errorf("the demo exited with status %d after node A stopped, want 1 and a line naming node A", code)
+	}
+}
+
+// processWithArg is the pid of the one process whose command line has arg.
+func processWithArg(t *testing.T, arg string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && slices.Contains(strings.Split(string(cmdline), "\x00"), arg) {
+			found = append(found, pid)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d processes with %q on their command line, want 1: %v", len(found), arg, found)
+	}
+	return found[0]
 }
