@@ -130,18 +130,10 @@ ignore_hup() {
 }
 
 # alive fails, naming the child and its log, when a child has exited.
-# A child may have stopped for a signal sent to the whole group (Ctrl-C, a
-# closed terminal) whose trap has not run here yet, as when the script was
-# between two commands on a busy machine: a short interruptible wait lets
-# that trap run first, so the stop is reported as the signal's.
 alive() {
   local i
   for i in "${!pids[@]}"; do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
-      sleep 0.5 &
-      sleeper=$!
-      wait "$sleeper" || true
-      sleeper=
       echo "demo: ${names[$i]} exited; see its log in $DEMO_DIR" >&2
       return 1
     fi

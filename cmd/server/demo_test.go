@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,6 +45,7 @@ func freePortNumber(t *testing.T) string {
 // for btcctl to mine a block, a command whose output goes to /dev/null:
 // the script must still say that it stopped.
 func TestDemoScript(t *testing.T) {
+	defaultHangup(t)
 	btcd, realBtcctl := btcdtest.Binaries(t)
 	dir := filepath.Join(t.TempDir(), "demo")
 	btcctl, mining := slowMiningBtcctl(t, realBtcctl)
@@ -106,6 +108,18 @@ func TestDemoScript(t *testing.T) {
 			}
 		}
 	}
+}
+
+// defaultHangup makes this process handle SIGHUP for the rest of t, so the
+// demo's processes start with SIGHUP's default action whatever this one
+// started with: under nohup it is ignored, a child inherits that, and a
+// shell cannot trap a signal that was ignored when it started. The script
+// then never saw the hangup while its nodes stopped on it, and it reported
+// "node A exited" with status 1 instead of 129.
+func defaultHangup(t *testing.T) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	t.Cleanup(func() { signal.Stop(c) })
 }
 
 // logDemoTails logs the end of each node's log in the demo's folder: the
@@ -265,9 +279,7 @@ func TestDemoFolderGuard(t *testing.T) {
 }
 
 // TestDemoNamesANodeThatStops: a node that stops on its own (here node A
-// alone, sent SIGTERM) stops the demo with status 1 and names the node,
-// after the short wait that lets a signal to the whole group be reported
-// as that signal instead.
+// alone, sent SIGTERM) stops the demo with status 1 and names the node.
 func TestDemoNamesANodeThatStops(t *testing.T) {
 	btcd, btcctl := btcdtest.Binaries(t)
 	dir := filepath.Join(t.TempDir(), "demo")
