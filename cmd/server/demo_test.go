@@ -162,6 +162,33 @@ exec %[2]q "$@"
 	return wrapper, mining
 }
 
+// startDemo starts the demo script with env in a process group of its
+// own; done is closed when it exits. The caller defers end, which kills the
+// whole group whatever happened (nothing of one run outlives it) and, in a
+// failed test, logs the script's output and the end of each node's log.
+func startDemo(t *testing.T, env []string) (cmd *exec.Cmd, out *syncBuffer, done <-chan struct{}, end func()) {
+	t.Helper()
+	cmd = exec.Command("../../scripts/demo.sh")
+	cmd.Env = env
+	out = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting the demo: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	end = func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+		if t.Failed() {
+			t.Logf("demo output:\n%s", out.String())
+			logDemoTails(t, env)
+		}
+	}
+	return cmd, out, exited, end
+}
+
 // runDemo runs the demo script in a process group of its own, calls check
 // while it runs (done is closed if the script exits), sends sig to the
 // script (to its whole group if group), and checks that it exits within
@@ -169,26 +196,9 @@ exec %[2]q "$@"
 // leaves no process of its group behind. It returns the script's output.
 func runDemo(t *testing.T, env []string, sig syscall.Signal, group bool, check func(done <-chan struct{})) string {
 	t.Helper()
-	cmd := exec.Command("../../scripts/demo.sh")
-	cmd.Env = env
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the demo: %v", err)
-	}
+	cmd, out, done, end := startDemo(t, env)
+	defer end()
 	pgid := cmd.Process.Pid
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		// Whatever happened, nothing of the demo outlives the test.
-		syscall.Kill(-pgid, syscall.SIGKILL)
-		<-done
-		if t.Failed() {
-			t.Logf("demo output:\n%s", out.String())
-			logDemoTails(t, env)
-		}
-	}()
 	check(done)
 
 	target := pgid
@@ -290,23 +300,8 @@ func TestDemoNamesANodeThatStops(t *testing.T) {
 		env = append(env, v+"="+ports[v])
 	}
 	a := &nodeProc{t: t, http: "127.0.0.1:" + ports["DEMO_A_HTTP_PORT"]}
-	cmd := exec.Command("../../scripts/demo.sh")
-	cmd.Env = env
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the demo: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		if t.Failed() {
-			t.Logf("demo output:\n%s", out.String())
-		}
-	}()
+	cmd, out, done, end := startDemo(t, env)
+	defer end()
 	waitUntil(t, done, 60*time.Second, "node A's dashboard to answer", func() bool {
 		var s engine.Status
 		return a.tryGet("/api/status", &s) == nil
